@@ -1,0 +1,244 @@
+// Runs a firmware bundle, unmodified, in an isolated node:vm context that offers the
+// Espruino 2v29 API the firmware uses and lacks what Espruino lacks (PROFILE.md, and
+// the behaviour measured on the 2v29 interpreter). This is the core of the board
+// emulator; the display, keypad, card and storage models plug in around it.
+
+import vm from 'node:vm';
+import { crc32 as zlibCrc32 } from 'node:zlib';
+
+/** Removed from the context because Espruino 2v29 has no such thing. */
+const ABSENT_GLOBALS = [
+  'Map', 'Set', 'WeakMap', 'WeakSet', 'WeakRef', 'FinalizationRegistry', 'Symbol', 'BigInt', 'BigInt64Array', 'BigUint64Array',
+  'Proxy', 'Reflect', 'TextEncoder', 'TextDecoder', 'queueMicrotask', 'structuredClone', 'SharedArrayBuffer', 'Atomics',
+  'globalThis', 'RangeError', 'Intl', 'WebAssembly', 'AggregateError',
+];
+
+/** Static members Espruino lacks, as [global, member]. */
+const ABSENT_MEMBERS: [string, string][] = [
+  ['Array', 'from'], ['Array', 'of'], ['Number', 'isInteger'], ['Number', 'isSafeInteger'], ['Number', 'MAX_SAFE_INTEGER'],
+  ['Number', 'MIN_SAFE_INTEGER'], ['Number', 'EPSILON'], ['ArrayBuffer', 'isView'], ['Object', 'freeze'], ['Object', 'isFrozen'],
+  ['Object', 'fromEntries'], ['Math', 'imul'], ['Math', 'clz32'], ['Math', 'fround'], ['Math', 'trunc'], ['String', 'fromCodePoint'],
+  ['Promise', 'allSettled'], ['Promise', 'any'],
+];
+
+// Run inside the context after the deletions: behaviours of 2v29 that differ from V8
+// and that firmware could silently depend on (measured on the interpreter).
+const PRELUDE = `
+(function () {
+  var TA = Object.getPrototypeOf(Uint8Array.prototype);
+  // Uint8Array.prototype.slice returns a plain Array on Espruino
+  var slice = TA.slice;
+  Object.defineProperty(TA, 'slice', { configurable: true, writable: true, value: function (a, b) {
+    var r = slice.call(this, a, b), out = [];
+    for (var i = 0; i < r.length; i++) out.push(r[i]);
+    return out;
+  } });
+  // Math.pow is exp(log(x)*y) for whole exponents of 10 and more: inexact (2^32 -> 4294967295.99999666)
+  var pow = Math.pow;
+  Math.pow = function (x, y) { return (y >= 10 && x > 0) ? Math.exp(Math.log(x) * y) : pow(x, y); };
+  // String.fromCharCode keeps 8 bits on the Pico (no Unicode support in its build)
+  var fcc = String.fromCharCode;
+  String.fromCharCode = function () { var s = ''; for (var i = 0; i < arguments.length; i++) s += fcc(arguments[i] & 0xff); return s; };
+  // 'class X extends Error' loses its message
+})();
+`;
+
+export interface SerialPortModel {
+  /** Bytes the firmware wrote, as they leave the device. */
+  onWrite?: (bytes: Uint8Array) => void;
+}
+
+type DataHandler = (data: string) => void;
+
+/** An Espruino Serial-like device object (USB, Serial1, LoopbackA…). */
+export class EmulatedSerial {
+  private handlers: DataHandler[] = [];
+  consoleHere = false;
+  constructor(
+    readonly name: string,
+    private readonly sandbox: Sandbox,
+  ) {}
+  on(event: string, cb: DataHandler): void {
+    if (event === 'data') this.handlers.push(cb);
+  }
+  removeAllListeners(): void {
+    this.handlers = [];
+  }
+  write(data: unknown): void {
+    this.sandbox.serialWrite(this, toBytes(data));
+  }
+  print(data: unknown): void {
+    this.write(String(data));
+  }
+  println(data: unknown): void {
+    this.write(String(data) + '\r\n');
+  }
+  setConsole(): void {
+    this.sandbox.moveConsole(this);
+  }
+  /** Bytes arriving from outside, delivered as Espruino does: a (byte) string. */
+  inject(bytes: Uint8Array): void {
+    if (this.handlers.length === 0) return;
+    const s = Buffer.from(bytes).toString('latin1');
+    for (const h of this.handlers) this.sandbox.callback(() => h(s));
+  }
+}
+
+function toBytes(data: unknown): Uint8Array {
+  if (typeof data === 'string') return Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff);
+  // typed arrays made inside the context belong to another realm: no instanceof here
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  if (Array.isArray(data)) return Uint8Array.from(data as number[], (n) => n & 0xff);
+  if (typeof data === 'number') return new Uint8Array([data & 0xff]);
+  return Uint8Array.from(String(data), (c) => c.charCodeAt(0) & 0xff);
+}
+
+export interface SandboxOptions {
+  board?: string;
+  serial?: string;
+  /** Receives what the firmware prints to wherever the console is. */
+  onConsole?: (text: string) => void;
+  /** Receives uncaught errors (Espruino prints them and carries on). */
+  onUncaught?: (e: unknown) => void;
+}
+
+/** One emulated interpreter running one bundle. */
+export class Sandbox {
+  readonly context: vm.Context;
+  readonly USB: EmulatedSerial;
+  readonly LoopbackA: EmulatedSerial;
+  readonly LoopbackB: EmulatedSerial;
+  readonly Serial1: EmulatedSerial;
+  /** Where the console (REPL) currently lives. */
+  console: EmulatedSerial;
+  readonly uncaught: unknown[] = [];
+  private timers = new Map<number, NodeJS.Timeout>();
+  private nextTimer = 1;
+  private stopped = false;
+  private readonly t0 = process.hrtime.bigint();
+  /** Called with the bytes the firmware writes to each serial device. */
+  onSerialWrite: (dev: EmulatedSerial, bytes: Uint8Array) => void = () => {};
+
+  constructor(private readonly opts: SandboxOptions = {}) {
+    this.USB = new EmulatedSerial('USB', this);
+    this.LoopbackA = new EmulatedSerial('LoopbackA', this);
+    this.LoopbackB = new EmulatedSerial('LoopbackB', this);
+    this.Serial1 = new EmulatedSerial('Serial1', this);
+    this.console = this.USB;
+    this.USB.consoleHere = true;
+    const g: Record<string, unknown> = {
+      USB: this.USB,
+      LoopbackA: this.LoopbackA,
+      LoopbackB: this.LoopbackB,
+      Serial1: this.Serial1,
+      E: this.makeE(),
+      getTime: () => Number(process.hrtime.bigint() - this.t0) / 1e9,
+      getSerial: () => opts.serial ?? '33003c00-0c513532-39333638',
+      setTimeout: (fn: () => void, ms: number) => this.setTimer(fn, ms, false),
+      setInterval: (fn: () => void, ms: number) => this.setTimer(fn, ms, true),
+      clearTimeout: (id: number) => this.clearTimer(id),
+      clearInterval: (id: number) => this.clearTimer(id),
+      print: (...a: unknown[]) => this.consolePrint(a),
+      console: { log: (...a: unknown[]) => this.consolePrint(a) },
+      process: {
+        env: { VERSION: '2v29', BOARD: opts.board ?? 'PICO_R1_3' },
+        memory: () => ({ free: 5100, usage: 0, total: 5100, history: 0, gc: 0, gctime: 0, blocksize: 17 }),
+        version: '2v29',
+      },
+    };
+    this.context = vm.createContext(g, { name: 'espruino', codeGeneration: { strings: true, wasm: false } });
+    const strip = ABSENT_GLOBALS.map((n) => `delete this[${JSON.stringify(n)}];`).join('') +
+      ABSENT_MEMBERS.map(([o, m]) => `try { Object.defineProperty(${o}, ${JSON.stringify(m)}, { value: undefined, configurable: true, writable: true }); delete ${o}[${JSON.stringify(m)}]; } catch (e) {}`).join('');
+    vm.runInContext(strip + PRELUDE, this.context);
+  }
+
+  private makeE(): Record<string, unknown> {
+    return {
+      CRC32: (data: unknown) => zlibCrc32(toBytes(data)) >>> 0,
+      toString: (data: unknown) => Buffer.from(toBytes(data)).toString('latin1'),
+      toUint8Array: (data: unknown) => this.inContext(toBytes(data)),
+      hwRand: () => (Math.random() * 4294967296) | 0,
+      getSizeOf: () => 1,
+      on: () => {},
+      setConsole: () => {},
+    };
+  }
+
+  /** A Uint8Array made with the context's own constructor, so `instanceof` works inside. */
+  inContext(bytes: Uint8Array): Uint8Array {
+    const U8 = vm.runInContext('Uint8Array', this.context) as Uint8ArrayConstructor;
+    const out = new U8(bytes.length);
+    out.set(bytes);
+    return out;
+  }
+
+  /** Loads and runs the bundle text, as Espruino evaluates code from Storage at boot. */
+  run(source: string, filename = 'firmware.js'): void {
+    this.callback(() => vm.runInContext(source, this.context, { filename }));
+  }
+
+  /** Runs `fn` as the interpreter's event loop would: an exception is printed, not fatal. */
+  callback(fn: () => void): void {
+    if (this.stopped) return;
+    try {
+      fn();
+    } catch (e) {
+      this.uncaught.push(e);
+      if (this.opts.onUncaught) this.opts.onUncaught(e);
+      else this.consolePrint(['Uncaught', e]);
+    }
+  }
+
+  serialWrite(dev: EmulatedSerial, bytes: Uint8Array): void {
+    this.onSerialWrite(dev, bytes);
+  }
+
+  moveConsole(dev: EmulatedSerial): void {
+    this.console.consoleHere = false;
+    this.console = dev;
+    dev.consoleHere = true;
+  }
+
+  private consolePrint(args: unknown[]): void {
+    const text = args.map((a) => (typeof a === 'string' ? a : String(a))).join(' ') + '\r\n';
+    if (this.opts.onConsole) this.opts.onConsole(text);
+    // what is printed goes to wherever the console is — the host link only if the
+    // firmware never moved it, which the tests check
+    this.serialWrite(this.console, toBytes(text));
+  }
+
+  private setTimer(fn: () => void, ms: number, repeat: boolean): number {
+    const id = this.nextTimer++;
+    const run = () => {
+      if (!repeat) this.timers.delete(id);
+      this.callback(fn);
+    };
+    const delay = Math.max(0, Number(ms) || 0);
+    this.timers.set(id, repeat ? setInterval(run, delay) : setTimeout(run, delay));
+    return id;
+  }
+
+  private clearTimer(id: number): void {
+    const t = this.timers.get(id);
+    if (t) {
+      clearTimeout(t);
+      clearInterval(t);
+      this.timers.delete(id);
+    }
+  }
+
+  /** Pending timers (the interpreter stays alive while there are any). */
+  get pendingTimers(): number {
+    return this.timers.size;
+  }
+
+  /** Power off: every timer stops and nothing more runs. */
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) {
+      clearTimeout(t);
+      clearInterval(t);
+    }
+    this.timers.clear();
+  }
+}

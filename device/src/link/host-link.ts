@@ -1,0 +1,107 @@
+// The device end of the link: frames and messages on the USB line, one dispatcher that
+// decodes before it calls, and the single place where failures become ERROR replies.
+
+import { Link } from '../../../protocol/src/link';
+import { decodeMessage, encodeMessage, peekId } from '../../../protocol/src/codec';
+import { DeviceState, ErrorCode, Message, MessageError, MsgType } from '../../../protocol/src/messages';
+
+/** What a handler gets: the checked request and a way to answer it. */
+export interface Request {
+  msg: Message;
+  reply(body: { [name: string]: unknown }): void;
+  fail(code: number, message: string): void;
+}
+
+export type Handler = (req: Request) => void;
+
+/** Message type → handler. Types without a handler are answered UNSUPPORTED. */
+export interface HandlerTable {
+  [type: number]: Handler;
+}
+
+function clip(s: string, n: number): string {
+  return s.length > n ? s.substr(0, n) : s;
+}
+
+export class HostLink {
+  link: Link;
+  handlers: HandlerTable;
+  cardPresent: boolean;
+
+  constructor(handlers: HandlerTable) {
+    this.handlers = handlers;
+    this.cardPresent = false;
+    this.link = new Link({
+      write: (bytes) => USB.write(bytes),
+      crc32: (data) => E.CRC32(data),
+      timers: {
+        now: () => getTime() * 1000,
+        set: (fn, ms) => setTimeout(fn, ms),
+        clear: (h) => clearTimeout(h as number),
+      },
+      random32: () => E.hwRand() >>> 0,
+      onMessage: (bytes) => this.onMessage(bytes),
+      // after any handshake the host learns where the device stands
+      onSynced: () => this.status(DeviceState.IDLE),
+    });
+    USB.on('data', (d) => this.link.receive(E.toUint8Array(d)));
+  }
+
+  /** Announces this boot: the host resets its side of the link. */
+  start(): void {
+    this.link.sync();
+  }
+
+  status(state: number): void {
+    this.send(MsgType.STATUS, 0, { state: state, card: this.cardPresent });
+  }
+
+  send(type: number, id: number, body: { [name: string]: unknown }): void {
+    // a full queue sheds: the host re-asks (requests time out), events are advisory
+    this.link.send(encodeMessage(type, id, body, 'response'));
+  }
+
+  error(id: number, code: number, message: string, path?: string): void {
+    const body: { [name: string]: unknown } = { code: code, message: clip(message, 96) };
+    if (path) body.path = clip(path, 32);
+    this.send(MsgType.ERROR, id, body);
+  }
+
+  private onMessage(bytes: Uint8Array): void {
+    let msg: Message;
+    try {
+      msg = decodeMessage(bytes, 'request');
+    } catch (e) {
+      const me = e as MessageError;
+      if (me && typeof me.code === 'number') this.error(peekId(bytes), me.code, me.message, me.path);
+      else this.error(peekId(bytes), ErrorCode.INTERNAL, 'decoder fault');
+      return;
+    }
+    const h = this.handlers[msg.type];
+    if (!h) {
+      this.error(msg.id, ErrorCode.UNSUPPORTED, 'not supported by this firmware: see HELLO capabilities');
+      return;
+    }
+    let answered = false;
+    const req: Request = {
+      msg: msg,
+      reply: (body) => {
+        if (answered) return;
+        answered = true;
+        this.send(msg.type, msg.id, body);
+      },
+      fail: (code, message) => {
+        if (answered) return;
+        answered = true;
+        this.error(msg.id, code, message);
+      },
+    };
+    try {
+      h(req);
+    } catch (e) {
+      // a handler fault must not leave the host waiting or the device half-way
+      req.fail(ErrorCode.INTERNAL, 'firmware fault while handling the request');
+      this.status(DeviceState.IDLE);
+    }
+  }
+}

@@ -1,0 +1,269 @@
+// Canonical CBOR on the host, on cbor-x (RFC 8949 §4.2.1 core deterministic encoding).
+//
+// cbor-x is fast but neither canonical nor strict out of the box (brief §9), so:
+// - encoding first normalises the value: map entries sorted by the bytes of their
+//   encoded keys, integers beyond 32 bits passed as BigInt (else cbor-x writes a
+//   float64), Uint8Array as a plain byte string (tagUint8Array: false), non-integer
+//   numbers refused;
+// - decoding runs an independent, allocation-free structural scan first (limits,
+//   shortest-form arguments, no indefinite lengths, no floats, strict UTF-8, sorted and
+//   unique keys), then lets cbor-x build the value with every built-in tag handler
+//   replaced by a plain `Tag`, so tags come back as they were written.
+// The device codec (protocol/src/cbor.ts) is a second implementation of the same
+// profile; property tests prove both write identical bytes and accept the same input.
+
+import { addExtension, Decoder, Encoder, Tag } from 'cbor-x';
+import { CborError, CborErrorCode } from '../../protocol/src/errors';
+import { CborLimits, CborMap, CborTag, CborValue } from '../../protocol/src/cbor';
+
+export { Tag };
+
+/** A CBOR value on the host. Maps are `Map`s (integer keys for COSE), tags are `Tag`s. */
+export type HostCbor = number | string | boolean | null | Uint8Array | HostCbor[] | HostCborMap | Tag;
+export type HostCborMap = Map<number | string, HostCbor>;
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+// cbor-x turns tags 0-5, 6, 14, 15, 27-29, 51, 64-87 and 105 into Dates, BigInts,
+// typed arrays, records... The profile allows tags up to 255 and wants them back as
+// tags, so those handlers are replaced, once, for this process.
+const BUILTIN_TAGS = [0, 1, 2, 3, 4, 5, 6, 14, 15, 27, 28, 29, 51, 105];
+for (let t = 64; t <= 87; t++) BUILTIN_TAGS.push(t);
+for (const tag of BUILTIN_TAGS) addExtension({ tag, decode: (value: unknown) => new Tag(value, tag) } as never);
+
+const encoder = new Encoder({
+  useRecords: false,
+  mapsAsObjects: false,
+  variableMapSize: true,
+  tagUint8Array: false,
+  useTag259ForMaps: false,
+  pack: false,
+} as never);
+const decoder = new Decoder({ useRecords: false, mapsAsObjects: false, int64AsNumber: true } as never);
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8enc = new TextEncoder();
+
+function unencodable(msg: string): CborError {
+  return new CborError('UNENCODABLE', msg, -1);
+}
+
+/** Bytewise order of encoded keys (RFC 8949 §4.2.1). */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(a, b);
+}
+
+/** Rewrites `v` into what cbor-x encodes canonically. */
+function normalise(v: HostCbor, depth: number): unknown {
+  if (depth > 64) throw unencodable('nesting deeper than 64');
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v)) throw unencodable(`number ${v} is not an integer within ±(2^53-1)`);
+    if (v > 0xffffffff || v < -0x100000000) return BigInt(v);
+    return v;
+  }
+  if (typeof v === 'string') {
+    if (!v.isWellFormed()) throw unencodable('text with a lone surrogate');
+    return v;
+  }
+  if (v === null || typeof v === 'boolean') return v;
+  if (v instanceof Uint8Array) return Buffer.isBuffer(v) ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : v;
+  if (Array.isArray(v)) return v.map((x) => normalise(x, depth + 1));
+  if (v instanceof Map) {
+    const entries: { key: Uint8Array; k: unknown; v: unknown }[] = [];
+    for (const [k, val] of v) {
+      if (typeof k !== 'number' && typeof k !== 'string') throw unencodable('map keys must be integers or text');
+      const nk = normalise(k, depth + 1);
+      entries.push({ key: encoder.encode(nk), k: nk, v: normalise(val, depth + 1) });
+    }
+    entries.sort((a, b) => compareBytes(a.key, b.key));
+    for (let i = 1; i < entries.length; i++) if (compareBytes(entries[i - 1].key, entries[i].key) === 0) throw unencodable('duplicate map key');
+    return new Map(entries.map((e) => [e.k, e.v]));
+  }
+  if (v instanceof Tag) {
+    if (!Number.isSafeInteger(v.tag) || v.tag < 0) throw unencodable(`tag number ${v.tag}`);
+    return new Tag(normalise(v.value as HostCbor, depth + 1), v.tag);
+  }
+  throw unencodable(`value of type ${typeof v}`);
+}
+
+/** Encodes `v` in canonical CBOR. Throws CborError(UNENCODABLE) outside the profile. */
+export function encodeCanonical(v: HostCbor): Uint8Array {
+  const out = encoder.encode(normalise(v, 0));
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+// ------------------------------------------------------------------ strict scan
+
+class Scan {
+  pos = 0;
+  constructor(
+    private readonly b: Uint8Array,
+    private readonly lim: CborLimits,
+  ) {}
+
+  err(code: CborErrorCode, msg: string, at: number): never {
+    throw new CborError(code, msg, at);
+  }
+
+  /** Reads the head at `pos`; returns [major, argument]. */
+  head(): [number, number] {
+    const b = this.b;
+    const at = this.pos;
+    if (at >= b.length) this.err('TRUNCATED', 'input ends inside an item', at);
+    const ib = b[at];
+    const major = ib >> 5;
+    const ai = ib & 0x1f;
+    this.pos++;
+    if (major === 7) {
+      if (ai >= 20 && ai <= 22) return [7, ai];
+      if (ai === 31) this.err('INDEFINITE', 'break outside an indefinite-length item', at);
+      this.err('UNSUPPORTED', ai >= 25 && ai <= 27 ? 'floating-point numbers are not in the profile' : 'simple value not in the profile', at);
+    }
+    if (ai < 24) return [major, ai];
+    if (ai === 31) this.err('INDEFINITE', 'indefinite lengths are not allowed', at);
+    if (ai > 27) this.err('UNSUPPORTED', `reserved additional information ${ai}`, at);
+    const n = 1 << (ai - 24);
+    if (this.pos + n > b.length) this.err('TRUNCATED', 'input ends inside an item', at);
+    const dv = new DataView(b.buffer, b.byteOffset + this.pos, n);
+    let arg: number;
+    if (n === 8) {
+      const big = dv.getBigUint64(0);
+      if (big > BigInt(MAX_SAFE)) this.err('OUT_OF_RANGE', 'argument above 2^53-1', at);
+      arg = Number(big);
+    } else arg = n === 1 ? dv.getUint8(0) : n === 2 ? dv.getUint16(0) : dv.getUint32(0);
+    this.pos += n;
+    const min = n === 1 ? 24 : n === 2 ? 0x100 : n === 4 ? 0x10000 : 0x100000000;
+    if (arg < min) this.err('NON_CANONICAL', 'argument not in its shortest form', at);
+    return [major, arg];
+  }
+
+  item(depth: number): void {
+    const at = this.pos;
+    const [major, arg] = this.head();
+    switch (major) {
+      case 0:
+      case 7:
+        return;
+      case 1:
+        if (arg >= MAX_SAFE) this.err('OUT_OF_RANGE', 'negative integer below -(2^53-1)', at);
+        return;
+      case 2:
+      case 3:
+        if (arg > this.lim.maxLength) this.err('TOO_LONG', `string of ${arg} bytes exceeds ${this.lim.maxLength}`, at);
+        if (this.pos + arg > this.b.length) this.err('TRUNCATED', 'input ends inside an item', at);
+        if (major === 3) {
+          try {
+            utf8.decode(this.b.subarray(this.pos, this.pos + arg));
+          } catch {
+            this.err('INVALID_UTF8', 'text string is not well-formed UTF-8', this.pos);
+          }
+        }
+        this.pos += arg;
+        return;
+      case 4:
+      case 5: {
+        if (depth >= this.lim.maxDepth) this.err('TOO_DEEP', `nesting deeper than ${this.lim.maxDepth}`, at);
+        if (arg > this.lim.maxCount) this.err('TOO_MANY', `${arg} entries exceed ${this.lim.maxCount}`, at);
+        if (arg > this.b.length - this.pos) this.err('TRUNCATED', `input too short for ${arg} entries`, at);
+        let prev: Uint8Array | null = null;
+        for (let i = 0; i < arg; i++) {
+          if (major === 5) {
+            const ks = this.pos;
+            const km = ks < this.b.length ? this.b[ks] >> 5 : -1;
+            if (km !== 0 && km !== 1 && km !== 3 && km !== -1) this.err('BAD_KEY', 'map keys must be integers or text strings', ks);
+            this.item(depth + 1);
+            const key = this.b.subarray(ks, this.pos);
+            if (prev) {
+              const c = compareBytes(prev, key);
+              if (c === 0) this.err('DUPLICATE_KEY', 'duplicate map key', ks);
+              if (c > 0) this.err('UNSORTED_KEYS', 'map keys not in canonical order', ks);
+            }
+            prev = key;
+          }
+          this.item(depth + 1);
+        }
+        return;
+      }
+      default:
+        if (arg > this.lim.maxTag) this.err('OUT_OF_RANGE', `tag ${arg} above ${this.lim.maxTag}`, at);
+        if (depth >= this.lim.maxDepth) this.err('TOO_DEEP', `nesting deeper than ${this.lim.maxDepth}`, at);
+        this.item(depth + 1);
+    }
+  }
+}
+
+/** Copies cbor-x's output into the HostCbor model (Buffers become plain Uint8Arrays). */
+function adopt(v: unknown): HostCbor {
+  if (v instanceof Uint8Array) return new Uint8Array(v);
+  if (Array.isArray(v)) return v.map(adopt);
+  if (v instanceof Map) {
+    const m: HostCborMap = new Map();
+    for (const [k, val] of v) m.set(k as number | string, adopt(val));
+    return m;
+  }
+  if (v instanceof Tag) return new Tag(adopt(v.value), v.tag);
+  return v as HostCbor;
+}
+
+/**
+ * Decodes exactly one canonical CBOR item. Throws CborError for anything outside the
+ * profile or the limits, checked before cbor-x allocates anything.
+ */
+export function decodeCanonical(bytes: Uint8Array, limits: CborLimits): HostCbor {
+  if (bytes.length > limits.maxSize) throw new CborError('TOO_LARGE', `${bytes.length} bytes exceed ${limits.maxSize}`, 0);
+  const s = new Scan(bytes, limits);
+  s.item(0);
+  if (s.pos !== bytes.length) throw new CborError('TRAILING', `${bytes.length - s.pos} bytes after the item`, s.pos);
+  return adopt(decoder.decode(bytes));
+}
+
+/** UTF-8 length of a JS string, as the protocol counts text lengths. */
+export function utf8Length(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
+/** A JS string as a UTF-8 byte string (one char per byte), the device codec's text form. */
+export function toByteString(s: string): string {
+  return Buffer.from(utf8enc.encode(s)).toString('latin1');
+}
+
+/** A UTF-8 byte string back to a JS string. */
+export function fromByteString(s: string): string {
+  return utf8.decode(Buffer.from(s, 'latin1'));
+}
+
+// ------------------------------------------------------------------ model bridge
+
+
+/**
+ * HostCbor → the protocol package's value model (CborMap, CborTag), so host and device
+ * share one schema checker. `text` maps each string (identity on the host; toByteString
+ * to get the device's UTF-8 byte-string form).
+ */
+export function toModel(v: HostCbor, text: (s: string) => string = (s) => s): CborValue {
+  if (typeof v === 'string') return text(v);
+  if (Array.isArray(v)) return v.map((x) => toModel(x, text));
+  if (v instanceof Map) {
+    const m = new CborMap();
+    for (const [k, val] of v) m.set(typeof k === 'string' ? text(k) : k, toModel(val, text));
+    return m;
+  }
+  if (v instanceof Tag) return new CborTag(v.tag, toModel(v.value as HostCbor, text));
+  return v as CborValue;
+}
+
+/** The protocol package's value model → HostCbor (the inverse of toModel). */
+export function fromModel(v: CborValue, text: (s: string) => string = (s) => s): HostCbor {
+  if (typeof v === 'string') return text(v);
+  if (Array.isArray(v)) return v.map((x) => fromModel(x, text));
+  if (v instanceof CborMap) {
+    const m: HostCborMap = new Map();
+    for (let i = 0; i < v.keys.length; i++) {
+      const k = v.keys[i];
+      m.set(typeof k === 'string' ? text(k) : k, fromModel(v.values[i], text));
+    }
+    return m;
+  }
+  if (v instanceof CborTag) return new Tag(fromModel(v.value, text), v.tag);
+  return v;
+}
