@@ -6,7 +6,7 @@ module.exports = {
   transform: {
     '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: 'tsconfig.json' }],
   },
-  collectCoverageFrom: ['protocol/src/**/*.ts', 'shared/src/**/*.ts', 'host/src/**/*.ts', 'tools/**/*.ts'],
+  collectCoverageFrom: ['protocol/src/**/*.ts', 'shared/src/**/*.ts', 'host/src/**/*.ts'],
   coverageReporters: ['text-summary', 'json-summary'],
   testTimeout: 120000,
 };

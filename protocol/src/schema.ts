@@ -37,8 +37,24 @@ export interface FieldSpec {
   max: number;
 }
 
-/** Parses a schema string. Cheap enough to call per message; nothing is cached. */
+// Parsed schemas are kept only where memory is plentiful (the host turns this on);
+// the device re-parses per message rather than hold the objects in RAM.
+let cache: { [schema: string]: FieldSpec[] } | null = null;
+
+/** Keeps parsed schemas in memory from now on (host side). */
+export function cacheSchemas(): void {
+  if (!cache) cache = {};
+}
+
+/** Parses a schema string. Cheap enough to call per message on the device. */
 export function parseSchema(schema: string): FieldSpec[] {
+  if (cache && cache[schema]) return cache[schema];
+  const out = parseSchemaText(schema);
+  if (cache) cache[schema] = out;
+  return out;
+}
+
+function parseSchemaText(schema: string): FieldSpec[] {
   const out: FieldSpec[] = [];
   if (schema === '') return out;
   const parts = schema.split(',');

@@ -24,12 +24,15 @@ export type HostCborMap = Map<number | string, HostCbor>;
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
-// cbor-x turns tags 0-5, 6, 14, 15, 27-29, 51, 64-87 and 105 into Dates, BigInts,
-// typed arrays, records... The profile allows tags up to 255 and wants them back as
-// tags, so those handlers are replaced, once, for this process.
-const BUILTIN_TAGS = [0, 1, 2, 3, 4, 5, 6, 14, 15, 27, 28, 29, 51, 105];
-for (let t = 64; t <= 87; t++) BUILTIN_TAGS.push(t);
-for (const tag of BUILTIN_TAGS) addExtension({ tag, decode: (value: unknown) => new Tag(value, tag) } as never);
+// cbor-x turns many tags into something else: 0-5 into Dates and BigInts, 6 and
+// 216-255 into packed-CBOR references, 64-87 into typed arrays, 105 into records...
+// The profile allows tags up to 255 (larger ones are refused by the scan before cbor-x
+// sees them) and wants them back as written, so every handler in that range is
+// replaced by a plain Tag, once, for this process.
+for (let t = 0; t <= 255; t++) {
+  const tag = t;
+  addExtension({ tag, decode: (value: unknown) => new Tag(value, tag) } as never);
+}
 
 const encoder = new Encoder({
   useRecords: false,
@@ -53,6 +56,22 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
 }
 
+/**
+ * Canonical order of map keys without encoding them: the encoded order (RFC 8949
+ * §4.2.1) is unsigned integers ascending, then negative integers by magnitude, then
+ * text by UTF-8 length, then bytewise — because CBOR heads grow with their argument.
+ */
+function compareKeys(a: { k: number | string; utf8?: Buffer }, b: { k: number | string; utf8?: Buffer }): number {
+  const ra = typeof a.k === 'string' ? 2 : a.k < 0 ? 1 : 0;
+  const rb = typeof b.k === 'string' ? 2 : b.k < 0 ? 1 : 0;
+  if (ra !== rb) return ra - rb;
+  if (ra === 0) return (a.k as number) - (b.k as number);
+  if (ra === 1) return (b.k as number) - (a.k as number);
+  const la = a.utf8!.length;
+  const lb = b.utf8!.length;
+  return la !== lb ? la - lb : Buffer.compare(a.utf8!, b.utf8!);
+}
+
 /** Rewrites `v` into what cbor-x encodes canonically. */
 function normalise(v: HostCbor, depth: number): unknown {
   if (depth > 64) throw unencodable('nesting deeper than 64');
@@ -69,15 +88,19 @@ function normalise(v: HostCbor, depth: number): unknown {
   if (v instanceof Uint8Array) return Buffer.isBuffer(v) ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : v;
   if (Array.isArray(v)) return v.map((x) => normalise(x, depth + 1));
   if (v instanceof Map) {
-    const entries: { key: Uint8Array; k: unknown; v: unknown }[] = [];
+    const entries: { k: number | string; utf8?: Buffer; v: unknown }[] = [];
     for (const [k, val] of v) {
-      if (typeof k !== 'number' && typeof k !== 'string') throw unencodable('map keys must be integers or text');
-      const nk = normalise(k, depth + 1);
-      entries.push({ key: encoder.encode(nk), k: nk, v: normalise(val, depth + 1) });
+      if (typeof k === 'number') {
+        if (!Number.isSafeInteger(k)) throw unencodable(`map key ${k} is not an integer within ±(2^53-1)`);
+        entries.push({ k, v: normalise(val, depth + 1) });
+      } else if (typeof k === 'string') {
+        if (!k.isWellFormed()) throw unencodable('text with a lone surrogate');
+        entries.push({ k, utf8: Buffer.from(k, 'utf8'), v: normalise(val, depth + 1) });
+      } else throw unencodable('map keys must be integers or text');
     }
-    entries.sort((a, b) => compareBytes(a.key, b.key));
-    for (let i = 1; i < entries.length; i++) if (compareBytes(entries[i - 1].key, entries[i].key) === 0) throw unencodable('duplicate map key');
-    return new Map(entries.map((e) => [e.k, e.v]));
+    entries.sort(compareKeys);
+    for (let i = 1; i < entries.length; i++) if (compareKeys(entries[i - 1], entries[i]) === 0) throw unencodable('duplicate map key');
+    return new Map(entries.map((e) => [typeof e.k === 'number' && (e.k > 0xffffffff || e.k < -0x100000000) ? BigInt(e.k) : e.k, e.v]));
   }
   if (v instanceof Tag) {
     if (!Number.isSafeInteger(v.tag) || v.tag < 0) throw unencodable(`tag number ${v.tag}`);

@@ -4,7 +4,10 @@
 import { CborError } from '../../../protocol/src/errors';
 import { cborErrorToMessageError } from '../../../protocol/src/codec';
 import { buildEnvelope, checkEnvelope, Direction, LINK_LIMITS, Message } from '../../../protocol/src/messages';
+import { cacheSchemas } from '../../../protocol/src/schema';
 import { decodeCanonical, encodeCanonical, fromModel, toModel, utf8Length } from '../../../shared/src/cbor';
+
+cacheSchemas();
 
 /** Decodes and checks one message (throws MessageError only). Text fields are JS strings. */
 export function decodeHostMessage(bytes: Uint8Array, dir: Direction): Message {
