@@ -95,8 +95,6 @@ function runExchange(): { wire: { host: Counted; device: Counted }; messages: nu
   const timers = { now: () => now, set: (fn: () => void, ms: number) => at(ms, fn), clear: (h: unknown) => { (h as { dead: boolean }).dead = true; } };
   const count = (): Counted => ({ data: 0, ack: 0, frames: 0 });
   const wire = { host: count(), device: count() };
-  let hostLink: Link;
-  let deviceLink: Link;
   let cbor = 0;
   let messages = 0;
   // event-driven, as in a real payment: the device answers each request with a STATUS
@@ -113,12 +111,12 @@ function runExchange(): { wire: { host: Counted; device: Counted }; messages: nu
   const sendNextRequest = (): void => {
     if (next < requests.length) hostLink.send(encode(requests[next++]));
   };
-  hostLink = new Link({
+  const hostLink: Link = new Link({
     write: (b) => queue.push(() => deviceLink.receive(b)), crc32: (d) => zlibCrc32(d), timers,
     onMessage: (b) => { if (b[1] !== MsgType.STATUS) sendNextRequest(); },
     onTrace: (d, f, w) => { if (d === 'tx' && w) { wire.host.frames++; if (f.kind === 0) wire.host.data += w.length; else wire.host.ack += w.length; } },
   });
-  deviceLink = new Link({
+  const deviceLink: Link = new Link({
     write: (b) => queue.push(() => hostLink.receive(b)), crc32: (d) => zlibCrc32(d), timers,
     onMessage: () => {
       const i = exchange.indexOf(requests[next - 1]);

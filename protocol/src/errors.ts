@@ -21,13 +21,15 @@ export type CborErrorCode =
   | 'UNENCODABLE'; // the encoder was handed a value outside the profile
 
 export class CborError {
-  readonly name = 'CborError';
+  readonly name: 'CborError';
   constructor(
     readonly code: CborErrorCode,
     readonly message: string,
     /** Byte offset in the input where the problem was found (decoding only). */
     readonly offset: number,
-  ) {}
+  ) {
+    this.name = 'CborError';
+  }
 }
 
 export function isCborError(e: unknown): e is CborError {

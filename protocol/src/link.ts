@@ -129,6 +129,10 @@ export class Link {
   /** Starts (or restarts) the link: both sides reset their sequence numbers. */
   sync(): void {
     this.dropAll('local');
+    this.startSync();
+  }
+
+  private startSync(): void {
     const rnd = this.o.random32 ? this.o.random32() : Math.floor(Math.random() * 4294967296);
     this.syncNonce = rnd >>> 0;
     this.syncTries = 0;
@@ -203,8 +207,10 @@ export class Link {
   /** The peer stopped answering: drop what we hold and resynchronise. */
   private lost(): void {
     const n = this.dropAll('timeout');
+    // start the handshake before telling the owner, so that what it sends from
+    // onReset waits for the new link instead of being dropped by it
+    this.startSync();
     if (this.o.onReset) this.o.onReset('timeout', n);
-    this.sync();
   }
 
   private dropAll(reason: LinkResetReason): number {

@@ -185,7 +185,8 @@ export function decodeBody(body: CborValue, schema: string, path: string, textLe
     const k = body.keys[i];
     let f: FieldSpec | null = null;
     for (let j = 0; j < fields.length; j++) if (fields[j].key === k) f = fields[j];
-    if (!f) throw fail(path + '.' + k, 'unknown field');
+    // a text key is never valid in a body; its content is not echoed back to the host
+    if (!f) throw fail(path + '.' + (typeof k === 'number' ? String(k) : '(text key)'), 'unknown field');
     out[f.name] = decodeField(f, body.values[i], path + '.' + k, tl);
   }
   for (let j = 0; j < fields.length; j++) {

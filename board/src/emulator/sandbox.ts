@@ -24,6 +24,14 @@ const ABSENT_MEMBERS: [string, string][] = [
 // Run inside the context after the deletions: behaviours of 2v29 that differ from V8
 // and that firmware could silently depend on (measured on the interpreter).
 const PRELUDE = `
+// Number.MAX_SAFE_INTEGER & co cannot be deleted in V8 (non-configurable): replace the
+// global Number by one without them, sharing the prototype so primitives are unchanged
+Number = (function (ON) {
+  var NN = function Number(v) { return arguments.length ? ON(v) : 0; };
+  NN.prototype = ON.prototype;
+  ['isNaN', 'isFinite', 'parseInt', 'parseFloat', 'MAX_VALUE', 'MIN_VALUE', 'NaN', 'POSITIVE_INFINITY', 'NEGATIVE_INFINITY'].forEach(function (k) { NN[k] = ON[k]; });
+  return NN;
+})(Number);
 (function () {
   var TA = Object.getPrototypeOf(Uint8Array.prototype);
   // Uint8Array.prototype.slice returns a plain Array on Espruino

@@ -98,7 +98,7 @@ export class HostLink {
     };
     try {
       h(req);
-    } catch (e) {
+    } catch {
       // a handler fault must not leave the host waiting or the device half-way
       req.fail(ErrorCode.INTERNAL, 'firmware fault while handling the request');
       this.status(DeviceState.IDLE);
