@@ -497,7 +497,7 @@ describe('Link: SYNC handshake and resets', () => {
 
   it('declares the link lost after maxRetries, resets with the dropped count, and keeps sending SYNC with backoff', () => {
     const RTO = 100;
-    const p = pair(8, {}, {}, { rto: RTO, maxRetries: 4 });
+    const p = pair(8, {}, {}, { rto: RTO, maxRetries: 6 });
     handshake(p);
     p.ab.cut = true;
     p.ba.cut = true;
@@ -505,17 +505,19 @@ describe('Link: SYNC handshake and resets', () => {
     for (const x of [1, 2, 3]) p.a.link.send(Uint8Array.from([x]));
     p.clock.runUntil(() => p.a.resets.length > 0, 60000);
     expect(p.a.resets.map((r) => [r.reason, r.dropped])).toEqual([['timeout', 3]]);
-    expect(p.a.link.stats.retransmissions).toBe(4);
+    expect(p.a.link.stats.retransmissions).toBe(6);
     expect(p.a.link.stats.resets).toBe(1);
     expect(p.a.link.pending).toBe(0);
     expect(p.a.link.syncing).toBe(true);
-    // the same DATA frame went out 1 + maxRetries times, with growing gaps
+    // the same DATA frame went out 1 + maxRetries times, with gaps doubling up to 8x
     const data = p.a.tx(FrameKind.DATA).filter((t) => t.at >= t0);
-    expect(data).toHaveLength(5);
+    expect(data).toHaveLength(7);
     expect(new Set(data.map((d) => d.seq)).size).toBe(1);
     const gaps = data.slice(1).map((d, i) => d.at - data[i].at);
     expect(gaps[0]).toBeGreaterThanOrEqual(RTO);
-    for (let i = 1; i < gaps.length; i++) expect(gaps[i]).toBe(Math.min(2 * gaps[i - 1], 8 * gaps[0]));
+    expect(gaps.map((g) => g / gaps[0])).toEqual([1, 2, 4, 8, 8, 8]);
+    // and the link was declared lost one (capped) timeout after the last one
+    expect(p.a.resets[0].at - data[data.length - 1].at).toBe(8 * gaps[0]);
     // SYNC attempts continue, doubling, capped, without end
     const syncsFrom = p.a.tx(FrameKind.SYNC).length - 1;
     p.clock.advance(60000);
