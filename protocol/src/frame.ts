@@ -17,6 +17,8 @@ export const FrameKind = {
   ACK: 1,
   SYNC: 2,
   SYNC_ACK: 3,
+  /** Unsequenced, unacknowledged: advisory device events (STATUS). May be lost or repeated. */
+  EVENT: 4,
 } as const;
 export type FrameKindValue = (typeof FrameKind)[keyof typeof FrameKind];
 
@@ -36,8 +38,13 @@ export interface Frame {
 
 export type Crc32 = (data: Uint8Array) => number;
 
-/** Builds the bytes that go on the line for `f`, delimiters included. */
-export function encodeFrame(f: Frame, crc32: Crc32): Uint8Array {
+/**
+ * Builds the bytes that go on the line for `f`, delimiters included. `lead` (default
+ * true) starts the frame with its own 0x00 so noise on an idle line cannot stick to it;
+ * a frame that directly follows another on a busy line may share that frame's trailing
+ * delimiter instead.
+ */
+export function encodeFrame(f: Frame, crc32: Crc32, lead?: boolean): Uint8Array {
   const n = FRAME_HEADER + f.payload.length;
   const raw = new Uint8Array(n + FRAME_TRAILER);
   raw[0] = (LINK_VERSION << 4) | f.kind;
@@ -50,8 +57,9 @@ export function encodeFrame(f: Frame, crc32: Crc32): Uint8Array {
   raw[n + 2] = (c >>> 16) & 0xff;
   raw[n + 3] = (c >>> 24) & 0xff;
   const enc = cobsEncode(raw);
-  const out = new Uint8Array(enc.length + 2);
-  out.set(enc, 1);
+  const first = lead === false ? 0 : 1;
+  const out = new Uint8Array(enc.length + 1 + first);
+  out.set(enc, first);
   return out;
 }
 
@@ -86,12 +94,24 @@ export class FrameReader {
   }
 
   push(chunk: Uint8Array): void {
+    // a receiver that throws must not cost the frames after it in this chunk: keep
+    // going and rethrow the first error at the end
+    let failed = false;
+    let error: unknown = null;
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i];
       if (b === 0) {
-        if (this.discarding) this.discarding = false;
-        else if (this.len > 0) this.finish();
+        const n = this.len;
         this.len = 0;
+        if (this.discarding) this.discarding = false;
+        else if (n > 0) {
+          try {
+            this.finish(n);
+          } catch (e) {
+            if (!failed) error = e;
+            failed = true;
+          }
+        }
       } else if (!this.discarding) {
         if (this.len === this.buf.length) {
           this.stats.oversize++;
@@ -100,10 +120,11 @@ export class FrameReader {
         } else this.buf[this.len++] = b;
       }
     }
+    if (failed) throw error;
   }
 
-  private finish(): void {
-    const raw = cobsDecode(this.buf.subarray(0, this.len));
+  private finish(len: number): void {
+    const raw = cobsDecode(this.buf.subarray(0, len));
     if (!raw || raw.length < FRAME_HEADER + FRAME_TRAILER) {
       this.stats.malformed++;
       return;
@@ -119,7 +140,7 @@ export class FrameReader {
       return;
     }
     const kind = raw[0] & 0x0f;
-    if (raw[0] >> 4 !== LINK_VERSION || kind > FrameKind.SYNC_ACK) {
+    if (raw[0] >> 4 !== LINK_VERSION || kind > FrameKind.EVENT) {
       this.stats.badVersion++;
       return;
     }

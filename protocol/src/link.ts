@@ -20,8 +20,11 @@ export interface LinkOptions {
   write(bytes: Uint8Array): void;
   crc32: Crc32;
   timers: LinkTimers;
-  /** A complete message arrived (in order, exactly once). */
-  onMessage(payload: Uint8Array): void;
+  /**
+   * A complete message arrived: in order and exactly once from a DATA frame, or as it
+   * came (maybe lost, maybe twice) from an EVENT frame, with `event` true.
+   */
+  onMessage(payload: Uint8Array, event: boolean): void;
   /**
    * The link was reset: `peer` when the other side sent SYNC (it restarted or
    * resynchronised), `timeout` when a frame went unacknowledged `maxRetries` times.
@@ -42,6 +45,11 @@ export interface LinkOptions {
   baud?: number;
   /** Most messages waiting to be sent (default 8). */
   maxQueue?: number;
+  /**
+   * A frame written within this many ms of the previous one shares its delimiter
+   * instead of leading with its own 0x00 (default 20; 0 = always lead).
+   */
+  idleGap?: number;
   /** Random 32-bit nonce source for SYNC (default Math.random). */
   random32?(): number;
 }
@@ -55,6 +63,8 @@ export interface LinkStats {
   duplicates: number;
   outOfOrder: number;
   resets: number;
+  eventsSent: number;
+  eventsReceived: number;
 }
 
 const NONE = -1;
@@ -73,13 +83,15 @@ export class Link {
   private syncTimer: unknown;
   private syncTries: number;
   private reader: FrameReader;
+  private lastTx: number;
   private o: LinkOptions;
   stats: LinkStats;
 
   constructor(o: LinkOptions) {
     this.o = o;
     this.reader = new FrameReader(o.crc32, (f) => this.onFrame(f));
-    this.stats = { sent: 0, received: 0, retransmissions: 0, duplicates: 0, outOfOrder: 0, resets: 0 };
+    this.stats = { sent: 0, received: 0, retransmissions: 0, duplicates: 0, outOfOrder: 0, resets: 0, eventsSent: 0, eventsReceived: 0 };
+    this.lastTx = -1;
     this.txSeq = 0;
     this.outstanding = null;
     this.outstandingSeq = NONE;
@@ -121,6 +133,19 @@ export class Link {
     return true;
   }
 
+  /**
+   * Sends an advisory event (STATUS) at once, outside the sequence: never queued,
+   * acknowledged or retransmitted, so it cannot hold up a response; a lost event is
+   * superseded by the next. Returns false while the link is not synchronised.
+   */
+  sendEvent(payload: Uint8Array): boolean {
+    if (payload.length > MAX_PAYLOAD) throw { code: 'TOO_LARGE', message: 'event of ' + payload.length + ' bytes exceeds ' + MAX_PAYLOAD };
+    if (this.syncing) return false;
+    this.stats.eventsSent++;
+    this.emit(FrameKind.EVENT, 0, payload);
+    return true;
+  }
+
   /** Messages waiting, the unacknowledged one included. */
   get pending(): number {
     return this.queue.length + (this.outstanding ? 1 : 0);
@@ -159,7 +184,10 @@ export class Link {
 
   private emit(kind: FrameKindValue, seq: number, payload: Uint8Array): void {
     const f: Frame = { kind: kind, seq: seq, ack: this.rxLast, payload: payload };
-    const wire = encodeFrame(f, this.o.crc32);
+    const now = this.o.timers.now();
+    const gap = this.o.idleGap === undefined ? 20 : this.o.idleGap;
+    const wire = encodeFrame(f, this.o.crc32, this.lastTx < 0 || now - this.lastTx >= gap);
+    this.lastTx = now;
     if (this.o.onTrace) this.o.onTrace('tx', f, wire);
     // any frame we send carries our ack
     this.ackPending = false;
@@ -271,7 +299,8 @@ export class Link {
       return;
     }
     if (this.syncing) return; // until the handshake completes, nothing else counts
-    // both DATA and ACK carry the peer's cumulative ack
+    if (f.kind === FrameKind.ACK && f.payload.length !== 0) return; // not a valid ACK: ignore it whole
+    // DATA, ACK and EVENT all carry the peer's cumulative ack
     if (this.outstanding && f.ack === this.outstandingSeq) {
       this.outstanding = null;
       this.outstandingSeq = NONE;
@@ -283,7 +312,7 @@ export class Link {
         this.rxLast = f.seq;
         this.stats.received++;
         this.scheduleAck();
-        this.o.onMessage(f.payload);
+        this.o.onMessage(f.payload, false);
       } else if (f.seq === this.rxLast) {
         // our ack was lost: acknowledge again, deliver nothing
         this.stats.duplicates++;
@@ -292,7 +321,10 @@ export class Link {
         this.stats.outOfOrder++;
         this.emit(FrameKind.ACK, 0, EMPTY);
       }
-    } else if (f.payload.length !== 0) return;
+    } else if (f.kind === FrameKind.EVENT) {
+      this.stats.eventsReceived++;
+      this.o.onMessage(f.payload, true);
+    }
     this.pump();
   }
 }

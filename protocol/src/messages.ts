@@ -67,6 +67,12 @@ export const DeviceState = {
   CARD: 4,
 } as const;
 
+/** Kinds of purse log entries (log-entry element 1). */
+export const LogKind = {
+  DEBIT: 1,
+  LOAD: 2,
+} as const;
+
 /** Statement kinds (statement field 1). */
 export const StatementKind = {
   PAYMENT: 1,

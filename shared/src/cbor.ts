@@ -51,11 +51,6 @@ function unencodable(msg: string): CborError {
   return new CborError('UNENCODABLE', msg, -1);
 }
 
-/** Bytewise order of encoded keys (RFC 8949 §4.2.1). */
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(a, b);
-}
-
 /**
  * Canonical order of map keys without encoding them: the encoded order (RFC 8949
  * §4.2.1) is unsigned integers ascending, then negative integers by magnitude, then
@@ -88,6 +83,21 @@ function normalise(v: HostCbor, depth: number): unknown {
   if (v instanceof Uint8Array) return Buffer.isBuffer(v) ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : v;
   if (Array.isArray(v)) return v.map((x) => normalise(x, depth + 1));
   if (v instanceof Map) {
+    // fast path: small non-negative integer keys already ascending (message bodies)
+    let sorted = true;
+    let last = -1;
+    for (const k of v.keys()) {
+      if (typeof k !== 'number' || !Number.isInteger(k) || k <= last || k > 0xffffffff) {
+        sorted = false;
+        break;
+      }
+      last = k;
+    }
+    if (sorted) {
+      const out = new Map<number, unknown>();
+      for (const [k, val] of v) out.set(k as number, normalise(val, depth + 1));
+      return out;
+    }
     const entries: { k: number | string; utf8?: Buffer; v: unknown }[] = [];
     for (const [k, val] of v) {
       if (typeof k === 'number') {
@@ -147,17 +157,27 @@ class Scan {
     if (ai > 27) this.err('UNSUPPORTED', `reserved additional information ${ai}`, at);
     const n = 1 << (ai - 24);
     if (this.pos + n > b.length) this.err('TRUNCATED', 'input ends inside an item', at);
-    const dv = new DataView(b.buffer, b.byteOffset + this.pos, n);
+    const p = this.pos;
     let arg: number;
     if (n === 8) {
-      const big = dv.getBigUint64(0);
-      if (big > BigInt(MAX_SAFE)) this.err('OUT_OF_RANGE', 'argument above 2^53-1', at);
-      arg = Number(big);
-    } else arg = n === 1 ? dv.getUint8(0) : n === 2 ? dv.getUint16(0) : dv.getUint32(0);
+      const hi = b[p] * 0x1000000 + ((b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]);
+      if (hi > 0x1fffff) this.err('OUT_OF_RANGE', 'argument above 2^53-1', at);
+      arg = hi * 0x100000000 + (b[p + 4] * 0x1000000 + ((b[p + 5] << 16) | (b[p + 6] << 8) | b[p + 7]));
+    } else if (n === 1) arg = b[p];
+    else if (n === 2) arg = (b[p] << 8) | b[p + 1];
+    else arg = b[p] * 0x1000000 + ((b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]);
     this.pos += n;
     const min = n === 1 ? 24 : n === 2 ? 0x100 : n === 4 ? 0x10000 : 0x100000000;
     if (arg < min) this.err('NON_CANONICAL', 'argument not in its shortest form', at);
     return [major, arg];
+  }
+
+  /** Bytewise order of b[a0..a1) and b[b0..b1), shorter first on a common prefix. */
+  compareRanges(a0: number, a1: number, b0: number, b1: number): number {
+    const b = this.b;
+    const n = Math.min(a1 - a0, b1 - b0);
+    for (let i = 0; i < n; i++) if (b[a0 + i] !== b[b0 + i]) return b[a0 + i] - b[b0 + i];
+    return a1 - a0 - (b1 - b0);
   }
 
   item(depth: number): void {
@@ -188,20 +208,21 @@ class Scan {
         if (depth >= this.lim.maxDepth) this.err('TOO_DEEP', `nesting deeper than ${this.lim.maxDepth}`, at);
         if (arg > this.lim.maxCount) this.err('TOO_MANY', `${arg} entries exceed ${this.lim.maxCount}`, at);
         if (arg > this.b.length - this.pos) this.err('TRUNCATED', `input too short for ${arg} entries`, at);
-        let prev: Uint8Array | null = null;
+        let prevStart = -1;
+        let prevEnd = -1;
         for (let i = 0; i < arg; i++) {
           if (major === 5) {
             const ks = this.pos;
             const km = ks < this.b.length ? this.b[ks] >> 5 : -1;
             if (km !== 0 && km !== 1 && km !== 3 && km !== -1) this.err('BAD_KEY', 'map keys must be integers or text strings', ks);
             this.item(depth + 1);
-            const key = this.b.subarray(ks, this.pos);
-            if (prev) {
-              const c = compareBytes(prev, key);
+            if (prevStart >= 0) {
+              const c = this.compareRanges(prevStart, prevEnd, ks, this.pos);
               if (c === 0) this.err('DUPLICATE_KEY', 'duplicate map key', ks);
               if (c > 0) this.err('UNSORTED_KEYS', 'map keys not in canonical order', ks);
             }
-            prev = key;
+            prevStart = ks;
+            prevEnd = this.pos;
           }
           this.item(depth + 1);
         }
@@ -228,15 +249,48 @@ function adopt(v: unknown): HostCbor {
   return v as HostCbor;
 }
 
+/** cbor-x's output straight into the protocol's value model, copying byte strings. */
+function adoptModel(v: unknown): CborValue {
+  if (v instanceof Uint8Array) return new Uint8Array(v);
+  if (Array.isArray(v)) {
+    const a: CborValue[] = new Array(v.length);
+    for (let i = 0; i < v.length; i++) a[i] = adoptModel(v[i]);
+    return a;
+  }
+  if (v instanceof Map) {
+    const m = new CborMap();
+    for (const [k, val] of v) {
+      m.keys.push(k as number | string);
+      m.values.push(adoptModel(val));
+    }
+    return m;
+  }
+  if (v instanceof Tag) return new CborTag(v.tag, adoptModel(v.value));
+  return v as CborValue;
+}
+
+/**
+ * Decodes one canonical CBOR item into the protocol's value model (CborMap, CborTag;
+ * text as JS strings): what the host message codec checks against the catalogue.
+ */
+export function decodeCanonicalModel(bytes: Uint8Array, limits: CborLimits): CborValue {
+  scan(bytes, limits);
+  return adoptModel(decoder.decode(bytes));
+}
+
+function scan(bytes: Uint8Array, limits: CborLimits): void {
+  if (bytes.length > limits.maxSize) throw new CborError('TOO_LARGE', `${bytes.length} bytes exceed ${limits.maxSize}`, 0);
+  const s = new Scan(bytes, limits);
+  s.item(0);
+  if (s.pos !== bytes.length) throw new CborError('TRAILING', `${bytes.length - s.pos} bytes after the item`, s.pos);
+}
+
 /**
  * Decodes exactly one canonical CBOR item. Throws CborError for anything outside the
  * profile or the limits, checked before cbor-x allocates anything.
  */
 export function decodeCanonical(bytes: Uint8Array, limits: CborLimits): HostCbor {
-  if (bytes.length > limits.maxSize) throw new CborError('TOO_LARGE', `${bytes.length} bytes exceed ${limits.maxSize}`, 0);
-  const s = new Scan(bytes, limits);
-  s.item(0);
-  if (s.pos !== bytes.length) throw new CborError('TRAILING', `${bytes.length - s.pos} bytes after the item`, s.pos);
+  scan(bytes, limits);
   return adopt(decoder.decode(bytes));
 }
 

@@ -158,9 +158,10 @@ describe('firmware link: handshake and HELLO', () => {
     expect(ack && hex(ack.f.payload)).toBe(hex(rx[0].f.payload));
     const status = raw.messages().filter((m) => m.type === MsgType.STATUS);
     expect(status).toEqual([{ type: MsgType.STATUS, id: 0, body: { state: 0, card: false } }]);
-    // the first DATA frame after the handshake is that STATUS, with seq 0
-    const firstData = rx.find((t) => t.f.kind === FrameKind.DATA);
-    expect(firstData?.f.seq).toBe(0);
+    // that STATUS travels as an EVENT frame, outside the sequence: no DATA frame was used
+    const events = rx.filter((t) => t.f.kind === FrameKind.EVENT);
+    expect(events).toHaveLength(1);
+    expect(rx.filter((t) => t.f.kind === FrameKind.DATA)).toHaveLength(0);
     expect(device.sandbox.console.name).toBe('LoopbackA');
     expect(device.sandbox.USB.consoleHere).toBe(false);
     expect(device.sandbox.uncaught).toEqual([]);

@@ -337,7 +337,7 @@ describe('encodeFrame / FrameReader', () => {
       rawFrame(((LINK_VERSION + 1) << 4) | FrameKind.DATA, 0, 0, bytes(1, 2, 3)),
       rawFrame(0x00 | FrameKind.DATA, 0, 0, bytes(1, 2, 3)),
       rawFrame(0xf0 | FrameKind.ACK, 0, 0, bytes()),
-      rawFrame((LINK_VERSION << 4) | 4, 0, 0, bytes()),
+      rawFrame((LINK_VERSION << 4) | (FrameKind.EVENT + 1), 0, 0, bytes()),
       rawFrame((LINK_VERSION << 4) | 0x0f, 0, 0, bytes(9)),
     ];
     for (const bad of cases) {

@@ -40,7 +40,10 @@ export class HostLink {
         clear: (h) => clearTimeout(h as number),
       },
       random32: () => E.hwRand() >>> 0,
-      onMessage: (bytes) => this.onMessage(bytes),
+      // the host sends no events: requests come numbered or not at all
+      onMessage: (bytes, event) => {
+        if (!event) this.onMessage(bytes);
+      },
       // after any handshake the host learns where the device stands
       onSynced: () => this.status(DeviceState.IDLE),
     });
@@ -52,12 +55,15 @@ export class HostLink {
     this.link.sync();
   }
 
+  /** STATUS travels as an event frame: it never waits behind, or holds up, a response. */
   status(state: number): void {
-    this.send(MsgType.STATUS, 0, { state: state, card: this.cardPresent });
+    this.link.sendEvent(encodeMessage(MsgType.STATUS, 0, { state: state, card: this.cardPresent }, 'response'));
   }
 
   send(type: number, id: number, body: { [name: string]: unknown }): void {
-    // a full queue sheds: the host re-asks (requests time out), events are advisory
+    // Only responses and ERRORs queue (one operation runs at a time, STATUS goes as an
+    // event), so a full queue means a flood of bad requests: their ERRORs are shed and
+    // the host's own timeout reports them.
     this.link.send(encodeMessage(type, id, body, 'response'));
   }
 
@@ -73,8 +79,13 @@ export class HostLink {
       msg = decodeMessage(bytes, 'request');
     } catch (e) {
       const me = e as MessageError;
-      if (me && typeof me.code === 'number') this.error(peekId(bytes), me.code, me.message, me.path);
-      else this.error(peekId(bytes), ErrorCode.INTERNAL, 'decoder fault');
+      try {
+        if (me && typeof me.code === 'number') this.error(peekId(bytes), me.code, me.message, me.path);
+        else this.error(peekId(bytes), ErrorCode.INTERNAL, 'decoder fault');
+      } catch {
+        // an ERROR that cannot be encoded must not take the link down with it
+        this.error(peekId(bytes), ErrorCode.INTERNAL, 'error reply could not be encoded');
+      }
       return;
     }
     const h = this.handlers[msg.type];

@@ -5,7 +5,7 @@ import { CborError } from '../../../protocol/src/errors';
 import { cborErrorToMessageError } from '../../../protocol/src/codec';
 import { buildEnvelope, checkEnvelope, Direction, LINK_LIMITS, Message } from '../../../protocol/src/messages';
 import { cacheSchemas } from '../../../protocol/src/schema';
-import { decodeCanonical, encodeCanonical, fromModel, toModel, utf8Length } from '../../../shared/src/cbor';
+import { decodeCanonicalModel, encodeCanonical, fromModel, utf8Length } from '../../../shared/src/cbor';
 
 cacheSchemas();
 
@@ -13,12 +13,12 @@ cacheSchemas();
 export function decodeHostMessage(bytes: Uint8Array, dir: Direction): Message {
   let v;
   try {
-    v = decodeCanonical(bytes, LINK_LIMITS);
+    v = decodeCanonicalModel(bytes, LINK_LIMITS);
   } catch (e) {
     if (e instanceof CborError) throw cborErrorToMessageError(e);
     throw e;
   }
-  return checkEnvelope(toModel(v), dir, utf8Length);
+  return checkEnvelope(v, dir, utf8Length);
 }
 
 /** Encodes one message after checking its body against the catalogue. */

@@ -88,7 +88,7 @@ export class DeviceLink extends EventEmitter {
       write: (b) => this.line.write(b),
       crc32: (d) => zlibCrc32(d),
       timers: { now: () => performance.now(), set: (fn, ms) => setTimeout(fn, ms), clear: (h) => clearTimeout(h as NodeJS.Timeout) },
-      onMessage: (b) => this.onMessage(b),
+      onMessage: (b, event) => this.onMessage(b, event),
       onReset: (reason, dropped) => this.onReset(reason, dropped),
       onSynced: () => this.onSynced(),
       onTrace: opts.onTrace,
@@ -103,6 +103,7 @@ export class DeviceLink extends EventEmitter {
     this.synced = false;
     const ready = new Promise<void>((resolve) => this.syncWaiters.push(resolve));
     this.link.sync();
+    this.failInFlight('the host resynchronised the link');
     await withTimeout(ready, opts.timeoutMs ?? 5000, 'device did not answer the link handshake (SYNC): is it connected and running the firmware?');
     return this.request(MsgType.HELLO, { minVersion: PROTOCOL_VERSION, maxVersion: PROTOCOL_VERSION, agent: 'semper-host' }, opts);
   }
@@ -200,7 +201,7 @@ export class DeviceLink extends EventEmitter {
     return null;
   }
 
-  private onMessage(bytes: Uint8Array): void {
+  private onMessage(bytes: Uint8Array, event: boolean): void {
     let m: Message;
     try {
       m = decodeHostMessage(bytes, 'response');
@@ -211,6 +212,11 @@ export class DeviceLink extends EventEmitter {
     }
     if (m.type === MsgType.STATUS) {
       this.emit('status', { id: m.id, ...m.body } as StatusEvent);
+      return;
+    }
+    if (event) {
+      // only advisory events may skip the sequence; an answer must come numbered
+      this.emit('protocol-error', new DeviceError('BAD_RESPONSE', `${msgTypeName(m.type)} arrived in an EVENT frame (SPEC §3.10)`));
       return;
     }
     const p = this.findPending(m.id) ?? this.cancelsInFlight.get(m.id) ?? null;
@@ -230,9 +236,14 @@ export class DeviceLink extends EventEmitter {
 
   private onReset(reason: LinkResetReason, dropped: number): void {
     this.emit('reset', reason, dropped);
-    // whatever was in flight is void: fail it so callers can retry deliberately
-    const p = this.current;
-    if (p && p.sent) this.settle(p, new DeviceError('LINK_RESET', `the link was reset (${reason === 'peer' ? 'device restarted' : 'device stopped answering'}) while ${msgTypeName(p.type)} was in flight`));
+    this.failInFlight(reason === 'peer' ? 'the device restarted' : 'the device stopped answering');
+  }
+
+  /** Whatever was sent is void after a reset: fail it so callers can retry deliberately. */
+  private failInFlight(why: string): void {
+    const inFlight = [...this.cancelsInFlight.values()];
+    if (this.current && this.current.sent) inFlight.unshift(this.current);
+    for (const p of inFlight) this.settle(p, new DeviceError('LINK_RESET', `the link was reset (${why}) while ${msgTypeName(p.type)} was in flight`));
   }
 
   private onSynced(): void {
