@@ -579,12 +579,39 @@ describe('SPEC.md timers match the link', () => {
     expect(p.sent.map((s) => [s.t, s.f.kind, s.f.ack])).toEqual([[numbers(timer('ackDelay'))[0], FrameKind.ACK, 0]]);
   });
 
+  it('idle gap: a frame soon after another shares its delimiter, one after a pause leads with 0x00', () => {
+    const gap = numbers(timer('idleGap'))[0];
+    let now = 0;
+    const wires: Uint8Array[] = [];
+    const link = new Link({
+      write: (b) => wires.push(b),
+      crc32,
+      timers: { now: () => now, set: () => 0, clear: () => {} },
+      onMessage: () => {},
+    });
+    // a peer SYNC makes the link answer SYNC_ACK; then events at chosen times
+    link.receive(encodeFrame({ kind: FrameKind.SYNC, seq: 0, ack: 0xff, payload: new Uint8Array(4) }, crc32));
+    now = gap - 1;
+    link.sendEvent(new Uint8Array([1]));
+    now += gap;
+    link.sendEvent(new Uint8Array([2]));
+    expect(wires.map((w) => w[0] === 0)).toEqual([true, false, true]);
+  });
+
   it('queue length', () => {
     const p = probeLink();
     const q = numbers(timer('queue'))[0];
     expect(p.link.send(new Uint8Array([1]))).toBe(true); // outstanding
     for (let i = 0; i < q; i++) expect(p.link.send(new Uint8Array([1]))).toBe(true);
     expect(p.link.send(new Uint8Array([1]))).toBe(false);
+  });
+});
+
+describe('SPEC.md frame kinds', () => {
+  it('the kind table is the code\'s, ctl byte included', () => {
+    const rows = table('frame-kinds').map((r) => [Number(r[0]), unquote(r[1]), r[2]]);
+    const code = Object.entries(FrameKind).map(([name, k]) => [k, '0x' + ((LINK_VERSION << 4) | k).toString(16), name]);
+    expect(rows).toEqual(code);
   });
 });
 
