@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// usage: npm run build [-- --quiet]
 // npm run build: compiles the host side (tsc → dist/), type-checks the firmware against
 // the Espruino profile (device/tsconfig.json) and bundles it with esbuild into ONE file,
 // dist/device/firmware.js — the exact text that is uploaded to a board. Also bundles the
@@ -13,6 +14,10 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+if (process.argv.includes('--help')) {
+  console.log('usage: npm run build [-- --quiet]\n\nCompiles the host side into dist/, type-checks the firmware against the Espruino profile\nand writes dist/device/firmware.js (the file uploaded to a board) and dist/device/protocol.js.');
+  process.exit(0);
+}
 const quiet = process.argv.includes('--quiet');
 const log = (s) => quiet || console.log(s);
 
@@ -67,5 +72,5 @@ const espruino = {
 const out = join(root, 'dist', 'device');
 mkdirSync(out, { recursive: true });
 await build({ ...espruino, entryPoints: [join(root, 'device', 'src', 'main.ts')], outfile: join(out, 'firmware.js') });
-await build({ ...espruino, entryPoints: [join(root, 'protocol', 'src', 'index.ts')], outfile: join(out, 'protocol.js'), globalName: 'SemperProtocol' });
+await build({ ...espruino, entryPoints: [join(root, 'protocol', 'src', 'bundle.ts')], outfile: join(out, 'protocol.js') });
 log(`build: dist/device/firmware.js ${statSync(join(out, 'firmware.js')).size} bytes, dist/device/protocol.js ${statSync(join(out, 'protocol.js')).size} bytes`);
