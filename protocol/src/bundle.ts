@@ -17,6 +17,8 @@ import { decodeMessage, encodeMessage, peekId } from './codec';
 
 declare let SemperProtocol: unknown;
 
+// assigning the declared global is the point of this file
+// eslint-disable-next-line prefer-const, @typescript-eslint/no-unused-vars
 SemperProtocol = {
   CborError: CborError,
   CborMap: CborMap,
