@@ -61,7 +61,7 @@ function fatal(msg: string): never {
   process.exit(2);
 }
 
-const KIND = ['DATA', 'ACK', 'SYNC', 'SYNC_ACK'];
+const KIND = Object.keys(FrameKind) as (keyof typeof FrameKind)[]; // index = kind number
 const hex = (b: Uint8Array, max = 48): string => {
   const h = Buffer.from(b.subarray(0, max)).toString('hex').replace(/(..)/g, '$1 ').trim();
   return b.length > max ? `${h} … (${b.length} bytes)` : h;
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   const trace = (dir: 'tx' | 'rx', f: Frame, wire: Uint8Array | null): void => {
     if (args.quiet) return;
     const arrow = dir === 'tx' ? 'host → device' : 'device → host';
-    const what = f.kind === FrameKind.DATA ? describe(f.payload) : f.kind === FrameKind.ACK ? '' : `nonce ${hex(f.payload)}`;
+    const what = f.kind === FrameKind.DATA || f.kind === FrameKind.EVENT ? describe(f.payload) : f.kind === FrameKind.ACK ? '' : `nonce ${hex(f.payload)}`;
     console.log(`  ${arrow}  ${KIND[f.kind].padEnd(8)} seq=${String(f.seq).padStart(3)} ack=${String(f.ack).padStart(3)}  ${what}`);
     if (wire) console.log(`                 wire: ${hex(wire)}`);
   };

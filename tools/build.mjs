@@ -35,6 +35,7 @@ function step(name, fn) {
 }
 
 step('host, board, shared, protocol, tools (tsc)', () => execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: 'pipe' }));
+step('tests type-check (tsc)', () => execFileSync(process.execPath, [tsc, '-p', join(root, 'test', 'tsconfig.json')], { stdio: 'pipe' }));
 step('firmware type-check against the Espruino profile (tsc)', () => execFileSync(process.execPath, [tsc, '-p', join(root, 'device', 'tsconfig.json')], { stdio: 'pipe' }));
 
 /** esbuild settings shared by every bundle that runs on Espruino. */

@@ -170,7 +170,7 @@ describe('host CBOR guards', () => {
   test('encodeCanonical: keys and tags outside the profile, deep values, Buffers as byte strings', () => {
     expect(() => encodeCanonical(new Map([[2 ** 53, 0]]) as never)).toThrow(CborError);
     expect(() => encodeCanonical(new Map([['\ud800', 0]]) as never)).toThrow(CborError);
-    expect(() => encodeCanonical(new Map([['a', 0], ['a\u0000', 1], [1, 2], [1, 3]]) as never)).not.toThrow();
+    expect(() => encodeCanonical(new Map<number | string, number>([['a', 0], ['a\u0000', 1], [1, 2], [1, 3]]) as never)).not.toThrow();
     expect(() => encodeCanonical(new Tag(0, -1) as never)).toThrow(CborError);
     let deep: unknown = 0;
     for (let i = 0; i < 70; i++) deep = [deep];
