@@ -185,16 +185,19 @@ export function buildEnvelope(type: number, id: number, body: { [name: string]: 
   return [type, id, m];
 }
 
+/** The name under which `table` holds `value`, or `fallback` + value. */
+function nameIn(table: { [name: string]: number }, value: number, fallback: string): string {
+  const names = Object.keys(table);
+  for (let i = 0; i < names.length; i++) if (table[names[i]] === value) return names[i];
+  return fallback + value;
+}
+
 /** Name of a message type, for logs and traces. */
 export function msgTypeName(type: number): string {
-  const names = Object.keys(MsgType) as (keyof typeof MsgType)[];
-  for (let i = 0; i < names.length; i++) if (MsgType[names[i]] === type) return names[i];
-  return 'TYPE_' + type;
+  return nameIn(MsgType, type, 'TYPE_');
 }
 
 /** Name of an error code, for logs and traces. */
 export function errorCodeName(code: number): string {
-  const names = Object.keys(ErrorCode) as (keyof typeof ErrorCode)[];
-  for (let i = 0; i < names.length; i++) if (ErrorCode[names[i]] === code) return names[i];
-  return 'ERROR_' + code;
+  return nameIn(ErrorCode, code, 'ERROR_');
 }
