@@ -3,12 +3,15 @@
 // All TypeScript gets typescript-eslint's recommended rules. device/src and protocol/src run on
 // Espruino 2v29, so they additionally get no-restricted-syntax / -globals / -properties built from
 // tools/bundle-check/espruino-profile.json — the same list the bundle checker
-// (tools/bundle-check) applies to dist/device/firmware.js. Edit that JSON, not this file.
+// (tools/bundle-check) applies to dist/device/firmware.js — plus espruino/loop-closure from the
+// local plugin tools/bundle-check/eslint-plugin.mjs for the profile's `loop-closure` entry.
+// Edit that JSON, not this file.
 import { readFileSync } from 'node:fs';
 import js from '@eslint/js';
 import { defineConfig, globalIgnores } from 'eslint/config';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import espruino from './tools/bundle-check/eslint-plugin.mjs';
 
 // Read with fs rather than `import … with { type: 'json' }`: JSON modules print an
 // ExperimentalWarning on every run under Node 20.
@@ -23,6 +26,7 @@ const requireCall = "CallExpression[callee.type='Identifier'][callee.name='requi
 const restrictedSyntax = [];
 const restrictedGlobals = [];
 const restrictedProperties = [];
+const pluginRules = {};
 for (const rule of profile.rules) {
   switch (rule.kind) {
     case 'syntax':
@@ -49,6 +53,9 @@ for (const rule of profile.rules) {
       break;
     case 'require-dynamic':
       restrictedSyntax.push({ selector: `${requireCall}[arguments.0.type!='Literal']`, message: message(rule) });
+      break;
+    case 'loop-closure':
+      pluginRules['espruino/loop-closure'] = ['error', { message: message(rule) }];
       break;
     default:
       throw new Error(`eslint.config.mjs: unknown rule kind ${rule.kind} in espruino-profile.json (${rule.id})`);
@@ -104,7 +111,9 @@ export default defineConfig(
   {
     name: 'espruino-profile (device/src, protocol/src)',
     files: ['device/src/**/*.ts', 'protocol/src/**/*.ts'],
+    plugins: { espruino },
     rules: {
+      ...pluginRules,
       'no-restricted-syntax': ['error', ...restrictedSyntax],
       'no-restricted-globals': ['error', ...restrictedGlobals],
       'no-restricted-properties': ['error', ...restrictedProperties],

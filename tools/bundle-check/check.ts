@@ -4,12 +4,15 @@
  *  - syntax rules: ESTree selectors shared with ESLint's no-restricted-syntax,
  *  - global rules: free references to absent globals (locally declared names are fine),
  *  - property rules: `Global.member` on a free global, or `.member` on any object,
- *  - require rules: `require(x)` (free `require`) of anything but Espruino's built-in modules.
+ *  - require rules: `require(x)` (free `require`) of anything but Espruino's built-in modules,
+ *  - the loop-closure rule: a closure created in a loop that refers to a `let`/`const` of the
+ *    loop's head (loop-closure.ts).
  * Imports only node built-ins, acorn and acorn-walk — nothing from the project.
  */
 import * as acorn from 'acorn';
 import type { AnyNode } from 'acorn';
 import { appliesToBundle, defaultProfile, type EspruinoProfile, type ProfileRule, type RuleStatus } from './profile';
+import { capturingClosure } from './loop-closure';
 import { ScopeIndex, walkAll } from './scope';
 import { compileSelector, type CompiledSelector } from './selector';
 
@@ -62,6 +65,7 @@ interface CompiledProfile {
   readonly properties: Map<string, { readonly rule: ProfileRule; readonly object: string | undefined }[]>;
   readonly requireModule: ProfileRule | undefined;
   readonly requireDynamic: ProfileRule | undefined;
+  readonly loopClosure: ProfileRule | undefined;
   readonly builtinModules: ReadonlySet<string>;
   readonly ruleCount: number;
 }
@@ -78,6 +82,7 @@ function compileProfile(profile: EspruinoProfile): CompiledProfile {
     properties: new Map(),
     requireModule: profile.rules.find((r) => r.kind === 'require-module'),
     requireDynamic: profile.rules.find((r) => r.kind === 'require-dynamic'),
+    loopClosure: profile.rules.find((r) => r.kind === 'loop-closure'),
     builtinModules: new Set(profile.builtinModules),
     ruleCount: profile.rules.filter(appliesToBundle).length,
   };
@@ -211,9 +216,12 @@ export function checkBundle(source: string, options: CheckOptions = {}): BundleV
     for (const entry of rules.byType.get(node.type) ?? []) if (entry.selector.matches(node)) report(entry.rule, node);
     for (const entry of rules.anyType) if (entry.selector.matches(node)) report(entry.rule, node);
 
-    if (node.type === 'Identifier' && walkType === 'Identifier') {
-      const rule = rules.globals.get(node.name);
-      if (rule && scopes.isFree(node.name, ancestors)) report(rule, node);
+    // references arrive as `Identifier`; assignment targets (and declarations) as `VariablePattern`
+    if (node.type === 'Identifier' && (walkType === 'Identifier' || walkType === 'VariablePattern')) {
+      const scope = scopes.resolve(node.name, ancestors);
+      const rule = walkType === 'Identifier' && scope < 0 ? rules.globals.get(node.name) : undefined;
+      if (rule) report(rule, node);
+      if (rules.loopClosure && scope >= 0 && capturingClosure(ancestors, scope)) report(rules.loopClosure, node);
       return;
     }
 

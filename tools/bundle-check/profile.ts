@@ -30,6 +30,8 @@ interface RuleCommon {
   /** What is wrong and what to write instead. */
   readonly message: string;
   readonly examples: readonly (string | RuleExample)[];
+  /** Snippets this rule must not flag (near misses); the tests run them through the checker and ESLint. */
+  readonly accepted?: readonly (string | RuleExample)[];
 }
 
 export interface SyntaxRule extends RuleCommon {
@@ -53,7 +55,17 @@ export interface RequireRule extends RuleCommon {
   readonly kind: 'require-module' | 'require-dynamic';
 }
 
-export type ProfileRule = SyntaxRule | GlobalRule | PropertyRule | RequireRule;
+/**
+ * A function created inside a `for`, `for…in` or `for…of` statement that refers to a `let`/`const`
+ * binding of that loop's head. Espruino keeps one binding for the whole loop instead of one per
+ * iteration, so such closures all see the last value. Checked by loop-closure.ts (bundle) and by
+ * the `espruino/loop-closure` rule of eslint-plugin.mjs (source).
+ */
+export interface LoopClosureRule extends RuleCommon {
+  readonly kind: 'loop-closure';
+}
+
+export type ProfileRule = SyntaxRule | GlobalRule | PropertyRule | RequireRule | LoopClosureRule;
 
 export interface EspruinoProfile {
   readonly description: string;
@@ -63,7 +75,7 @@ export interface EspruinoProfile {
   readonly rules: readonly ProfileRule[];
 }
 
-const KINDS = ['syntax', 'global', 'property', 'require-module', 'require-dynamic'];
+const KINDS = ['syntax', 'global', 'property', 'require-module', 'require-dynamic', 'loop-closure'];
 const ID_PATTERN = /^(syntax|global|property|method|require)\/[A-Za-z0-9_.$-]+$/;
 const NAME_PATTERN = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
@@ -119,8 +131,7 @@ export function parseProfile(json: unknown): EspruinoProfile {
     const status: RuleStatus = statusText;
     const kind = str(raw, 'kind', path) as string;
     if (!KINDS.includes(kind)) throw new ProfileError(`${path}.kind`, `expected one of ${KINDS.join(', ')}`);
-    const examples = list(raw, 'examples', path).map((ex, j): string | RuleExample => {
-      const exPath = `${path}.examples[${j}]`;
+    const example = (ex: unknown, exPath: string): string | RuleExample => {
       if (typeof ex === 'string' && ex.length > 0) return ex;
       if (!isObject(ex)) throw new ProfileError(exPath, 'expected a string or {code, only?, also?}');
       const also = ex['also'];
@@ -133,13 +144,16 @@ export function parseProfile(json: unknown): EspruinoProfile {
         ...(only ? { only } : {}),
         ...(also ? { also: also as string[] } : {}),
       };
-    });
+    };
+    const examples = list(raw, 'examples', path).map((ex, j) => example(ex, `${path}.examples[${j}]`));
+    const accepted = raw['accepted'] === undefined ? undefined : list(raw, 'accepted', path).map((ex, j) => example(ex, `${path}.accepted[${j}]`));
     const common = {
       id,
       status,
       profile: str(raw, 'profile', path) as string,
       message: str(raw, 'message', path) as string,
       examples,
+      ...(accepted ? { accepted } : {}),
     };
     switch (kind) {
       case 'syntax': {
@@ -164,10 +178,10 @@ export function parseProfile(json: unknown): EspruinoProfile {
         return { ...common, kind, property, ...(object !== undefined ? { object } : {}) };
       }
       default:
-        return { ...common, kind: kind as RequireRule['kind'] };
+        return { ...common, kind: kind as (RequireRule | LoopClosureRule)['kind'] };
     }
   });
-  for (const kind of ['require-module', 'require-dynamic']) {
+  for (const kind of ['require-module', 'require-dynamic', 'loop-closure']) {
     if (rules.filter((r) => r.kind === kind).length > 1) throw new ProfileError('$.rules', `more than one rule of kind ${kind}`);
   }
   return {
@@ -185,6 +199,11 @@ export const defaultProfile: EspruinoProfile = parseProfile(profileJson);
 /** Examples normalised to objects. */
 export function ruleExamples(rule: ProfileRule): RuleExample[] {
   return rule.examples.map((ex) => (typeof ex === 'string' ? { code: ex } : ex));
+}
+
+/** Accepted snippets normalised to objects. Each must yield none of the profile's ids except those in its `also` (usually none). */
+export function ruleAccepted(rule: ProfileRule): RuleExample[] {
+  return (rule.accepted ?? []).map((ex) => (typeof ex === 'string' ? { code: ex } : ex));
 }
 
 /** True when the rule has something to check in a bundle (a rule may be source-only). */

@@ -139,10 +139,19 @@ export class ScopeIndex {
 
   /** True when no scope enclosing the last of `ancestors` declares `name`. */
   isFree(name: string, ancestors: readonly Node[]): boolean {
+    return this.resolve(name, ancestors) < 0;
+  }
+
+  /**
+   * Index in `ancestors` of the innermost scope node that declares `name` for the last of
+   * `ancestors`, or -1 when the name is free. The scope node of a `let`/`const` in a loop head
+   * is the `for`, `for…in` or `for…of` statement itself.
+   */
+  resolve(name: string, ancestors: readonly Node[]): number {
     for (let i = ancestors.length - 1; i >= 0; i--) {
-      if (this.declared.get(ancestors[i] as Node)?.has(name)) return false;
+      if (this.declared.get(ancestors[i] as Node)?.has(name)) return i;
     }
-    return true;
+    return -1;
   }
 
   private declare(scope: Node | undefined, names: readonly string[]): void {
