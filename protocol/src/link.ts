@@ -46,8 +46,9 @@ export interface LinkOptions {
   /** Most messages waiting to be sent (default 8). */
   maxQueue?: number;
   /**
-   * A frame written within this many ms of the previous one shares its delimiter
-   * instead of leading with its own 0x00 (default 20; 0 = always lead).
+   * A frame sent less than this many ms after our previous frame left the line (as
+   * estimated from `baud`) shares its delimiter instead of leading with its own 0x00
+   * (default 20; 0 = always lead).
    */
   idleGap?: number;
   /** Random 32-bit nonce source for SYNC (default Math.random). */
@@ -83,7 +84,8 @@ export class Link {
   private syncTimer: unknown;
   private syncTries: number;
   private reader: FrameReader;
-  private lastTx: number;
+  /** When our last frame has left the line (estimated from the line rate), ms; -1 before any. */
+  private lineFreeAt: number;
   private o: LinkOptions;
   stats: LinkStats;
 
@@ -91,7 +93,7 @@ export class Link {
     this.o = o;
     this.reader = new FrameReader(o.crc32, (f) => this.onFrame(f));
     this.stats = { sent: 0, received: 0, retransmissions: 0, duplicates: 0, outOfOrder: 0, resets: 0, eventsSent: 0, eventsReceived: 0 };
-    this.lastTx = -1;
+    this.lineFreeAt = -1;
     this.txSeq = 0;
     this.outstanding = null;
     this.outstandingSeq = NONE;
@@ -186,8 +188,9 @@ export class Link {
     const f: Frame = { kind: kind, seq: seq, ack: this.rxLast, payload: payload };
     const now = this.o.timers.now();
     const gap = this.o.idleGap === undefined ? 20 : this.o.idleGap;
-    const wire = encodeFrame(f, this.o.crc32, this.lastTx < 0 || now - this.lastTx >= gap);
-    this.lastTx = now;
+    // lead with our own 0x00 only if the line has been idle for idleGap or more
+    const wire = encodeFrame(f, this.o.crc32, this.lineFreeAt < 0 || now - this.lineFreeAt >= gap);
+    this.lineFreeAt = Math.max(now, this.lineFreeAt) + (wire.length * 10 * 1000) / (this.o.baud || 115200);
     if (this.o.onTrace) this.o.onTrace('tx', f, wire);
     // any frame we send carries our ack
     this.ackPending = false;

@@ -591,9 +591,10 @@ describe('SPEC.md timers match the link', () => {
     });
     // a peer SYNC makes the link answer SYNC_ACK; then events at chosen times
     link.receive(encodeFrame({ kind: FrameKind.SYNC, seq: 0, ack: 0xff, payload: new Uint8Array(4) }, crc32));
+    // the SYNC_ACK (14 bytes) leaves the line after ~1.2 ms at 115200 baud
     now = gap - 1;
     link.sendEvent(new Uint8Array([1]));
-    now += gap;
+    now += gap + 5;
     link.sendEvent(new Uint8Array([2]));
     expect(wires.map((w) => w[0] === 0)).toEqual([true, false, true]);
   });
