@@ -10,6 +10,7 @@ import { encodeFrame, FrameKind, FrameReader, MAX_PAYLOAD } from '../../protocol
 import { buildEnvelope, checkEnvelope, errorCodeName, ErrorCode, LINK_LIMITS, msgTypeName, MsgType } from '../../protocol/src/messages';
 import { decodeBody, encodeBody, parseSchema, SchemaError } from '../../protocol/src/schema';
 import { encodeCanonical, fromModel, toModel, Tag } from '../../shared/src/cbor';
+import { defaultTimeoutMs } from '../../host/src/link/device-link';
 
 const b = (h: string): Uint8Array => new Uint8Array(Buffer.from(h.replace(/\s/g, ''), 'hex'));
 const hex = (u: Uint8Array): string => Buffer.from(u).toString('hex');
@@ -209,4 +210,11 @@ test('frames may share a delimiter: a frame without its leading 0x00 is read as 
   expect(c[0]).not.toBe(0);
   r.push(Buffer.concat([a, c]));
   expect(seen).toEqual([0, 9]);
+});
+
+test('host waits for the person at the device: user operations get their own timeout plus 10 s', () => {
+  expect(defaultTimeoutMs(MsgType.PING, { data: new Uint8Array(0) })).toBe(5000);
+  expect(defaultTimeoutMs(MsgType.SIGN, { statement: new Uint8Array(1) })).toBe(130000);
+  expect(defaultTimeoutMs(MsgType.PURSE_DEBIT, { statement: new Uint8Array(1), timeout: 30 })).toBe(40000);
+  expect(defaultTimeoutMs(MsgType.CHANGE_PIN, {})).toBe(130000);
 });

@@ -31,7 +31,7 @@ export class DeviceError extends Error {
 }
 
 export interface RequestOptions {
-  /** Host-side limit for the answer, ms (default 5000; user operations want more). */
+  /** Host-side limit for the answer, ms (default: defaultTimeoutMs of the request). */
   timeoutMs?: number;
   signal?: AbortSignal;
 }
@@ -167,9 +167,10 @@ export class DeviceLink extends EventEmitter {
       return;
     }
     p.sent = true;
+    const ms = p.opts.timeoutMs ?? defaultTimeoutMs(p.type, p.body);
     p.timer = setTimeout(() => {
-      this.settle(p, new DeviceError('TIMEOUT', `no answer to ${msgTypeName(p.type)} within ${p.opts.timeoutMs ?? 5000} ms: the device is not answering`));
-    }, p.opts.timeoutMs ?? 5000);
+      this.settle(p, new DeviceError('TIMEOUT', `no answer to ${msgTypeName(p.type)} within ${ms} ms: the device is not answering`));
+    }, ms);
   }
 
   private abort(p: Pending): void {
@@ -257,6 +258,28 @@ export class DeviceLink extends EventEmitter {
   get isSynced(): boolean {
     return this.synced;
   }
+}
+
+/** Requests that wait for the person at the device, with the device's default prompt time (s). */
+const USER_OPERATIONS: Record<number, number> = {
+  [MsgType.CONFIRM]: 120,
+  [MsgType.SIGN]: 120,
+  [MsgType.PURSE_DEBIT]: 120,
+  [MsgType.PURSE_LOAD]: 120,
+  [MsgType.CHANGE_PIN]: 120,
+};
+
+/**
+ * How long the host waits for an answer when the caller does not say: 5 s for what the
+ * device answers by itself; for a user operation its own timeout (the request's
+ * `timeout` field or the device default of 120 s) plus 10 s, so the device's
+ * USER_TIMEOUT arrives before the host gives up (SPEC §5.0.7).
+ */
+export function defaultTimeoutMs(type: number, body: Record<string, unknown>): number {
+  const user = USER_OPERATIONS[type];
+  if (user === undefined) return 5000;
+  const t = typeof body.timeout === 'number' ? body.timeout : user;
+  return (t + 10) * 1000;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
