@@ -85,8 +85,12 @@ function outcome(f: () => { type: number }): string {
   }
 }
 
-/** The outcome without numbers: what makes an input worth keeping in the corpus. */
-const shape = (o: string): string => o.replace(/\d+/g, 'N');
+/**
+ * What makes an input worth keeping in the corpus: its outcome without the byte offset
+ * (message type, wire code, CBOR refusal and the field path all count; array indexes and
+ * unknown keys above 99 or below 0 are one case each).
+ */
+const shape = (o: string): string => o.replace(/@\d+/g, '@N').replace(/\[\d+\]/g, '[N]').replace(/\.\d{3,}/g, '.N').replace(/\.-\d+/g, '.-N');
 
 interface CorpusEntry {
   hex: string;
@@ -113,7 +117,7 @@ describe('fuzzing the link decoders', () => {
       .sample(message.filter(([dir]) => dir === 'request'), { numRuns: 300, seed: 42 })
       .map(([dir, type, id, body]) => encodeHostMessage(type, id, body, dir));
     for (const e of corpus) seeds.push(new Uint8Array(Buffer.from(e.hex, 'hex')));
-    const rnd = prng(0x5e3de5);
+    const rnd = prng(Number(process.env.FUZZ_SEED ?? 0x5e3de5));
     const seen = new Map<string, string>(corpus.map((e) => [shape(e.outcome), e.hex]));
     const fresh: CorpusEntry[] = [];
     const heap0 = process.memoryUsage().heapUsed;
