@@ -121,8 +121,7 @@ export class DeviceLink extends EventEmitter {
       if (type === MsgType.CANCEL) {
         this.cancelsInFlight.set(p.id, p);
         this.transmit(p);
-      }
-      else {
+      } else {
         this.queue.push(p);
         this.pump();
       }
