@@ -8,7 +8,7 @@ import { Frame, FrameKind } from '../protocol/src/frame';
 import { decode, CborMap, CborValue } from '../protocol/src/cbor';
 import { LINK_LIMITS, msgTypeName, MsgType, errorCodeName } from '../protocol/src/messages';
 import { faultyLine, LineFaults } from '../shared/src/line';
-import { EmulatedDevice } from '../board/src/emulator/device';
+import { EmulatedDevice } from '../board/emulator/device';
 import { DeviceError, DeviceLink } from '../host/src/link/device-link';
 
 const HELP = `semper link demo — the firmware bundle and the host talking over the link protocol

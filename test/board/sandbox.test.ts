@@ -1,9 +1,9 @@
-// The Espruino sandbox of the board emulator (board/src/emulator/sandbox.ts): small bundles
+// The Espruino sandbox of the board emulator (board/emulator/sandbox.ts): small bundles
 // must run as on Espruino 2v29 — the API it offers works, and what Espruino lacks or does
 // differently is missing or different here too (PROFILE.md).
 
 import vm from 'node:vm';
-import { EmulatedSerial, Sandbox } from '../../board/src/emulator/sandbox';
+import { EmulatedSerial, Sandbox } from '../../board/emulator/sandbox';
 
 interface Run {
   sb: Sandbox;

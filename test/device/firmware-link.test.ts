@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
-import { EmulatedDevice } from '../../board/src/emulator/device';
+import { EmulatedDevice } from '../../board/emulator/device';
 import { DeviceError, DeviceLink, StatusEvent } from '../../host/src/link/device-link';
 import { decodeHostMessage } from '../../host/src/link/codec';
 import { Link } from '../../protocol/src/link';

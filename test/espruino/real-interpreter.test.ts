@@ -12,7 +12,7 @@ import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { Sandbox } from '../../board/src/emulator/sandbox';
+import { Sandbox } from '../../board/emulator/sandbox';
 import { encodeHostMessage } from '../../host/src/link/codec';
 import { message } from '../helpers/arbitraries';
 import vectors from '../vectors/rfc8949-appendix-a.json';

@@ -8,7 +8,7 @@
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { Sandbox } from '../../board/src/emulator/sandbox';
+import { Sandbox } from '../../board/emulator/sandbox';
 import { decodeHostMessage, encodeHostMessage } from '../../host/src/link/codec';
 import { encodeFrame, FrameKind, FrameReader, MAX_ENCODED_FRAME } from '../../protocol/src/frame';
 import { crc32 } from '../../protocol/src/crc32';

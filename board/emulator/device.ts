@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Line } from '../../../shared/src/line';
+import { Line } from '../../shared/src/line';
 import { Sandbox, SandboxOptions } from './sandbox';
 
 /** Where `npm run build` writes the firmware (relative to the repository root). */
