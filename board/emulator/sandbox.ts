@@ -5,6 +5,8 @@
 
 import vm from 'node:vm';
 import { crc32 as zlibCrc32 } from 'node:zlib';
+import { sha1 } from '@noble/hashes/sha1';
+import { sha224, sha256 } from '@noble/hashes/sha256';
 
 /** Removed from the context because Espruino 2v29 has no such thing. */
 const ABSENT_GLOBALS = [
@@ -108,7 +110,12 @@ export interface SandboxOptions {
   onConsole?: (text: string) => void;
   /** Receives uncaught errors (Espruino prints them and carries on). */
   onUncaught?: (e: unknown) => void;
+  /** Built-in modules `require()` offers besides crypto (e.g. Storage), by name. */
+  modules?: Record<string, unknown>;
 }
+
+/** Espruino's built-in modules, as `require(name)` returns them; anything else fails as on a board. */
+const NO_MODULE = (name: string): Error => new Error('Module ' + name + ' not found');
 
 /** One emulated interpreter running one bundle. */
 export class Sandbox {
@@ -140,6 +147,12 @@ export class Sandbox {
       LoopbackB: this.LoopbackB,
       Serial1: this.Serial1,
       E: this.makeE(),
+      require: (name: unknown) => {
+        const n = String(name);
+        const m = n === 'crypto' ? this.crypto() : opts.modules?.[n];
+        if (m === undefined) throw NO_MODULE(n);
+        return m;
+      },
       getTime: () => Number(process.hrtime.bigint() - this.t0) / 1e9,
       getSerial: () => opts.serial ?? '33003c00-0c513532-39333638',
       setTimeout: (fn: () => void, ms: number) => this.setTimer(fn, ms, false),
@@ -158,6 +171,20 @@ export class Sandbox {
     const strip = ABSENT_GLOBALS.map((n) => `delete this[${JSON.stringify(n)}];`).join('') +
       ABSENT_MEMBERS.map(([o, m]) => `try { Object.defineProperty(${o}, ${JSON.stringify(m)}, { value: undefined, configurable: true, writable: true }); delete ${o}[${JSON.stringify(m)}]; } catch (e) {}`).join('');
     vm.runInContext(strip + PRELUDE, this.context);
+  }
+
+  private cryptoModule: Record<string, unknown> | null = null;
+
+  /**
+   * require("crypto") as the Pico's build has it: SHA1, SHA224 and SHA256 (SHA384/512
+   * need USE_SHA512, which the Pico board file leaves out — measured). Digests come back
+   * as ArrayBuffers of the context.
+   */
+  private crypto(): Record<string, unknown> {
+    if (this.cryptoModule) return this.cryptoModule;
+    const digest = (f: (b: Uint8Array) => Uint8Array) => (data: unknown) => this.inContext(f(toBytes(data))).buffer;
+    this.cryptoModule = { SHA1: digest(sha1), SHA224: digest(sha224), SHA256: digest(sha256) };
+    return this.cryptoModule;
   }
 
   private makeE(): Record<string, unknown> {

@@ -194,3 +194,36 @@ describe('sandbox: the event loop', () => {
     expect(usb(r)).not.toContain('late timer');
   });
 });
+
+describe('sandbox: require()', () => {
+  it('offers crypto SHA1/SHA224/SHA256 as the Pico build has them, as ArrayBuffers of the context', () => {
+    const sb = new Sandbox({ onConsole: () => {} });
+    const out: unknown[] = [];
+    (sb.context as unknown as { report: (x: unknown) => void }).report = (x) => out.push(x);
+    sb.run(`
+      var c = require("crypto");
+      var d = new Uint8Array(c.SHA256("abc"));
+      var h = ''; for (var i = 0; i < d.length; i++) h += (d[i] < 16 ? '0' : '') + d[i].toString(16);
+      report(h);
+      report(c.SHA256(new Uint8Array([0x61, 0x62, 0x63])) instanceof ArrayBuffer);
+      report(new Uint8Array(c.SHA1("abc")).length + ',' + new Uint8Array(c.SHA224("abc")).length);
+      report(typeof c.SHA512);
+    `);
+    // FIPS 180-2 test vector for "abc"
+    expect(out).toEqual(['ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad', true, '20,28', 'undefined']);
+    expect(sb.uncaught).toEqual([]);
+    sb.stop();
+  });
+
+  it('fails for modules a board does not have, as Espruino does', () => {
+    const sb = new Sandbox({ onConsole: () => {} });
+    sb.run('require("fs")');
+    sb.run('require("Storage")');
+    expect(sb.uncaught.map((e) => (e as Error).message)).toEqual(['Module fs not found', 'Module Storage not found']);
+    const withStorage = new Sandbox({ onConsole: () => {}, modules: { Storage: { getFree: () => 1 } } });
+    withStorage.run('if (require("Storage").getFree() !== 1) throw new Error("wrong module")');
+    expect(withStorage.uncaught).toEqual([]);
+    sb.stop();
+    withStorage.stop();
+  });
+});
