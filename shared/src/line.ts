@@ -77,3 +77,41 @@ export function linePair(faultsAtoB: LineFaults = {}, faultsBtoA: LineFaults = {
   });
   return [end(0, faultsAtoB), end(1, faultsBtoA)];
 }
+
+/**
+ * Paces what is written to `line` to the rate of a real serial line (10 bit times per
+ * byte, 8N1), in order: a chunk arrives when its last byte would have. Delivery only, not
+ * flow control: writes never block.
+ */
+export function pacedLine(line: Line, baud: number): Line {
+  let busyUntil = 0;
+  const queue: Uint8Array[] = [];
+  let timer: NodeJS.Timeout | null = null;
+  const due: number[] = [];
+  const pump = (): void => {
+    timer = null;
+    const now = performance.now();
+    while (queue.length && due[0] <= now) {
+      due.shift();
+      line.write(queue.shift()!);
+    }
+    if (queue.length) timer = setTimeout(pump, Math.max(0, due[0] - now));
+  };
+  return {
+    write(bytes) {
+      const now = performance.now();
+      busyUntil = Math.max(now, busyUntil) + (bytes.length * 10 * 1000) / baud;
+      queue.push(new Uint8Array(bytes));
+      due.push(busyUntil);
+      if (!timer) timer = setTimeout(pump, Math.max(0, busyUntil - now));
+    },
+    onData: (cb) => line.onData(cb),
+    close() {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      queue.length = 0;
+      due.length = 0;
+      line.close();
+    },
+  };
+}
