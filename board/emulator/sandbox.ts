@@ -112,6 +112,11 @@ export interface SandboxOptions {
   onUncaught?: (e: unknown) => void;
   /** Built-in modules `require()` offers besides crypto (e.g. Storage), by name. */
   modules?: Record<string, unknown>;
+  /**
+   * More globals from the board's peripherals (pins, I2C, …), made once the sandbox exists
+   * so that they can use its clock and its typed-array realm.
+   */
+  globals?: (sb: Sandbox) => Record<string, unknown>;
 }
 
 /** Espruino's built-in modules, as `require(name)` returns them; anything else fails as on a board. */
@@ -171,6 +176,19 @@ export class Sandbox {
     const strip = ABSENT_GLOBALS.map((n) => `delete this[${JSON.stringify(n)}];`).join('') +
       ABSENT_MEMBERS.map(([o, m]) => `try { Object.defineProperty(${o}, ${JSON.stringify(m)}, { value: undefined, configurable: true, writable: true }); delete ${o}[${JSON.stringify(m)}]; } catch (e) {}`).join('');
     vm.runInContext(strip + PRELUDE, this.context);
+    if (opts.globals) Object.assign(this.context, opts.globals(this));
+  }
+
+  /**
+   * The interpreter's clock for peripherals: milliseconds since power-on, and timers that
+   * run through the event loop like the firmware's own (errors are caught as uncaught).
+   */
+  get clock(): { now(): number; setTimeout(fn: () => void, ms: number): unknown; clearTimeout(h: unknown): void } {
+    return {
+      now: () => Number(process.hrtime.bigint() - this.t0) / 1e6,
+      setTimeout: (fn, ms) => this.setTimer(fn, ms, false),
+      clearTimeout: (h) => this.clearTimer(h as number),
+    };
   }
 
   private cryptoModule: Record<string, unknown> | null = null;
