@@ -1,30 +1,89 @@
-// An emulated device: the firmware bundle running in the Espruino sandbox, with its
-// USB port exposed as a Line the host can talk to.
+// An emulated device: the firmware bundle running in the Espruino sandbox, wired to the
+// board's peripherals — USB (a Line the host talks to), Storage on a virtual flash
+// (optionally kept in a file), and the SSD1306 display on I2C — as the reference board has
+// them.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import vm from 'node:vm';
 import { Line } from '../../shared/src/line';
 import { Sandbox, SandboxOptions } from './sandbox';
+import { EspruinoStorage, storageModule, VirtualFlash } from './storage';
+import { I2CBus, i2cGlobals } from './i2c';
+import { Ssd1306 } from './ssd1306';
+import { encodePng, OLED_PALETTE } from './png';
+import { toBraille } from './screen-text';
 
 /** Where `npm run build` writes the firmware (relative to the repository root). */
 export const FIRMWARE_PATH = join('dist', 'device', 'firmware.js');
+
+/** The display's I2C address on the reference board (board/pinmap.json). */
+export const DISPLAY_ADDRESS = 0x3c;
 
 export interface EmulatedDeviceOptions extends SandboxOptions {
   /** Firmware source text; default: read from FIRMWARE_PATH under `root`. */
   firmware?: string;
   root?: string;
+  /** Keep the Storage flash in this file (loaded at start, saved after every change). */
+  flashFile?: string;
+  /** Start from this flash instead (tests: shared between "reboots"). */
+  flash?: VirtualFlash;
 }
+
+/** Storage calls that change the flash, after which a flash file is saved. */
+const STORAGE_WRITES = ['write', 'writeJSON', 'erase', 'eraseAll', 'compact'];
 
 export class EmulatedDevice {
   readonly sandbox: Sandbox;
+  readonly flash: VirtualFlash;
+  readonly storage: EspruinoStorage;
+  readonly i2c: I2CBus;
+  readonly display: Ssd1306;
   private readonly firmware: string;
   private hostRx: (b: Uint8Array) => void = () => {};
   /** Everything written to the host link, for tests that inspect the raw traffic. */
   readonly usbTraffic: Uint8Array[] = [];
 
-  constructor(opts: EmulatedDeviceOptions = {}) {
+  constructor(private readonly opts: EmulatedDeviceOptions = {}) {
     this.firmware = opts.firmware ?? loadFirmware(opts.root ?? process.cwd());
-    this.sandbox = new Sandbox(opts);
+    this.flash = opts.flash ?? (opts.flashFile ? VirtualFlash.load(opts.flashFile) : new VirtualFlash());
+    this.i2c = new I2CBus();
+    this.display = new Ssd1306(DISPLAY_ADDRESS);
+    this.display.attachTo(this.i2c);
+    let storage: EspruinoStorage | null = null;
+    // require() looks modules up when called, so Storage can join once the sandbox exists
+    const modules: Record<string, unknown> = { ...opts.modules };
+    this.sandbox = new Sandbox({
+      ...opts,
+      globals: (sb) => {
+        const realmError = vm.runInContext('(function (name, m) { var C = this[name] || Error; var e = new C(m); return e; })', sb.context) as (
+          name: string,
+          m: string,
+        ) => Error;
+        storage = new EspruinoStorage(this.flash, { makeError: (m) => realmError('Error', m) });
+        return {
+          ...i2cGlobals(this.i2c, (b) => sb.inContext(b), { makeError: (name, m) => realmError(name, m) }),
+          ...(opts.globals ? opts.globals(sb) : {}),
+        };
+      },
+      modules,
+    });
+    this.storage = storage as unknown as EspruinoStorage;
+    const mod = storageModule(this.storage, (b) => this.sandbox.inContext(b));
+    if (opts.flashFile) {
+      const file = opts.flashFile;
+      for (const name of STORAGE_WRITES) {
+        const f = mod[name] as (...a: unknown[]) => unknown;
+        mod[name] = (...a: unknown[]) => {
+          try {
+            return f(...a);
+          } finally {
+            this.flash.save(file);
+          }
+        };
+      }
+    }
+    modules.Storage = mod;
     this.sandbox.onSerialWrite = (dev, bytes) => {
       if (dev !== this.sandbox.USB) return;
       this.usbTraffic.push(bytes);
@@ -41,6 +100,7 @@ export class EmulatedDevice {
 
   powerOff(): void {
     this.sandbox.stop();
+    if (this.opts.flashFile) this.flash.save(this.opts.flashFile);
   }
 
   /** The USB port as seen from the host. */
@@ -54,6 +114,16 @@ export class EmulatedDevice {
         this.hostRx = () => {};
       },
     };
+  }
+
+  /** The panel as a PNG (OLED colours), `scale` pixels per pixel. */
+  screenshotPng(scale = 4): Buffer {
+    return encodePng(this.display.image(), { scale, border: 2, palette: OLED_PALETTE });
+  }
+
+  /** The panel in Unicode braille, 64×16 characters, framed. */
+  screenText(): string {
+    return toBraille(this.display.image(), { frame: true });
   }
 }
 
