@@ -15,6 +15,8 @@ options:
   --stdio          use this process's stdin/stdout as the USB line instead of TCP
   --baud N         pace the line to N bit/s, like a real UART (e.g. 115200); default: unpaced
   --firmware FILE  run this bundle instead of dist/device/firmware.js
+  --flash FILE     keep the device's Storage in FILE across runs (default: fresh each run)
+  --view           draw the 128×64 display in this terminal (braille) whenever it changes
   --help           this text
 
 Ctrl-C powers the device off and stops.`;
@@ -25,6 +27,8 @@ interface Args {
   stdio: boolean;
   baud: number;
   firmware: string | null;
+  flash: string | null;
+  view: boolean;
 }
 
 function fail(msg: string): never {
@@ -33,7 +37,7 @@ function fail(msg: string): never {
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { tcp: 37137, pty: null, stdio: false, baud: 0, firmware: null };
+  const a: Args = { tcp: 37137, pty: null, stdio: false, baud: 0, firmware: null, flash: null, view: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const val = (): string => {
@@ -54,9 +58,12 @@ function parse(argv: string[]): Args {
     else if (k === '--stdio') a.stdio = true;
     else if (k === '--baud') a.baud = int();
     else if (k === '--firmware') a.firmware = val();
+    else if (k === '--flash') a.flash = val();
+    else if (k === '--view') a.view = true;
     else fail(`unknown option ${k} (see --help)`);
   }
   if (a.stdio && a.pty) fail('--stdio and --pty exclude each other');
+  if (a.stdio && a.view) fail('--view draws on the terminal, which --stdio uses for the line');
   return a;
 }
 
@@ -72,7 +79,12 @@ async function main(): Promise<void> {
       fail(`cannot read ${a.firmware}`);
     }
   }
-  const device = new EmulatedDevice({ firmware, onConsole: () => {}, onUncaught: (e) => say(`firmware: uncaught ${String(e)}`) });
+  const device = new EmulatedDevice({
+    firmware,
+    flashFile: a.flash ?? undefined,
+    onConsole: () => {},
+    onUncaught: (e) => say(`firmware: uncaught ${String(e)}`),
+  });
   const server = new EmulatorServer(device, { tcpPort: a.stdio ? null : a.tcp, ptyPath: a.pty, baud: a.baud, log: (s) => say(`emulator: ${s}`) });
   try {
     await server.start();
@@ -94,6 +106,19 @@ async function main(): Promise<void> {
   if (a.stdio) say('  host link: this process\'s stdin/stdout');
   if (a.baud) say(`  line paced to ${a.baud} bit/s`);
   say('Ctrl-C to power off.');
+  if (a.view) {
+    // redraw in place when the panel changes (polled: the controller has no change events)
+    let last = '';
+    const draw = (): void => {
+      const text = device.screenText();
+      if (text === last) return;
+      const up = last ? `\x1b[${last.split('\n').length}A` : '';
+      last = text;
+      process.stdout.write(up + text + '\n');
+    };
+    draw();
+    setInterval(draw, 100).unref();
+  }
   let stopping = false;
   const shutdown = async (): Promise<void> => {
     if (stopping) return;
