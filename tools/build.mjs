@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+// the board's pin map, one place for firmware and emulator; comments ("//…" keys) stay behind
+const pinmap = JSON.parse(readFileSync(join(root, 'board', 'pinmap.json'), 'utf8'), (k, v) => (k.startsWith('//') ? undefined : v));
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 if (process.argv.includes('--help')) {
   console.log('usage: npm run build [-- --quiet]\n\nCompiles the host side into dist/, type-checks the firmware against the Espruino profile\nand writes dist/device/firmware.js (the file uploaded to a board) and dist/device/protocol.js.');
@@ -65,7 +67,7 @@ const espruino = {
     bigint: false,
     'regexp-lookbehind-assertions': false,
   },
-  define: { __FIRMWARE_VERSION__: JSON.stringify(pkg.version) },
+  define: { __FIRMWARE_VERSION__: JSON.stringify(pkg.version), __PINMAP__: JSON.stringify(pinmap) },
   // TypeScript field declarations are types only: plain assignments, no defineProperty helpers
   tsconfigRaw: { compilerOptions: { useDefineForClassFields: false } },
 };

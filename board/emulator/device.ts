@@ -13,6 +13,8 @@ import { I2CBus, i2cGlobals } from './i2c';
 import { Ssd1306 } from './ssd1306';
 import { encodePng, OLED_PALETTE } from './png';
 import { toBraille } from './screen-text';
+import { PICO_PINS, PinBank, pinGlobals } from './pins';
+import { Keypad, keypadWiring } from './keypad';
 
 /** Where `npm run build` writes the firmware (relative to the repository root). */
 export const FIRMWARE_PATH = join('dist', 'device', 'firmware.js');
@@ -39,6 +41,10 @@ export class EmulatedDevice {
   readonly storage: EspruinoStorage;
   readonly i2c: I2CBus;
   readonly display: Ssd1306;
+  /** The Pico's pins, electrically: what the firmware drives and what is wired to them. */
+  pins!: PinBank;
+  /** The 4×4 key matrix on the pins of board/pinmap.json: press keys by name. */
+  keypad!: Keypad;
   private readonly firmware: string;
   private hostRx: (b: Uint8Array) => void = () => {};
   /** Everything written to the host link, for tests that inspect the raw traffic. */
@@ -61,8 +67,16 @@ export class EmulatedDevice {
           m: string,
         ) => Error;
         storage = new EspruinoStorage(this.flash, { makeError: (m) => realmError('Error', m) });
+        const clock = sb.clock;
+        this.pins = new PinBank(PICO_PINS, () => clock.now());
+        this.keypad = new Keypad(this.pins, keypadWiring(), clock);
         return {
           ...i2cGlobals(this.i2c, (b) => sb.inContext(b), { makeError: (name, m) => realmError(name, m) }),
+          ...pinGlobals(this.pins, clock, {
+            run: (f) => sb.callback(f),
+            makeError: (m, type) => realmError(type, m),
+            warn: (m) => opts.onConsole?.(`WARNING: ${m}\r\n`),
+          }),
           ...(opts.globals ? opts.globals(sb) : {}),
         };
       },

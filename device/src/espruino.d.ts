@@ -30,5 +30,13 @@ declare const process: {
   memory(): { free: number; usage: number; total: number };
 };
 
+/** Replaced at build time with board/pinmap.json (without its comments): the one pin map. */
+declare const __PINMAP__: {
+  version: number;
+  display: { bus: string; scl: string; sda: string; address: number; bitrate: number };
+  keypad: { rows: string[]; cols: string[]; layout: string[][]; debounceMs: number };
+  [part: string]: unknown;
+};
+
 /** Replaced at build time with the package version. */
 declare const __FIRMWARE_VERSION__: string;

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmulatedDevice } from '../../board/emulator/device';
 import { decodePng } from '../../board/emulator/png';
+import pinmap from '../../board/pinmap.json';
 
 // A tiny "firmware": keeps a boot counter in Storage and lights the top-left 8×8 block
 // of the panel through a datasheet init sequence (horizontal addressing).
@@ -26,12 +27,10 @@ for (var off = 0; off < 1024; off += 32) {
 }
 `;
 
-const B6B7 = { B6: 'B6', B7: 'B7' };
-
 test('a bundle using Storage and the I2C display runs as on the board; Storage survives power cycles', () => {
   const flashFile = join(mkdtempSync(join(tmpdir(), 'flash-')), 'flash.bin');
   for (let boot = 1; boot <= 3; boot++) {
-    const dev = new EmulatedDevice({ firmware: BUNDLE, flashFile, onConsole: () => {}, globals: () => B6B7 });
+    const dev = new EmulatedDevice({ firmware: BUNDLE, flashFile, onConsole: () => {} });
     dev.powerOn();
     expect(dev.sandbox.uncaught).toEqual([]);
     expect(dev.storage.readJSON('boot.json')).toEqual({ boots: boot });
@@ -48,7 +47,7 @@ test('a bundle using Storage and the I2C display runs as on the board; Storage s
 });
 
 test('the panel as PNG and as braille text', () => {
-  const dev = new EmulatedDevice({ firmware: BUNDLE, onConsole: () => {}, globals: () => B6B7 });
+  const dev = new EmulatedDevice({ firmware: BUNDLE, onConsole: () => {} });
   dev.powerOn();
   const png = decodePng(dev.screenshotPng(2));
   expect([png.width, png.height]).toEqual([128 * 2 + 4, 64 * 2 + 4]);
@@ -58,6 +57,36 @@ test('the panel as PNG and as braille text', () => {
   expect(text[1].slice(1, 5)).toBe('\u28ff'.repeat(4));
   expect(text[2].slice(1, 5)).toBe('\u28ff'.repeat(4));
   expect(text[3].slice(1, 5)).toBe('\u2800'.repeat(4));
+  dev.powerOff();
+});
+
+test('the keypad is scanned through the pins as wired: a driver in the bundle sees keys pressed by name', async () => {
+  // a plain scanning driver, as the firmware will have one: rows open-drain, columns pulled up
+  const driver = `
+    var P = ${JSON.stringify(pinmap.keypad)};
+    var seen = [];
+    P.rows.forEach(function (r) { pinMode(r, 'opendrain'); digitalWrite(r, 1); });
+    P.cols.forEach(function (c) { pinMode(c, 'input_pullup'); });
+    function scan() {
+      for (var r = 0; r < 4; r++) {
+        digitalWrite(P.rows[r], 0);
+        for (var c = 0; c < 4; c++) if (!digitalRead(P.cols[c])) seen.push(P.layout[r][c]);
+        digitalWrite(P.rows[r], 1);
+      }
+    }
+    global_scan = scan; global_seen = seen;
+  `;
+  const dev = new EmulatedDevice({ firmware: driver, onConsole: () => {} });
+  dev.powerOn();
+  const ctx = dev.sandbox.context as unknown as { global_scan: () => void; global_seen: string[] };
+  for (const key of ['1', 'OK', 'CANCEL', 'MENU']) {
+    dev.keypad.press(key);
+    ctx.global_scan();
+    dev.keypad.release(key);
+  }
+  ctx.global_scan();
+  expect([...ctx.global_seen]).toEqual(['1', 'OK', 'CANCEL', 'MENU']);
+  expect(dev.sandbox.uncaught).toEqual([]);
   dev.powerOff();
 });
 
