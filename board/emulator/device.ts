@@ -14,7 +14,8 @@ import { Ssd1306 } from './ssd1306';
 import { encodePng, OLED_PALETTE } from './png';
 import { toBraille } from './screen-text';
 import { PICO_PINS, PinBank, pinGlobals } from './pins';
-import { Keypad, keypadWiring } from './keypad';
+import { Keypad, keypadWiring, PINMAP } from './keypad';
+import { EmulatedCard } from '../card/card';
 
 /** Where `npm run build` writes the firmware (relative to the repository root). */
 export const FIRMWARE_PATH = join('dist', 'device', 'firmware.js');
@@ -47,6 +48,10 @@ export class EmulatedDevice {
   keypad!: Keypad;
   private readonly firmware: string;
   private hostRx: (b: Uint8Array) => void = () => {};
+  /** The card in the slot, if any. */
+  card: EmulatedCard | null = null;
+  private cardPowered = false;
+  private rstLevel = 0;
   /** Everything written to the host link, for tests that inspect the raw traffic. */
   readonly usbTraffic: Uint8Array[] = [];
 
@@ -98,12 +103,71 @@ export class EmulatedDevice {
       }
     }
     modules.Storage = mod;
+    this.wireCardSlot();
     this.sandbox.onSerialWrite = (dev, bytes) => {
+      if (dev === this.sandbox.Serial2) return this.toCard(bytes);
       if (dev !== this.sandbox.USB) return;
       this.usbTraffic.push(bytes);
       const rx = this.hostRx;
       setImmediate(() => rx(bytes));
     };
+  }
+
+  // ---------------------------------------------------------------- card slot
+
+  /**
+   * The slot as wired on the reference board (board/pinmap.json, HARDWARE.md): the card's
+   * I/O line on Serial2 with TX and RX tied through a diode (so the reader hears its own
+   * bytes back), VCC switched by a low-active pin, RST on a pin (a rising edge with VCC on
+   * resets the card, which answers with its ATR), and a detect switch pulling its pin low
+   * while a card is in.
+   */
+  private wireCardSlot(): void {
+    const c = PINMAP.card as { vcc: { pin: string; activeLow: boolean }; rst: { pin: string }; detect: { pin: string } };
+    this.pins.pullExternal(c.detect.pin, 'up');
+    this.pins.onChange((pin, level) => {
+      if (pin === c.vcc.pin) {
+        const on = c.vcc.activeLow ? level === 0 : level === 1;
+        if (!on && this.cardPowered && this.card) this.card.powerOff();
+        this.cardPowered = on;
+      } else if (pin === c.rst.pin) {
+        const rising = level === 1 && this.rstLevel === 0;
+        this.rstLevel = level;
+        if (rising && this.cardPowered && this.card) this.card.reset();
+      }
+    });
+  }
+
+  /** Puts a card in the slot (the detect switch closes). */
+  insertCard(card: EmulatedCard): void {
+    const c = PINMAP.card as { detect: { pin: string } };
+    this.removeCard();
+    this.card = card;
+    card.onTransmit = (bytes) => this.fromCardLine(bytes);
+    card.insert();
+    this.pins.drive(c.detect.pin, 0);
+  }
+
+  /** Pulls the card out, whatever it is doing. */
+  removeCard(): void {
+    const c = PINMAP.card as { detect: { pin: string } };
+    if (!this.card) return;
+    this.card.remove();
+    this.card.onTransmit = () => undefined;
+    this.card = null;
+    this.pins.drive(c.detect.pin, null);
+  }
+
+  private toCard(bytes: Uint8Array): void {
+    // the I/O line is shared: what the reader sends comes back on its own RX
+    this.fromCardLine(bytes);
+    if (this.card && this.cardPowered) this.card.receive(bytes);
+  }
+
+  /** Bytes on the card line reach the firmware as UART data events do: later, in order. */
+  private fromCardLine(bytes: Uint8Array): void {
+    const copy = new Uint8Array(bytes);
+    setImmediate(() => this.sandbox.Serial2.inject(copy));
   }
 
   /** Powers the device on: the bundle is evaluated as at boot. */

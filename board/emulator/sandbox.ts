@@ -86,6 +86,13 @@ export class EmulatedSerial {
   setConsole(): void {
     this.sandbox.moveConsole(this);
   }
+  /** Serial.setup(baud, options): recorded, so the board can check what the firmware asked for. */
+  setup(baud?: unknown, options?: unknown): void {
+    this.baud = typeof baud === 'number' ? baud : 9600;
+    this.options = options && typeof options === 'object' ? { ...(options as Record<string, unknown>) } : {};
+  }
+  baud = 9600;
+  options: Record<string, unknown> = {};
   /** Bytes arriving from outside, delivered as Espruino does: a (byte) string. */
   inject(bytes: Uint8Array): void {
     if (this.handlers.length === 0) return;
@@ -129,6 +136,7 @@ export class Sandbox {
   readonly LoopbackA: EmulatedSerial;
   readonly LoopbackB: EmulatedSerial;
   readonly Serial1: EmulatedSerial;
+  readonly Serial2: EmulatedSerial;
   /** Where the console (REPL) currently lives. */
   console: EmulatedSerial;
   readonly uncaught: unknown[] = [];
@@ -144,6 +152,7 @@ export class Sandbox {
     this.LoopbackA = new EmulatedSerial('LoopbackA', this);
     this.LoopbackB = new EmulatedSerial('LoopbackB', this);
     this.Serial1 = new EmulatedSerial('Serial1', this);
+    this.Serial2 = new EmulatedSerial('Serial2', this);
     this.console = this.USB;
     this.USB.consoleHere = true;
     const g: Record<string, unknown> = {
@@ -151,6 +160,7 @@ export class Sandbox {
       LoopbackA: this.LoopbackA,
       LoopbackB: this.LoopbackB,
       Serial1: this.Serial1,
+      Serial2: this.Serial2,
       E: this.makeE(),
       require: (name: unknown) => {
         const n = String(name);

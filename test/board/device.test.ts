@@ -99,3 +99,64 @@ test('Storage errors reach the firmware as its own Error objects', () => {
   expect(dev.sandbox.uncaught).toEqual([]);
   dev.powerOff();
 });
+
+describe('the card slot as wired', () => {
+  // A reader in the bundle: power the card (VCC low-active), pulse RST, collect the line.
+  const READER = `
+    var C = ${JSON.stringify(pinmap.card)};
+    var rx = [];
+    Serial2.setup(C.uart.baud, { tx: C.uart.tx, rx: C.uart.rx, parity: 'e', stopbits: 2 });
+    Serial2.on('data', function (d) { for (var i = 0; i < d.length; i++) rx.push(d.charCodeAt(i)); });
+    pinMode(C.detect.pin, 'input_pullup');
+    pinMode(C.vcc.pin, 'output'); pinMode(C.rst.pin, 'output');
+    digitalWrite(C.vcc.pin, 1); digitalWrite(C.rst.pin, 0);
+    global_rx = rx;
+    global_power = function () { digitalWrite(C.vcc.pin, 0); digitalWrite(C.rst.pin, 1); };
+    global_send = function (bytes) { Serial2.write(bytes); };
+    global_present = function () { return digitalRead(C.detect.pin) === C.detect.inserted; };
+  `;
+  type Ctx = { global_rx: number[]; global_power: () => void; global_send: (b: number[]) => void; global_present: () => boolean };
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+
+  test('detect switch, ATR on reset, and a T=1 SELECT answered 90 00 (with the line echo)', async () => {
+    const { personalise } = await import('../../board/card/personalise');
+    const { EmulatedCard } = await import('../../board/card/card');
+    const { encodeBlock, iBlock, parseBlock, isBlock } = await import('../../board/card/t1');
+    const { encodeCommand, parseResponse } = await import('../../board/card/apdu');
+    const { AID } = await import('../../board/card/applet');
+    const dev = new EmulatedDevice({ firmware: READER, onConsole: () => {} });
+    dev.powerOn();
+    const ctx = dev.sandbox.context as unknown as Ctx;
+    expect(ctx.global_present()).toBe(false);
+    const made = personalise({ holder: 'Erika Mustermann', pin: '1234', puk: '12345678', balance: 500 });
+    const card = new EmulatedCard(made.nv);
+    dev.insertCard(card);
+    expect(ctx.global_present()).toBe(true);
+    ctx.global_power();
+    await settle();
+    expect(ctx.global_rx.slice(0, card.atr.length)).toEqual([...card.atr]);
+    ctx.global_rx.length = 0;
+    const block = encodeBlock(iBlock(0, false, encodeCommand({ cla: 0, ins: 0xa4, p1: 4, p2: 0x0c, data: AID })));
+    ctx.global_send([...block]);
+    await settle();
+    // first the echo of what the reader sent, then the card's I-block
+    expect(ctx.global_rx.slice(0, block.length)).toEqual([...block]);
+    const answer = parseBlock(Uint8Array.from(ctx.global_rx.slice(block.length)));
+    expect(isBlock(answer) && answer.kind === 'I' ? parseResponse(answer.inf).sw : -1).toBe(0x9000);
+    dev.removeCard();
+    expect(ctx.global_present()).toBe(false);
+    expect(dev.sandbox.uncaught).toEqual([]);
+    dev.powerOff();
+  });
+
+  test('no card, or no power: the reader hears only its own echo', async () => {
+    const dev = new EmulatedDevice({ firmware: READER, onConsole: () => {} });
+    dev.powerOn();
+    const ctx = dev.sandbox.context as unknown as Ctx;
+    ctx.global_power();
+    ctx.global_send([0x00, 0x00, 0x00]);
+    await settle();
+    expect([...ctx.global_rx]).toEqual([0, 0, 0]);
+    dev.powerOff();
+  });
+});
