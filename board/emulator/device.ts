@@ -16,6 +16,7 @@ import { toBraille } from './screen-text';
 import { PICO_PINS, PinBank, pinGlobals } from './pins';
 import { Keypad, keypadWiring, PINMAP } from './keypad';
 import { EmulatedCard } from '../card/card';
+import { graphicsGlobal } from './graphics';
 
 /** Where `npm run build` writes the firmware (relative to the repository root). */
 export const FIRMWARE_PATH = join('dist', 'device', 'firmware.js');
@@ -77,6 +78,7 @@ export class EmulatedDevice {
         this.keypad = new Keypad(this.pins, keypadWiring(), clock);
         return {
           ...i2cGlobals(this.i2c, (b) => sb.inContext(b), { makeError: (name, m) => realmError(name, m) }),
+          ...graphicsGlobal((n) => sb.inContext(new Uint8Array(n))),
           ...pinGlobals(this.pins, clock, {
             run: (f) => sb.callback(f),
             makeError: (m, type) => realmError(type, m),
