@@ -2,6 +2,10 @@
 
 import { EmulatedDevice } from './device';
 import { EmulatorServer } from './serve';
+import { WebFrontEnd } from './web';
+import { EmulatedCard } from '../card/card';
+import { personalise } from '../card/personalise';
+import { VirtualFlash } from './storage';
 import { readFileSync } from 'node:fs';
 
 const HELP = `semper emulator — the device firmware running in the Espruino board emulator
@@ -17,6 +21,10 @@ options:
   --firmware FILE  run this bundle instead of dist/device/firmware.js
   --flash FILE     keep the device's Storage in FILE across runs (default: fresh each run)
   --view           draw the 128×64 display in this terminal (braille) whenever it changes
+  --web PORT       the device in a web page on http://127.0.0.1:PORT (default 37138; --no-web: none):
+                   live display, keypad (mouse and keyboard), card slot, link LED, power
+  --card FILE      the card the slot's Insert button uses (npm run card -- new …); default: a
+                   demo card for "Erika Mustermann", PIN 1234, 50.00 EUR, made with a TEST CA
   --help           this text
 
 Ctrl-C powers the device off and stops.`;
@@ -29,6 +37,8 @@ interface Args {
   firmware: string | null;
   flash: string | null;
   view: boolean;
+  web: number | null;
+  card: string | null;
 }
 
 function fail(msg: string): never {
@@ -37,7 +47,7 @@ function fail(msg: string): never {
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { tcp: 37137, pty: null, stdio: false, baud: 0, firmware: null, flash: null, view: false };
+  const a: Args = { tcp: 37137, pty: null, stdio: false, baud: 0, firmware: null, flash: null, view: false, web: 37138, card: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const val = (): string => {
@@ -60,6 +70,9 @@ function parse(argv: string[]): Args {
     else if (k === '--firmware') a.firmware = val();
     else if (k === '--flash') a.flash = val();
     else if (k === '--view') a.view = true;
+    else if (k === '--web') a.web = int();
+    else if (k === '--no-web') a.web = null;
+    else if (k === '--card') a.card = val();
     else fail(`unknown option ${k} (see --help)`);
   }
   if (a.stdio && a.pty) fail('--stdio and --pty exclude each other');
@@ -79,12 +92,17 @@ async function main(): Promise<void> {
       fail(`cannot read ${a.firmware}`);
     }
   }
-  const device = new EmulatedDevice({
-    firmware,
-    flashFile: a.flash ?? undefined,
-    onConsole: () => {},
-    onUncaught: (e) => say(`firmware: uncaught ${String(e)}`),
-  });
+  // the flash outlives power cycles: one VirtualFlash, saved to --flash when given
+  const flash = a.flash ? VirtualFlash.load(a.flash) : new VirtualFlash();
+  const makeDevice = (): EmulatedDevice =>
+    new EmulatedDevice({
+      firmware,
+      flash,
+      flashFile: a.flash ?? undefined,
+      onConsole: () => {},
+      onUncaught: (e) => say(`firmware: uncaught ${String(e)}`),
+    });
+  let device = makeDevice();
   const server = new EmulatorServer(device, { tcpPort: a.stdio ? null : a.tcp, ptyPath: a.pty, baud: a.baud, log: (s) => say(`emulator: ${s}`) });
   try {
     await server.start();
@@ -105,6 +123,29 @@ async function main(): Promise<void> {
   if (a.pty) say(`  serial device: ${a.pty}   (e.g. the host agent's --port ${a.pty})`);
   if (a.stdio) say('  host link: this process\'s stdin/stdout');
   if (a.baud) say(`  line paced to ${a.baud} bit/s`);
+  let web: WebFrontEnd | null = null;
+  if (a.web !== null) {
+    const makeCard = (): EmulatedCard =>
+      a.card ? EmulatedCard.fromFile(a.card) : new EmulatedCard(personalise({ holder: 'Erika Mustermann', pin: '1234', puk: '12345678', balance: 5000 }).nv);
+    web = new WebFrontEnd(device, {
+      port: a.web,
+      makeCard,
+      log: (s) => say(`web: ${s}`),
+      onPower: (on) => {
+        if (!on) return device.powerOff();
+        device = makeDevice();
+        server.setDevice(device);
+        device.powerOn();
+        web?.setDevice(device);
+      },
+    });
+    try {
+      await web.start();
+    } catch (e) {
+      fail(`web page: ${(e as Error).message} (choose another --web PORT, or --no-web)`);
+    }
+    say(`  device in the browser: ${web.url}`);
+  }
   say('Ctrl-C to power off.');
   if (a.view) {
     // redraw in place when the panel changes (polled: the controller has no change events)
@@ -124,6 +165,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     say('emulator: powering off');
+    if (web) await web.stop();
     await server.stop();
     process.exit(0);
   };

@@ -39,14 +39,24 @@ export class EmulatorServer {
   /** The TCP port actually listened on (after start). */
   port = 0;
   private readonly log: (line: string) => void;
-  private readonly usb: Line;
+  private usb: Line;
+  private toHost: Line | null = null;
 
   constructor(
-    readonly device: EmulatedDevice,
+    public device: EmulatedDevice,
     private readonly opts: ServeOptions = {},
   ) {
     this.log = opts.log ?? (() => {});
     this.usb = opts.baud ? pacedLine(device.usb, opts.baud) : device.usb;
+  }
+
+  /** A new device on the same port (power cycled): the connected host stays connected, as on USB it would re-enumerate. */
+  setDevice(device: EmulatedDevice): void {
+    this.device.usb.onData(() => {});
+    this.device = device;
+    this.usb = this.opts.baud ? pacedLine(device.usb, this.opts.baud) : device.usb;
+    const toHost = this.toHost;
+    if (toHost) this.usb.onData((b) => toHost.write(b));
   }
 
   /** Starts listening (and socat, if a pty is asked for). Resolves once the host can connect. */
@@ -94,6 +104,7 @@ export class EmulatorServer {
   /** Connects a host-side line to the device's USB port. */
   attach(host: Line): void {
     const toHost = this.opts.baud ? pacedLine(host, this.opts.baud) : host;
+    this.toHost = toHost;
     this.usb.onData((b) => toHost.write(b));
     host.onData((b) => this.usb.write(b));
   }

@@ -82,7 +82,7 @@ test('paced line: 115,200 baud keeps every byte and its order', async () => {
 }, 30000);
 
 test('npm run emulator --stdio: the line is stdin/stdout, the words go to stderr', async () => {
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'board', 'emulator', 'cli.js'), '--stdio'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'board', 'emulator', 'cli.js'), '--stdio', '--no-web'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const line: Line = {
