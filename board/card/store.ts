@@ -32,17 +32,9 @@ export interface Nv {
   keys(): string[];
 }
 
-export class MemoryNv implements Nv {
+/** Named records kept in a map: what both kinds of NV read the same way. */
+abstract class RecordNv implements Nv {
   readonly records = new Map<string, Uint8Array>();
-  /** NV writes since creation (or since `resetCount`). */
-  writes = 0;
-  private cutAt = 0;
-  private cutMode: 'dropped' | 'applied' = 'dropped';
-  private dead = false;
-
-  constructor(initial?: Map<string, Uint8Array>) {
-    if (initial) for (const [k, v] of initial) this.records.set(k, v.slice());
-  }
 
   read(key: string): Uint8Array | undefined {
     const v = this.records.get(key);
@@ -51,6 +43,21 @@ export class MemoryNv implements Nv {
 
   keys(): string[] {
     return [...this.records.keys()];
+  }
+
+  abstract write(key: string, value: Uint8Array): void;
+}
+
+export class MemoryNv extends RecordNv {
+  /** NV writes since creation (or since `resetCount`). */
+  writes = 0;
+  private cutAt = 0;
+  private cutMode: 'dropped' | 'applied' = 'dropped';
+  private dead = false;
+
+  constructor(initial?: Map<string, Uint8Array>) {
+    super();
+    if (initial) for (const [k, v] of initial) this.records.set(k, v.slice());
   }
 
   write(key: string, value: Uint8Array): void {
@@ -85,24 +92,14 @@ export class MemoryNv implements Nv {
   }
 }
 
-export class FileNv implements Nv {
-  private readonly records = new Map<string, Uint8Array>();
-
+export class FileNv extends RecordNv {
   constructor(readonly file: string) {
+    super();
     if (fs.existsSync(file)) {
       const obj = JSON.parse(fs.readFileSync(file, 'utf8')) as { format: string; records: Record<string, string> };
       if (obj.format !== 'semper-card-nv/1') throw new Error(`${file}: not a card state file`);
       for (const [k, v] of Object.entries(obj.records)) this.records.set(k, Uint8Array.from(Buffer.from(v, 'hex')));
     }
-  }
-
-  read(key: string): Uint8Array | undefined {
-    const v = this.records.get(key);
-    return v === undefined ? undefined : v.slice();
-  }
-
-  keys(): string[] {
-    return [...this.records.keys()];
   }
 
   write(key: string, value: Uint8Array): void {
