@@ -7,6 +7,7 @@ import { EmulatedCard } from '../card/card';
 import { personalise } from '../card/personalise';
 import { VirtualFlash } from './storage';
 import { readFileSync } from 'node:fs';
+import { PRESS_MS, terminalActions } from './terminal-keys';
 
 const HELP = `semper emulator — the device firmware running in the Espruino board emulator
 
@@ -20,7 +21,9 @@ options:
   --baud N         pace the line to N bit/s, like a real UART (e.g. 115200); default: unpaced
   --firmware FILE  run this bundle instead of dist/device/firmware.js
   --flash FILE     keep the device's Storage in FILE across runs (default: fresh each run)
-  --view           draw the 128×64 display in this terminal (braille) whenever it changes
+  --view           draw the 128×64 display in this terminal (braille) whenever it changes, and
+                   take keys from it: 0-9, Enter = OK, Esc = CANCEL, Backspace = CLEAR,
+                   M = MENU, arrows = UP/DOWN, C = insert/remove the card, Q = quit
   --web PORT       the device in a web page on http://127.0.0.1:PORT (default 37138; --no-web: none):
                    live display, keypad (mouse and keyboard), card slot, link LED, power
   --card FILE      the card the slot's Insert button uses (npm run card -- new …); default: a
@@ -123,10 +126,10 @@ async function main(): Promise<void> {
   if (a.pty) say(`  serial device: ${a.pty}   (e.g. the host agent's --port ${a.pty})`);
   if (a.stdio) say('  host link: this process\'s stdin/stdout');
   if (a.baud) say(`  line paced to ${a.baud} bit/s`);
+  const makeCard = (): EmulatedCard =>
+    a.card ? EmulatedCard.fromFile(a.card) : new EmulatedCard(personalise({ holder: 'Erika Mustermann', pin: '1234', puk: '12345678', balance: 5000 }).nv);
   let web: WebFrontEnd | null = null;
   if (a.web !== null) {
-    const makeCard = (): EmulatedCard =>
-      a.card ? EmulatedCard.fromFile(a.card) : new EmulatedCard(personalise({ holder: 'Erika Mustermann', pin: '1234', puk: '12345678', balance: 5000 }).nv);
     web = new WebFrontEnd(device, {
       port: a.web,
       makeCard,
@@ -151,7 +154,7 @@ async function main(): Promise<void> {
     // redraw in place when the panel changes (polled: the controller has no change events)
     let last = '';
     const draw = (): void => {
-      const text = device.screenText();
+      const text = device.screenBraille();
       if (text === last) return;
       const up = last ? `\x1b[${last.split('\n').length}A` : '';
       last = text;
@@ -159,6 +162,23 @@ async function main(): Promise<void> {
     };
     draw();
     setInterval(draw, 100).unref();
+    if (process.stdin.isTTY) {
+      process.stdin.setRawMode(true);
+      process.stdin.setEncoding('latin1');
+      process.stdin.on('data', (chunk: string) => {
+        for (const act of terminalActions(chunk)) {
+          if ('quit' in act) void shutdown();
+          else if ('card' in act) {
+            if (device.card) device.removeCard();
+            else device.insertCard(makeCard());
+          } else {
+            const d = device;
+            d.keypad.press(act.key);
+            setTimeout(() => d.keypad.release(act.key), PRESS_MS);
+          }
+        }
+      });
+    }
   }
   let stopping = false;
   const shutdown = async (): Promise<void> => {

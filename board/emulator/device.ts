@@ -16,7 +16,8 @@ import { toBraille } from './screen-text';
 import { PICO_PINS, PinBank, pinGlobals } from './pins';
 import { Keypad, keypadWiring, PINMAP } from './keypad';
 import { EmulatedCard } from '../card/card';
-import { graphicsGlobal } from './graphics';
+import { CustomFont, graphicsGlobal } from './graphics';
+import { readLines, readText, ScreenLine } from './text-reader';
 
 /** Where `npm run build` writes the firmware (relative to the repository root). */
 export const FIRMWARE_PATH = join('dist', 'device', 'firmware.js');
@@ -53,6 +54,8 @@ export class EmulatedDevice {
   card: EmulatedCard | null = null;
   private cardPowered = false;
   private rstLevel = 0;
+  /** The fonts the firmware has installed (setFontCustom), each once: the screen is read with them. */
+  readonly fonts: CustomFont[] = [];
   /** Everything written to the host link, for tests that inspect the raw traffic. */
   readonly usbTraffic: Uint8Array[] = [];
 
@@ -78,7 +81,10 @@ export class EmulatedDevice {
         this.keypad = new Keypad(this.pins, keypadWiring(), clock);
         return {
           ...i2cGlobals(this.i2c, (b) => sb.inContext(b), { makeError: (name, m) => realmError(name, m) }),
-          ...graphicsGlobal((n) => sb.inContext(new Uint8Array(n))),
+          ...graphicsGlobal(
+            (n) => sb.inContext(new Uint8Array(n)),
+            (f) => this.learnFont(f),
+          ),
           ...pinGlobals(this.pins, clock, {
             run: (f) => sb.callback(f),
             makeError: (m, type) => realmError(type, m),
@@ -202,8 +208,23 @@ export class EmulatedDevice {
   }
 
   /** The panel in Unicode braille, 64×16 characters, framed. */
-  screenText(): string {
+  screenBraille(): string {
     return toBraille(this.display.image(), { frame: true });
+  }
+
+  /** The text on the panel as the user sees it, recognised with the firmware's fonts. */
+  screenLines(): ScreenLine[] {
+    return readLines(this.display.image(), this.fonts);
+  }
+
+  /** The text on the panel, a row per line of text, top to bottom. */
+  screenText(): string {
+    return readText(this.display.image(), this.fonts);
+  }
+
+  private learnFont(f: CustomFont): void {
+    const known = this.fonts.find((k) => k.bitmap === f.bitmap && k.first === f.first && k.widths === f.widths && k.height === f.height);
+    if (!known) this.fonts.push({ ...f, scale: 1 });
   }
 }
 

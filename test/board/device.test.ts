@@ -51,7 +51,7 @@ test('the panel as PNG and as braille text', () => {
   dev.powerOn();
   const png = decodePng(dev.screenshotPng(2));
   expect([png.width, png.height]).toEqual([128 * 2 + 4, 64 * 2 + 4]);
-  const text = dev.screenText().split('\n');
+  const text = dev.screenBraille().split('\n');
   // 16 rows of 64 braille cells inside a frame; the first 4 cells of the first 2 rows are full
   expect(text).toHaveLength(18);
   expect(text[1].slice(1, 5)).toBe('\u28ff'.repeat(4));
