@@ -1,7 +1,9 @@
 // ISO/IEC 7816-3 §11: the T=1 half-duplex block transmission protocol, both sides.
 //
-// Block = NAD PCB LEN INF EDC. EDC is the LRC (XOR of every byte from NAD to the last INF
-// byte); this card never selects CRC (TC3 = 00 in the ATR).
+// Block = NAD PCB LEN INF EDC. EDC is either the LRC (one byte: XOR of every byte from NAD
+// to the last INF byte) or a CRC (two bytes), chosen by bit 1 of the first TCi for T=1 in the
+// ATR (TC3 here). The CRC is the one the open-source PC/SC CCID driver uses (see `crc16`).
+// NAD = 0 DAD(3 bits) 0 SAD(3 bits); b8 and b4 (VPP control, obsolete) are ignored.
 //   I-block  PCB 0 N(S) M 00000        (b8 = 0; b7 = send sequence number; b6 = more data)
 //   R-block  PCB 1 0 0 N(R) 00 ee      (ee: 00 ok, 01 EDC/parity error, 10 other error)
 //   S-block  PCB 1 1 r 000 tt          (r: 1 = response; tt: 00 RESYNCH, 01 IFS, 10 ABORT, 11 WTX)
@@ -15,6 +17,10 @@
 export const NAD_DEFAULT = 0x00;
 export const MAX_INF = 254;
 export const DEFAULT_IFS = 32;
+
+/** Error detection code: LRC (1 byte) or CRC (2 bytes), from TC3 bit 1 of the ATR. */
+export type Edc = 'LRC' | 'CRC';
+export const edcLength = (edc: Edc): number => (edc === 'CRC' ? 2 : 1);
 
 export const enum SType {
   RESYNCH = 0,
@@ -44,6 +50,45 @@ export function lrc(bytes: Uint8Array, start = 0, end = bytes.length): number {
   return x;
 }
 
+/**
+ * The T=1 CRC as computed by the PC/SC CCID driver (src/openct/checksum.c, "ISO STD 3309"):
+ * polynomial x^16 + x^12 + x^5 + 1 processed LSB first (0x8408 reflected), initial value
+ * 0xFFFF, no final XOR (CRC-16/MCRF4XX in the CRC catalogue; check value 0x6F91 for
+ * "123456789"); the block carries it high byte first. ISO/IEC 7816-3 only refers to
+ * ISO/IEC 13239, whose FCS differs (final complement, low byte first); readers disagree
+ * in practice, see test/vectors/t1/README.md.
+ */
+export function crc16(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  let c = 0xffff;
+  for (let i = start; i < end; i++) {
+    c ^= bytes[i];
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x8408 : c >>> 1;
+  }
+  return c;
+}
+
+/** Writes the EDC of bytes[0 .. end) at bytes[end ..]. */
+function putEdc(bytes: Uint8Array, end: number, edc: Edc): void {
+  if (edc === 'LRC') {
+    bytes[end] = lrc(bytes, 0, end);
+  } else {
+    const c = crc16(bytes, 0, end);
+    bytes[end] = c >> 8;
+    bytes[end + 1] = c & 0xff;
+  }
+}
+
+function edcOk(bytes: Uint8Array, end: number, edc: Edc): boolean {
+  if (edc === 'LRC') return lrc(bytes, 0, end) === bytes[end];
+  const c = crc16(bytes, 0, end);
+  return bytes[end] === c >> 8 && bytes[end + 1] === (c & 0xff);
+}
+
+/** NAD with SAD and DAD exchanged (the answer's NAD); the VPP bits b8 and b4 are dropped. */
+export function swapNad(nad: number): number {
+  return ((nad & 0x07) << 4) | ((nad >> 4) & 0x07);
+}
+
 export function pcbOf(b: Block): number {
   switch (b.kind) {
     case 'I':
@@ -55,15 +100,15 @@ export function pcbOf(b: Block): number {
   }
 }
 
-export function encodeBlock(b: Block): Uint8Array {
+export function encodeBlock(b: Block, edc: Edc = 'LRC'): Uint8Array {
   const inf = b.kind === 'R' ? new Uint8Array(0) : b.inf;
   if (inf.length > MAX_INF) throw new RangeError(`INF of ${inf.length} bytes exceeds ${MAX_INF}`);
-  const out = new Uint8Array(4 + inf.length);
+  const out = new Uint8Array(3 + inf.length + edcLength(edc));
   out[0] = b.nad;
   out[1] = pcbOf(b);
   out[2] = inf.length;
   out.set(inf, 3);
-  out[3 + inf.length] = lrc(out, 0, 3 + inf.length);
+  putEdc(out, 3 + inf.length, edc);
   return out;
 }
 
@@ -77,13 +122,17 @@ export const sBlock = (type: SType, response: boolean, inf: Uint8Array = new Uin
   inf,
 });
 
-/** Parses one complete block; returns a reason string when it is invalid (bad EDC, length, PCB). */
-export function parseBlock(bytes: Uint8Array): Block | { invalid: 'edc' | 'format' } {
-  if (bytes.length < 4) return { invalid: 'format' };
+/**
+ * Parses one complete block; returns a reason when it is invalid: 'edc' for a bad LRC/CRC,
+ * 'format' for a bad PCB, a reserved LEN (FF) or LEN above `maxInf` (the receiver's IFS).
+ */
+export function parseBlock(bytes: Uint8Array, edc: Edc = 'LRC', maxInf = MAX_INF): Block | { invalid: 'edc' | 'format' } {
+  const el = edcLength(edc);
+  if (bytes.length < 3 + el) return { invalid: 'format' };
   const len = bytes[2];
-  if (bytes.length !== len + 4) return { invalid: 'format' };
-  if (lrc(bytes, 0, bytes.length - 1) !== bytes[bytes.length - 1]) return { invalid: 'edc' };
-  if (len === 0xff) return { invalid: 'format' };
+  if (bytes.length !== len + 3 + el) return { invalid: 'format' };
+  if (!edcOk(bytes, 3 + len, edc)) return { invalid: 'edc' };
+  if (len === 0xff || len > maxInf) return { invalid: 'format' };
   const nad = bytes[0];
   const pcb = bytes[1];
   const inf = bytes.slice(3, 3 + len);
@@ -104,7 +153,7 @@ export function parseBlock(bytes: Uint8Array): Block | { invalid: 'edc' | 'forma
   return { kind: 'S', nad, response: (pcb & 0x20) !== 0, type: type as SType, inf };
 }
 
-export function isBlock(x: ReturnType<typeof parseBlock>): x is Block {
+export function isBlock(x: Block | object): x is Block {
   return (x as Block).kind !== undefined;
 }
 
@@ -125,8 +174,16 @@ export interface T1CardOptions {
   /** Runs one complete command APDU. May throw (power cut): the card then stays silent. */
   handle: (apdu: Uint8Array) => CardReply;
   send: (bytes: Uint8Array) => void;
-  /** Longest command APDU accepted across chained blocks (default 65544). */
+  /** Longest command APDU accepted across chained blocks (default 65544); longer: S(ABORT request). */
   maxApdu?: number;
+  /** Error detection code announced in TC3 (default LRC). */
+  edc?: Edc;
+  /**
+   * true: the card supports only NAD 00 and treats any block whose NAD (VPP bits ignored) is
+   * not 00 as an invalid block (R-block, "other error"). Default false: the card answers
+   * every block with SAD and DAD exchanged.
+   */
+  nadZeroOnly?: boolean;
 }
 
 /**
@@ -134,31 +191,40 @@ export interface T1CardOptions {
  * - an I-block with the expected N(S) is accepted; M=1 is acknowledged with R(N(R) = next);
  *   the last block of a chain runs the APDU exactly once and the answer is sent as I-blocks
  *   chained by IFSD;
- * - a block with a bad LRC or format, or a partial block ended by line idle, gets
- *   R(expected N(S)) with the error bit (01 EDC, 10 other);
+ * - a block with a bad EDC or format (bad PCB, LEN = FF, LEN > IFSC), or a partial block
+ *   ended by line idle, gets R(expected N(S)) with the error bit (01 EDC, 10 other);
  * - an R-block asking for the N(S) of the card's last I-block makes the card send it again,
  *   an R-block acknowledging the card's chained block gets the next one, anything else gets
  *   R(expected N(S)) (the terminal's I-block was lost);
  * - S(RESYNCH), S(IFS), S(ABORT) requests are answered; S(WTX) requests are sent when a reply
- *   takes longer than the BWT, and repeated until answered.
+ *   takes longer than the BWT, S(IFS) requests when `requestIfsc` was called, S(ABORT)
+ *   requests when a command chain exceeds `maxApdu`; a request is repeated until answered;
+ * - NAD: every block is answered with the NAD of the last valid block, SAD and DAD exchanged
+ *   (one logical connection; SAD = DAD ≠ 0 is reserved and makes the block invalid).
  */
 export class T1Card {
   ifsc: number;
   ifsd = DEFAULT_IFS;
+  readonly edc: Edc;
   private expectedNs = 0; // N(S) of the next I-block from the terminal
   private cardNs = 0; // N(S) of the card's next I-block
   private rx: number[] = [];
   private draining = false;
+  private rxBadLen = false; // LEN = FF seen: the rest of the block is ignored until line idle
+  private nad = NAD_DEFAULT; // NAD of the card's blocks
   private chainIn: number[] = [];
   private chainOut: Uint8Array | null = null; // response bytes not yet sent
   private lastSent: Block | null = null;
   private lastSentI: Block | null = null;
-  private pendingReply: Uint8Array | null = null; // waiting for S(WTX response)
+  private pendingReply: Uint8Array | null = null; // waiting for S(WTX/IFS response)
+  private awaiting: SType | null = null; // the S request `pendingReply` waits for
+  private pendingIfsc: number | null = null;
   /** Counters for tests and diagnostics. */
-  readonly stats = { blocksIn: 0, badBlocks: 0, apdus: 0, wtx: 0, resynchs: 0, retransmits: 0 };
+  readonly stats = { blocksIn: 0, badBlocks: 0, apdus: 0, wtx: 0, resynchs: 0, retransmits: 0, aborts: 0 };
 
   constructor(private readonly opts: T1CardOptions) {
     this.ifsc = opts.ifsc;
+    this.edc = opts.edc ?? 'LRC';
   }
 
   /** Cold or warm reset: all T=1 state back to its initial values. */
@@ -169,17 +235,37 @@ export class T1Card {
     this.ifsc = this.opts.ifsc;
     this.rx = [];
     this.draining = false;
+    this.rxBadLen = false;
+    this.nad = NAD_DEFAULT;
     this.chainIn = [];
     this.chainOut = null;
     this.lastSent = null;
     this.lastSentI = null;
     this.pendingReply = null;
+    this.awaiting = null;
+    this.pendingIfsc = null;
+  }
+
+  /**
+   * Announces a new IFSC (1..254): the card sends S(IFS request) before its next response
+   * I-block and uses the new size once the terminal has answered with S(IFS response).
+   */
+  requestIfsc(ifsc: number): void {
+    if (!Number.isInteger(ifsc) || ifsc < 1 || ifsc > MAX_INF) throw new RangeError(`IFSC ${ifsc} outside 1..${MAX_INF}`);
+    this.pendingIfsc = ifsc;
   }
 
   receiveByte(b: number): void {
     if (this.draining) return;
     this.rx.push(b & 0xff);
-    if (this.rx.length >= 3 && this.rx.length === this.rx[2] + 4) {
+    if (this.rx.length === 3 && this.rx[2] === 0xff) {
+      // reserved LEN: invalid block; its end is only known from the line going idle
+      this.rx = [];
+      this.draining = true;
+      this.rxBadLen = true;
+      return;
+    }
+    if (this.rx.length >= 3 && this.rx.length === this.rx[2] + 3 + edcLength(this.edc)) {
       const bytes = Uint8Array.from(this.rx);
       this.rx = [];
       this.onBlock(bytes);
@@ -188,24 +274,35 @@ export class T1Card {
 
   /** The line has been silent for longer than CWT: ends a partial block and any draining. */
   lineIdle(): void {
-    const partial = this.rx.length > 0;
+    const partial = this.rx.length > 0 || this.rxBadLen;
     this.rx = [];
     this.draining = false;
-    if (partial) this.onInvalid(2);
+    this.rxBadLen = false;
+    if (partial) this.onInvalid(2, false);
   }
 
   private emit(b: Block): void {
-    this.lastSent = b;
-    if (b.kind === 'I') this.lastSentI = b;
-    this.opts.send(encodeBlock(b));
+    const blk = { ...b, nad: this.nad } as Block;
+    this.lastSent = blk;
+    if (blk.kind === 'I') this.lastSentI = blk;
+    this.opts.send(encodeBlock(blk, this.edc));
   }
 
-  private onInvalid(error: 1 | 2): void {
+  private resend(b: Block): void {
+    this.lastSent = b;
+    this.opts.send(encodeBlock(b, this.edc));
+  }
+
+  private unansweredRequest(): boolean {
+    return this.lastSent !== null && this.lastSent.kind === 'S' && !this.lastSent.response;
+  }
+
+  private onInvalid(error: 1 | 2, drain = true): void {
     this.stats.badBlocks++;
     // the rest of a damaged block may still be on the line
-    this.draining = true;
-    if (this.lastSent && this.lastSent.kind === 'S' && !this.lastSent.response) {
-      this.emit(this.lastSent); // our S request is still unanswered
+    if (drain) this.draining = true;
+    if (this.unansweredRequest()) {
+      this.resend(this.lastSent!); // our S request is still unanswered
       return;
     }
     this.emit(rBlock(this.expectedNs, error));
@@ -213,30 +310,53 @@ export class T1Card {
 
   private onBlock(bytes: Uint8Array): void {
     this.stats.blocksIn++;
-    const p = parseBlock(bytes);
+    const p = parseBlock(bytes, this.edc, this.ifsc);
     if (!isBlock(p)) {
       this.onInvalid(p.invalid === 'edc' ? 1 : 2);
       return;
     }
-    if (p.kind === 'S') return this.onS(p);
-    if (this.pendingReply) {
-      // waiting for S(WTX response): anything else repeats the request
-      if (this.lastSent) this.emit(this.lastSent);
+    const nad = p.nad & 0x77;
+    if ((nad !== 0 && (nad & 0x07) === nad >> 4) || (this.opts.nadZeroOnly && nad !== 0)) {
+      this.onInvalid(2, false);
       return;
     }
-    if (p.kind === 'R') return this.onR(p);
+    this.nad = swapNad(nad);
+    if (p.kind === 'S') return this.onS(p);
+    if (this.pendingReply) {
+      // waiting for S(WTX/IFS response): anything else repeats the request
+      if (this.lastSent) this.resend(this.lastSent);
+      return;
+    }
+    if (p.kind === 'R') {
+      if (this.unansweredRequest()) {
+        this.resend(this.lastSent!); // our S(ABORT request) was lost
+        return;
+      }
+      return this.onR(p);
+    }
     this.onI(p);
   }
 
   private onS(p: Extract<Block, { kind: 'S' }>): void {
     if (p.response) {
-      if (p.type === SType.WTX && this.pendingReply) {
+      if (this.pendingReply && p.type === this.awaiting) {
+        if (p.type === SType.IFS) {
+          if (p.inf[0] !== this.pendingIfsc) return this.onInvalid(2, false);
+          this.ifsc = this.pendingIfsc;
+          this.pendingIfsc = null;
+        }
         const reply = this.pendingReply;
         this.pendingReply = null;
+        this.awaiting = null;
         this.startReply(reply);
         return;
       }
-      this.onInvalid(2);
+      if (p.type === SType.ABORT && this.unansweredRequest() && (this.lastSent as { type: SType }).type === SType.ABORT) {
+        // the terminal accepted our abort: the chain is dropped, the terminal sends next
+        this.lastSent = null;
+        return;
+      }
+      this.onInvalid(2, false);
       return;
     }
     switch (p.type) {
@@ -245,9 +365,11 @@ export class T1Card {
         this.expectedNs = 0;
         this.cardNs = 0;
         this.ifsd = DEFAULT_IFS;
+        this.ifsc = this.opts.ifsc;
         this.chainIn = [];
         this.chainOut = null;
         this.pendingReply = null;
+        this.awaiting = null;
         this.lastSentI = null;
         this.emit(sBlock(SType.RESYNCH, true));
         return;
@@ -256,12 +378,15 @@ export class T1Card {
         this.emit(sBlock(SType.IFS, true, p.inf));
         return;
       case SType.ABORT:
+        this.stats.aborts++;
         this.chainIn = [];
         this.chainOut = null;
+        this.pendingReply = null;
+        this.awaiting = null;
         this.emit(sBlock(SType.ABORT, true));
         return;
       case SType.WTX:
-        this.onInvalid(2); // only the card may ask for more time
+        this.onInvalid(2, false); // only the card may ask for more time
         return;
     }
   }
@@ -274,7 +399,7 @@ export class T1Card {
     }
     if (last && last.kind === 'I' && p.nr === last.ns) {
       this.stats.retransmits++;
-      this.emit(last);
+      this.resend(last);
       return;
     }
     this.emit(rBlock(this.expectedNs, 0));
@@ -285,19 +410,17 @@ export class T1Card {
       this.emit(rBlock(this.expectedNs, 2));
       return;
     }
-    if (p.inf.length > this.ifsc) {
-      this.emit(rBlock(this.expectedNs, 2));
+    if (this.chainIn.length + p.inf.length > (this.opts.maxApdu ?? 65544)) {
+      // not accepted (N(S) unchanged): the terminal answers the abort and drops the command
+      this.chainIn = [];
+      this.stats.aborts++;
+      this.emit(sBlock(SType.ABORT, false));
       return;
     }
     this.expectedNs ^= 1;
     // a new I-block from the terminal acknowledges our last I-block
     this.chainOut = null;
     for (const b of p.inf) this.chainIn.push(b);
-    if (this.chainIn.length > (this.opts.maxApdu ?? 65544)) {
-      this.chainIn = [];
-      this.emit(sBlock(SType.ABORT, false));
-      return;
-    }
     if (p.more) {
       this.emit(rBlock(this.expectedNs, 0));
       return;
@@ -309,6 +432,7 @@ export class T1Card {
     if ((reply.workMs ?? 0) > this.opts.bwtMs) {
       const mult = Math.min(255, Math.ceil((reply.workMs ?? 0) / this.opts.bwtMs));
       this.pendingReply = reply.response;
+      this.awaiting = SType.WTX;
       this.stats.wtx++;
       this.emit(sBlock(SType.WTX, false, Uint8Array.of(mult)));
       return;
@@ -317,6 +441,12 @@ export class T1Card {
   }
 
   private startReply(resp: Uint8Array): void {
+    if (this.pendingIfsc !== null) {
+      this.pendingReply = resp;
+      this.awaiting = SType.IFS;
+      this.emit(sBlock(SType.IFS, false, Uint8Array.of(this.pendingIfsc)));
+      return;
+    }
     this.chainOut = resp;
     this.sendNextChunk();
   }
@@ -349,7 +479,10 @@ export interface T1TerminalOptions {
   cwtMs: number;
   /** Retransmissions of one block before S(RESYNCH) (ISO: at least... default 3). */
   maxRetries?: number;
+  /** NAD of the terminal's blocks (default 00); the card's blocks must carry it swapped. */
   nad?: number;
+  /** Error detection code from the ATR's TC3 (default LRC). */
+  edc?: Edc;
 }
 
 /**
@@ -363,10 +496,13 @@ export interface T1TerminalOptions {
 export class T1Terminal {
   ifsc: number;
   readonly ifsd: number;
+  /** The IFSD the card currently uses: 32 until S(IFS) succeeds, and again after RESYNCH. */
+  private ifsdInUse = DEFAULT_IFS;
   private ns = 0; // N(S) of our next I-block
   private cardNs = 0; // expected N(S) of the card's next I-block
   private readonly maxRetries: number;
   private readonly nad: number;
+  readonly edc: Edc;
   /** The last WTX multiplier granted (tests). */
   lastWtx = 0;
   readonly stats = { blocksSent: 0, retransmits: 0, resynchs: 0, badBlocks: 0, timeouts: 0 };
@@ -379,6 +515,7 @@ export class T1Terminal {
     this.ifsd = opts.ifsd ?? MAX_INF;
     this.maxRetries = opts.maxRetries ?? 3;
     this.nad = opts.nad ?? NAD_DEFAULT;
+    this.edc = opts.edc ?? 'LRC';
   }
 
   /** After a card reset: sequence numbers back to 0, IFSC from the ATR. */
@@ -386,36 +523,47 @@ export class T1Terminal {
     this.ns = 0;
     this.cardNs = 0;
     this.ifsc = ifsc;
+    this.ifsdInUse = DEFAULT_IFS;
   }
 
   private sendBlock(b: Block): void {
     this.stats.blocksSent++;
-    this.port.send(encodeBlock(b));
+    this.port.send(encodeBlock(b, this.edc));
   }
 
-  /** Reads one block: NAD within `bwt`, the rest within CWT each. null = timeout; 'bad' = damaged. */
-  private readBlock(bwt: number): Block | null | 'bad' {
+  /**
+   * Reads one block: NAD within `bwt` (BWT expiry: null), the rest within CWT each (CWT
+   * expiry: a partial block). A damaged block is { bad: 1 } for a bad EDC, { bad: 2 } for
+   * anything else (partial, LEN = FF or > IFSD, bad PCB, wrong NAD).
+   */
+  private readBlock(bwt: number): Block | null | { bad: 1 | 2 } {
     const first = this.port.readByte(bwt);
     if (first === null) {
       this.stats.timeouts++;
       return null;
     }
     const bytes = [first];
+    const el = edcLength(this.edc);
     for (;;) {
-      const need = bytes.length >= 3 ? bytes[2] + 4 : 3;
+      if (bytes.length === 3 && bytes[2] === 0xff) {
+        this.stats.badBlocks++;
+        this.drain();
+        return { bad: 2 };
+      }
+      const need = bytes.length >= 3 ? bytes[2] + 3 + el : 3;
       if (bytes.length >= need) break;
       const b = this.port.readByte(this.opts.cwtMs);
       if (b === null) {
         this.stats.badBlocks++;
-        return 'bad';
+        return { bad: 2 };
       }
       bytes.push(b);
     }
-    const p = parseBlock(Uint8Array.from(bytes));
-    if (!isBlock(p) || p.nad !== (((this.nad & 0x0f) << 4) | ((this.nad >> 4) & 0x0f))) {
+    const p = parseBlock(Uint8Array.from(bytes), this.edc, Math.max(this.ifsd, this.ifsdInUse));
+    if (!isBlock(p) || (p.nad & 0x77) !== swapNad(this.nad)) {
       this.stats.badBlocks++;
       this.drain();
-      return 'bad';
+      return { bad: !isBlock(p) && p.invalid === 'edc' ? 1 : 2 };
     }
     return p;
   }
@@ -438,7 +586,7 @@ export class T1Terminal {
       this.sendBlock(toSend);
       const r = this.readBlock(this.opts.bwtMs * wtx);
       wtx = 1;
-      if (r !== null && r !== 'bad') {
+      if (r !== null && isBlock(r)) {
         if (r.kind === 'S' && !r.response && r.type === SType.WTX) {
           wtx = Math.max(1, r.inf[0]);
           this.lastWtx = wtx;
@@ -469,7 +617,7 @@ export class T1Terminal {
       this.stats.retransmits++;
       if (block.kind === 'S') toSend = block;
       else if (block.kind === 'R') toSend = block;
-      else toSend = rBlock(this.cardNs, r === 'bad' ? 1 : 2, this.nad);
+      else toSend = rBlock(this.cardNs, r === null || isBlock(r) ? 2 : r.bad, this.nad);
     }
     return this.resynch();
   }
@@ -480,10 +628,11 @@ export class T1Terminal {
       this.drain();
       this.sendBlock(sBlock(SType.RESYNCH, false, new Uint8Array(0), this.nad));
       const r = this.readBlock(this.opts.bwtMs);
-      if (r !== null && r !== 'bad' && r.kind === 'S' && r.response && r.type === SType.RESYNCH) {
+      if (r !== null && isBlock(r) && r.kind === 'S' && r.response && r.type === SType.RESYNCH) {
         this.ns = 0;
         this.cardNs = 0;
         this.ifsc = this.opts.ifsc;
+        this.ifsdInUse = DEFAULT_IFS;
         throw new T1Error('RESYNCHRONISED', 'T=1 resynchronised: the outcome of the APDU is unknown');
       }
     }
@@ -494,6 +643,7 @@ export class T1Terminal {
   negotiateIfsd(): void {
     const req = sBlock(SType.IFS, false, Uint8Array.of(this.ifsd), this.nad);
     this.exchange(req, (b) => (b.kind === 'S' && b.response && b.type === SType.IFS && b.inf[0] === this.ifsd ? true : undefined));
+    this.ifsdInUse = this.ifsd;
   }
 
   /** Sends one command APDU and returns the response APDU. */

@@ -25,13 +25,14 @@ function setup(opts: { ifsc?: number; terminalIfsc?: number; handle?: (a: Uint8A
   return { wire, card, term, seen };
 }
 
-describe('T=1 worked example (byte for byte)', () => {
-  // Source: a public ISO 7816 protocol-analyser simulation trace, "Session 3: T=1 direct
-  // convention, PPS to T=1" (logic-analyser SimulationDataGenerator C++ source, found by
-  // code search — stored-file id 60119531711; the search tool did not name the repository;
-  // it is a synthetic analyser test vector, not ISO 7816-3 annex A itself). Its comment lists:
+describe('T=1 synthetic analyser trace (byte for byte)', () => {
+  // Supplementary vectors. The published worked example (real pcscd and wire captures, with
+  // a citation) is in t1-trace.test.ts / test/vectors/t1/. These blocks come from the comment
+  // of a protocol-analyser simulation data generator ("Session 3: T=1 direct convention, PPS
+  // to T=1") found by code search; the search did not name its repository, so it cannot be
+  // cited properly and it is a synthetic test vector, not a capture or ISO 7816-3 annex A.
+  // Its comment lists:
   //   ATR: 3B 80 81 31 FE 45 8B  (TA3=FE IFSC 254, TB3=45 BWI 4 CWI 5, TCK 8B)
-  //   PPS: FF 01 FE
   //   S(IFS) req 00 C1 01 FE 3E / S(IFS) resp 00 E1 01 FE 1E
   //   I(0,0) reader SELECT: 00 00 0A 00 A4 04 00 05 A0 00 00 00 03 0C
   //   I(0,0) card resp: 00 00 02 90 00 92 ; R(1) 00 90 00 90 ; R(0) 00 80 00 80
@@ -40,8 +41,6 @@ describe('T=1 worked example (byte for byte)', () => {
   //   I(0,0) chain blk2: 00 00 05 04 05 06 07 08 0D
   //   I(1,0) card final resp: 00 40 02 90 00 D2
   //   S(RESYNCH) req 00 C0 00 C0 / resp 00 E0 00 E0
-  // The same IFS request/response pair 00 C1 01 FE 3E → 00 E1 01 FE 1E also appears in
-  // public CCID host code and a T=1 card proxy (found with the same search).
   test('ATR of the trace parses (T=1, IFSC 254, BWI 4, CWI 5, TCK ok)', () => {
     const a = parseAtr(fromHex('3B 80 81 31 FE 45 8B'));
     expect(a).toMatchObject({ protocols: [1, 1], ifsc: 254, bwi: 4, cwi: 5, edc: 'LRC', tckOk: true });
