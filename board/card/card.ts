@@ -114,15 +114,31 @@ export class EmulatedCard {
     return this.atr;
   }
 
+  /**
+   * Reader → card, bytes written together: they follow each other on the wire, so the
+   * character waiting time is checked once, before the first — a pause of the test process
+   * while they are handled is not a gap on the line.
+   */
   receive(bytes: Uint8Array): void {
-    for (const b of bytes) this.receiveByte(b);
+    if (bytes.length === 0) return;
+    this.gapCheck();
+    for (const b of bytes) this.take(b);
+    this.lastByteAt = this.clock();
   }
 
   /** Reader → card, one byte (the card UART's RX line). */
   receiveByte(byte: number): void {
+    this.gapCheck();
+    this.take(byte);
+  }
+
+  private gapCheck(): void {
     const now = this.clock();
     if (now - this.lastByteAt > this.cwtMs) this.lineIdle();
     this.lastByteAt = now;
+  }
+
+  private take(byte: number): void {
     if (this.phase === 'pps') {
       if (!this.ppsDone && (this.pps.length > 0 || byte === 0xff)) {
         this.pps.push(byte);

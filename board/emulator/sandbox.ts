@@ -140,6 +140,7 @@ export class Sandbox {
   /** Where the console (REPL) currently lives. */
   console: EmulatedSerial;
   readonly uncaught: unknown[] = [];
+  private uncaughtHandler: ((e: unknown) => void) | null = null;
   private timers = new Map<number, NodeJS.Timeout>();
   private nextTimer = 1;
   private stopped = false;
@@ -180,6 +181,10 @@ export class Sandbox {
         env: { VERSION: '2v29', BOARD: opts.board ?? 'PICO_R1_3' },
         memory: () => ({ free: 5100, usage: 0, total: 5100, history: 0, gc: 0, gctime: 0, blocksize: 17 }),
         version: '2v29',
+        // process.on('uncaughtException', fn): the error goes to fn instead of the console
+        on: (event: unknown, fn: unknown) => {
+          if (event === 'uncaughtException' && typeof fn === 'function') this.uncaughtHandler = fn as (e: unknown) => void;
+        },
       },
     };
     this.context = vm.createContext(g, { name: 'espruino', codeGeneration: { strings: true, wasm: false } });
@@ -248,7 +253,15 @@ export class Sandbox {
     } catch (e) {
       this.uncaught.push(e);
       if (this.opts.onUncaught) this.opts.onUncaught(e);
-      else this.consolePrint(['Uncaught', e]);
+      const h = this.uncaughtHandler;
+      if (h) {
+        try {
+          h(e);
+        } catch (e2) {
+          this.uncaught.push(e2);
+          this.consolePrint(['Uncaught', e2]);
+        }
+      } else if (!this.opts.onUncaught) this.consolePrint(['Uncaught', e]);
     }
   }
 

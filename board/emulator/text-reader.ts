@@ -139,41 +139,41 @@ export function readLines(img: MonoImage, fonts: readonly CustomFont[], scales: 
       hits.push(...candidates(img, face, false), ...candidates(img, face, true));
     }
   });
-  // more ink explained first; among equals the larger glyph (fewer, surer matches)
+  // more ink explained first; among equals the larger glyph (fewer, surer matches). Weak
+  // glyphs ('-', '_', '.') come last and count only on a line a strong glyph has started:
+  // an underscore one row up must not take the pixels of a dash.
+  const key = (h: Hit): string => `${h.y}/${h.face.font}/${h.face.scale}/${h.inverse ? 1 : 0}`;
   hits.sort((a, b) => b.glyph.ink - a.glyph.ink || b.glyph.cols.length * b.face.height - a.glyph.cols.length * a.face.height);
   const claimed = new Uint8Array(img.width * img.height * 2);
   const accepted: Hit[] = [];
-  for (const h of hits) {
+  const lineKeys = new Set<string>();
+  const claim = (h: Hit): boolean => {
     const cells: number[] = [];
-    let free = true;
-    for (let i = 0; i < h.glyph.cols.length && free; i++) {
+    for (let i = 0; i < h.glyph.cols.length; i++) {
       const x = h.x + i;
       if (x < 0 || x >= img.width) continue;
       for (let k = 0; k < h.face.height; k++) {
         if (!((h.glyph.cols[i] >> k) & 1)) continue;
         const idx = ((h.y + k) * img.width + x) * 2 + (h.inverse ? 1 : 0);
-        if (claimed[idx]) {
-          free = false;
-          break;
-        }
+        if (claimed[idx]) return false;
         cells.push(idx);
       }
     }
-    if (!free) continue;
     for (const c of cells) claimed[c] = 1;
     accepted.push(h);
-  }
+    return true;
+  };
+  for (const h of hits) if (!h.glyph.weak && claim(h)) lineKeys.add(key(h));
+  for (const h of hits) if (h.glyph.weak && lineKeys.has(key(h))) claim(h);
   // group by line: same top, face and polarity
   const groups = new Map<string, Hit[]>();
   for (const h of accepted) {
-    const key = `${h.y}/${h.face.font}/${h.face.scale}/${h.inverse ? 1 : 0}`;
-    const g = groups.get(key) ?? [];
+    const g = groups.get(key(h)) ?? [];
     g.push(h);
-    groups.set(key, g);
+    groups.set(key(h), g);
   }
   const lines: ScreenLine[] = [];
   for (const g of groups.values()) {
-    if (g.every((h) => h.glyph.weak)) continue;
     g.sort((a, b) => a.x - b.x);
     const face = g[0].face;
     let text = '';

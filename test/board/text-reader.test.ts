@@ -48,6 +48,13 @@ test('positions, spaces, scale 2 and inverse video', () => {
   expect(readText(image(g), [FONT])).toBe('2/4 Verifying\nPay to:  Shop\n12.50 EUR');
 });
 
+test('dashes, dots and underscores are read on a line of text, and only there', () => {
+  const g = panel();
+  g.drawString('-- end --', 1, 10).drawString('a-b_c.d', 1, 20);
+  g.drawLine(0, 40, 127, 40); // a rule is not a row of dashes or underscores
+  expect(readText(image(g), [FONT])).toBe('-- end --\na-b_c.d');
+});
+
 test('what is hidden is not read: overdrawn, cleared and clipped text', () => {
   const g = panel();
   g.drawString('SECRET', 0, 0).clearRect(0, 0, 127, 7);
