@@ -3,47 +3,11 @@
 // is not answering, aborts that tell the device, resets that fail what was in flight,
 // and answers that break the rules reported rather than trusted.
 
-import { crc32 } from 'node:zlib';
-import { Link } from '../../protocol/src/link';
-import { decodeMessage, encodeMessage } from '../../protocol/src/codec';
+import { encodeMessage } from '../../protocol/src/codec';
 import { ErrorCode, Message, MsgType } from '../../protocol/src/messages';
-import { linePair, Line } from '../../shared/src/line';
+import { linePair } from '../../shared/src/line';
 import { DeviceError, DeviceLink } from '../../host/src/link/device-link';
-
-const timers = { now: () => performance.now(), set: (fn: () => void, ms: number) => setTimeout(fn, ms), clear: (h: unknown) => clearTimeout(h as NodeJS.Timeout) };
-
-/** A device end whose behaviour each test scripts in `onRequest`. */
-class ScriptedDevice {
-  link: Link;
-  requests: Message[] = [];
-  onRequest: (m: Message) => void = () => {};
-  constructor(readonly line: Line) {
-    this.link = this.make();
-  }
-  make(): Link {
-    const link = new Link({
-      write: (b) => this.line.write(b),
-      crc32: (d) => crc32(d),
-      timers,
-      rto: 30,
-      onMessage: (b) => {
-        const m = decodeMessage(b, 'request');
-        this.requests.push(m);
-        this.onRequest(m);
-      },
-    });
-    this.line.onData((b) => link.receive(b));
-    return link;
-  }
-  reply(m: Message, body: Record<string, unknown>): void {
-    this.link.send(encodeMessage(m.type, m.id, body, 'response'));
-  }
-  error(id: number, code: number, message: string): void {
-    this.link.send(encodeMessage(MsgType.ERROR, id, { code, message }, 'response'));
-  }
-}
-
-const HELLO_OK = { version: 1, firmware: '0.1.0', board: 'TEST', serial: new Uint8Array(4), capabilities: [1, 2, 11], card: false, maxMessage: 2048 };
+import { HELLO_OK, ScriptedDevice, until } from './scripted-device';
 
 async function setup(): Promise<{ host: DeviceLink; dev: ScriptedDevice; close: () => void }> {
   const [a, b] = linePair();
@@ -54,15 +18,6 @@ async function setup(): Promise<{ host: DeviceLink; dev: ScriptedDevice; close: 
   };
   await host.connect({ timeoutMs: 2000 });
   return { host, dev, close: () => (host.close(), dev.link.close()) };
-}
-
-/** Waits until `cond` holds (polling), so the tests do not depend on the machine's speed. */
-async function until(cond: () => boolean, what: string, maxMs = 5000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > maxMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const code = async (p: Promise<unknown>): Promise<string> => p.then(() => 'resolved', (e: DeviceError) => e.code);
@@ -76,25 +31,31 @@ test('connect: SYNC, then HELLO with our version range', async () => {
 test('connect to nothing fails with a message that says what to check', async () => {
   const [a] = linePair();
   const host = new DeviceLink(a);
-  await expect(host.connect({ timeoutMs: 150 })).rejects.toMatchObject({ code: 'TIMEOUT', message: expect.stringContaining('is it connected') });
+  await expect(host.connect({ timeoutMs: 150 })).rejects.toMatchObject({ code: 'DEVICE_TIMEOUT', message: expect.stringContaining('is it connected') });
   host.close();
 });
 
-test('one request at a time: the second goes out only after the first is answered', async () => {
+test('one operation at a time: the second goes out only after the first is answered; PING goes beside', async () => {
   const { host, dev, close } = await setup();
   const held: Message[] = [];
-  dev.onRequest = (m) => held.push(m);
-  const p1 = host.request(MsgType.PING, { data: new Uint8Array([1]) });
-  const p2 = host.request(MsgType.PING, { data: new Uint8Array([2]) });
-  await until(() => held.length === 1, 'the first PING');
-  await new Promise((r) => setTimeout(r, 50)); // room for a wrongly sent second one
+  dev.onRequest = (m) => (m.type === MsgType.PING ? dev.reply(m, { data: m.body.data as Uint8Array }) : held.push(m));
+  const balance = { balance: { amount: 1250, currency: 'EUR' } };
+  const p1 = host.request(MsgType.PURSE_BALANCE, {});
+  const p2 = host.request(MsgType.PURSE_BALANCE, {});
+  await until(() => held.length === 1, 'the first PURSE_BALANCE');
+  // HELLO, PING and CANCEL are answered during an operation (SPEC §5.0.5): they do not queue
+  await expect(host.request(MsgType.PING, { data: new Uint8Array([5]) })).resolves.toEqual({ data: new Uint8Array([5]) });
   expect(held.map((m) => m.id)).toEqual([2]);
-  dev.reply(held[0], { data: new Uint8Array([1]) });
-  await expect(p1).resolves.toEqual({ data: new Uint8Array([1]) });
-  await until(() => held.length === 2, 'the second PING');
+  expect(host.busy).toMatchObject({ type: MsgType.PURSE_BALANCE, id: 2, queued: 1 });
+  // a caller that will not wait is told at once, and nothing is sent
+  await expect(host.request(MsgType.READ_LOG, {}, { ifBusy: 'fail' })).rejects.toMatchObject({ code: 'HOST_BUSY', message: expect.stringContaining('PURSE_BALANCE (request 2) is still running') });
+  dev.reply(held[0], balance);
+  await expect(p1).resolves.toEqual(balance);
+  await until(() => held.length === 2, 'the second PURSE_BALANCE');
   expect(held.map((m) => m.id)).toEqual([2, 3]);
-  dev.reply(held[1], { data: new Uint8Array([2]) });
-  await expect(p2).resolves.toEqual({ data: new Uint8Array([2]) });
+  dev.reply(held[1], balance);
+  await expect(p2).resolves.toEqual(balance);
+  expect(host.busy).toBeNull();
   close();
 });
 
@@ -110,7 +71,7 @@ test('a device ERROR rejects with its name, wire code and message', async () => 
 test('no answer: TIMEOUT says the device is not answering', async () => {
   const { host, close } = await setup();
   const e = await host.request(MsgType.PING, { data: new Uint8Array(0) }, { timeoutMs: 150 }).catch((x: DeviceError) => x);
-  expect(e).toMatchObject({ code: 'TIMEOUT', message: expect.stringContaining('not answering') });
+  expect(e).toMatchObject({ code: 'DEVICE_TIMEOUT', message: expect.stringContaining('not answering') });
   close();
 });
 
@@ -181,7 +142,7 @@ test('rule-breaking answers are reported, not trusted: wrong type, unknown id, a
     dev.link.send(new Uint8Array([0x83, 0x02, 0x18])); // not a message
   };
   const p = host.request(MsgType.PING, { data: new Uint8Array(0) }, { timeoutMs: 400 });
-  expect(await code(p)).toBe('TIMEOUT');
+  expect(await code(p)).toBe('DEVICE_TIMEOUT');
   await until(() => problems.length >= 4, 'four protocol errors');
   expect(problems).toHaveLength(4);
   expect(problems.join('\n')).toMatch(/unexpected HELLO response/);
