@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   await host.request(MsgType.PING, { data: new Uint8Array(16).fill(0xa5) });
   console.log(`   → echoed in ${(performance.now() - t0).toFixed(1)} ms (emulator, no line pacing)\n`);
 
-  console.log('3. A request this firmware does not implement yet answers with a typed error');
+  console.log('3. A request the device cannot serve answers with a typed error (no card in the slot)');
   try {
     await host.request(MsgType.PURSE_BALANCE, {});
   } catch (e) {

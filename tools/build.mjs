@@ -7,7 +7,7 @@
 // fuzzer exercise the device-side codec exactly as it ships.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,9 +15,18 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 // the board's pin map, one place for firmware and emulator; comments ("//…" keys) stay behind
 const pinmap = JSON.parse(readFileSync(join(root, 'board', 'pinmap.json'), 'utf8'), (k, v) => (k.startsWith('//') ? undefined : v));
+// the display's languages: every device/lang/*.json, English first; adding a language is
+// adding a file. Each goes in as [code, name, strings JSON as a UTF-8 byte string] — the
+// device parses only the one in use, and device/src/ui/lang.ts maps it to the font.
+const langDir = join(root, 'device', 'lang');
+const languages = readdirSync(langDir)
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => JSON.parse(readFileSync(join(langDir, f), 'utf8')))
+  .sort((a, b) => (a.code === 'en' ? -1 : b.code === 'en' ? 1 : a.code < b.code ? -1 : 1))
+  .map((l) => [l.code, Buffer.from(l.name, 'utf8').toString('latin1'), Buffer.from(JSON.stringify(l.strings), 'utf8').toString('latin1')]);
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 if (process.argv.includes('--help')) {
-  console.log('usage: npm run build [-- --quiet]\n\nCompiles the host side into dist/, type-checks the firmware against the Espruino profile\nand writes dist/device/firmware.js (the file uploaded to a board) and dist/device/protocol.js.');
+  console.log('usage: npm run build [-- --quiet] [-- --firmware]\n\n--firmware: only type-check and bundle the firmware.\nCompiles the host side into dist/, type-checks the firmware against the Espruino profile\nand writes dist/device/firmware.js (the file uploaded to a board) and dist/device/protocol.js.');
   process.exit(0);
 }
 const quiet = process.argv.includes('--quiet');
@@ -36,8 +45,12 @@ function step(name, fn) {
   log(`build: ${name} (${Date.now() - t} ms)`);
 }
 
-step('host, board, shared, protocol, tools (tsc)', () => execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: 'pipe' }));
-step('tests type-check (tsc)', () => execFileSync(process.execPath, [tsc, '-p', join(root, 'test', 'tsconfig.json')], { stdio: 'pipe' }));
+// --firmware: only the device bundles (quick turns while working on the firmware)
+const firmwareOnly = process.argv.includes('--firmware');
+if (!firmwareOnly) {
+  step('host, board, shared, protocol, tools (tsc)', () => execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: 'pipe' }));
+  step('tests type-check (tsc)', () => execFileSync(process.execPath, [tsc, '-p', join(root, 'test', 'tsconfig.json')], { stdio: 'pipe' }));
+}
 step('firmware type-check against the Espruino profile (tsc)', () => execFileSync(process.execPath, [tsc, '-p', join(root, 'device', 'tsconfig.json')], { stdio: 'pipe' }));
 
 /** esbuild settings shared by every bundle that runs on Espruino. */
@@ -46,6 +59,8 @@ const espruino = {
   minify: true,
   format: 'iife',
   platform: 'neutral',
+  // Espruino's built-in modules: require()d at run time on the device, never bundled
+  external: ['Storage', 'crypto'],
   target: 'es2015',
   charset: 'ascii', // Espruino strings are bytes: keep the source 7-bit
   legalComments: 'none',
@@ -67,13 +82,23 @@ const espruino = {
     bigint: false,
     'regexp-lookbehind-assertions': false,
   },
-  define: { __FIRMWARE_VERSION__: JSON.stringify(pkg.version), __PINMAP__: JSON.stringify(pinmap) },
+  define: { __FIRMWARE_VERSION__: JSON.stringify(pkg.version), __PINMAP__: JSON.stringify(pinmap), __LANGUAGES__: JSON.stringify(languages) },
   // TypeScript field declarations are types only: plain assignments, no defineProperty helpers
   tsconfigRaw: { compilerOptions: { useDefineForClassFields: false } },
 };
 
 const out = join(root, 'dist', 'device');
 mkdirSync(out, { recursive: true });
-await build({ ...espruino, entryPoints: [join(root, 'device', 'src', 'main.ts')], outfile: join(out, 'firmware.js') });
+// cjs in a hand-made IIFE, so `require('Storage')` stays a literal call (iife would wrap the
+// externals in a __require helper that needs Proxy, which Espruino lacks)
+await build({
+  ...espruino,
+  format: 'cjs',
+  banner: { js: '(function(){' },
+  footer: { js: '})();' },
+  entryPoints: [join(root, 'device', 'src', 'main.ts')],
+  outfile: join(out, 'firmware.js'),
+  metafile: true,
+}).then((r) => writeFileSync(join(out, 'firmware.meta.json'), JSON.stringify(r.metafile)));
 await build({ ...espruino, entryPoints: [join(root, 'protocol', 'src', 'bundle.ts')], outfile: join(out, 'protocol.js') });
 log(`build: dist/device/firmware.js ${statSync(join(out, 'firmware.js')).size} bytes, dist/device/protocol.js ${statSync(join(out, 'protocol.js')).size} bytes`);

@@ -8,7 +8,56 @@ interface EspruinoSerial {
 }
 
 declare const USB: EspruinoSerial;
+
+interface EspruinoI2C {
+  setup(options: { scl: string; sda: string; bitrate?: number }): void;
+  writeTo(address: number, ...data: (number | string | Uint8Array | number[] | ArrayBuffer)[]): void;
+}
+declare const I2C1: EspruinoI2C;
+
+/** The Graphics subset the firmware uses: 1-bpp ArrayBuffer graphics and custom fonts. */
+interface EspruinoGraphics {
+  buffer: ArrayBuffer;
+  getWidth(): number;
+  getHeight(): number;
+  clear(reset?: boolean): EspruinoGraphics;
+  setColor(c: number): EspruinoGraphics;
+  setBgColor(c: number): EspruinoGraphics;
+  setPixel(x: number, y: number, c?: number): EspruinoGraphics;
+  fillRect(x1: number, y1: number, x2: number, y2: number): EspruinoGraphics;
+  clearRect(x1: number, y1: number, x2: number, y2: number): EspruinoGraphics;
+  drawRect(x1: number, y1: number, x2: number, y2: number): EspruinoGraphics;
+  drawLine(x1: number, y1: number, x2: number, y2: number): EspruinoGraphics;
+  setFontCustom(bitmap: string, firstChar: number, widths: string | number, height: number): EspruinoGraphics;
+  setFontAlign(x: number, y?: number, rotation?: number): EspruinoGraphics;
+  drawString(s: string, x: number, y: number, solid?: boolean): EspruinoGraphics;
+  stringWidth(s: string): number;
+  getFontHeight(): number;
+}
+declare const Graphics: {
+  createArrayBuffer(width: number, height: number, bpp: number, options?: { vertical_byte?: boolean; msb?: boolean }): EspruinoGraphics;
+};
+
+type PinMode = 'input' | 'input_pullup' | 'input_pulldown' | 'output' | 'opendrain' | 'opendrain_pullup';
+declare function pinMode(pin: string, mode: PinMode, automatic?: boolean): void;
+declare function digitalRead(pin: string): number;
+declare function digitalWrite(pin: string, value: number | boolean): void;
+interface WatchEvent {
+  state: boolean;
+  time: number;
+  lastTime: number;
+}
+declare function setWatch(fn: (e: WatchEvent) => void, pin: string, options: { repeat?: boolean; edge?: 'rising' | 'falling' | 'both'; debounce?: number }): number;
+declare function clearWatch(id?: number): void;
 declare const LoopbackA: EspruinoSerial;
+
+/** A UART (Serial1…): EspruinoSerial plus setup (the card reader's Serial2). */
+interface EspruinoUart extends EspruinoSerial {
+  setup(baud: number, options?: { rx?: string; tx?: string; bytesize?: number; parity?: 'o' | 'e' | 'none' | null; stopbits?: number; flow?: null | 'none' }): void;
+}
+declare const Serial2: EspruinoUart;
+/** PWM (the card clock); the board emulator has none, so callers check `typeof analogWrite`. */
+declare function analogWrite(pin: string, value: number, options?: { freq?: number; soft?: boolean; forceSoft?: boolean }): void;
 
 declare const E: {
   CRC32(data: string | Uint8Array | number[]): number;
@@ -24,10 +73,18 @@ declare function getSerial(): string;
 declare function setTimeout(fn: () => void, ms: number): number;
 declare function clearTimeout(id: number): void;
 declare function print(...args: unknown[]): void;
+declare function setInterval(fn: () => void, ms: number): number;
+declare function clearInterval(id: number): void;
+declare function require(name: 'crypto'): { SHA256(data: string | Uint8Array | ArrayBuffer): ArrayBuffer };
+declare function require(name: 'Storage'): {
+  readJSON(name: string, noExceptions?: boolean): unknown;
+  writeJSON(name: string, data: unknown): boolean;
+};
 
 declare const process: {
   env: { VERSION: string; BOARD: string };
   memory(): { free: number; usage: number; total: number };
+  on(event: 'uncaughtException', fn: (e: unknown) => void): void;
 };
 
 /** Replaced at build time with board/pinmap.json (without its comments): the one pin map. */
@@ -37,6 +94,9 @@ declare const __PINMAP__: {
   keypad: { rows: string[]; cols: string[]; layout: string[][]; debounceMs: number };
   [part: string]: unknown;
 };
+
+/** Replaced at build time with device/lang/*.json: [code, name, strings as JSON], each a UTF-8 byte string. */
+declare const __LANGUAGES__: [string, string, string][];
 
 /** Replaced at build time with the package version. */
 declare const __FIRMWARE_VERSION__: string;

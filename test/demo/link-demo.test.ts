@@ -23,7 +23,7 @@ test('npm start: the firmware and the host talk, and survive a hostile line', ()
   expect(out).toContain('host → device  SYNC');
   expect(out).toMatch(/device → host {2}EVENT .*STATUS #0/);
   expect(out).toMatch(/→ firmware \d+\.\d+\.\d+ on PICO_R1_3, protocol v1/);
-  expect(out).toContain('→ UNSUPPORTED:');
+  expect(out).toContain('→ NO_CARD:');
   expect(out).toContain('→ 25/25 echoed intact');
   expect(out).toContain('Firmware uncaught errors: 0.');
   expect(code).toBe(0);

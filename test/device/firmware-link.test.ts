@@ -174,11 +174,11 @@ describe('firmware link: handshake and HELLO', () => {
       firmware: PKG.version,
       board: 'PICO_R1_3',
       serial: Uint8Array.from([0x33, 0x00, 0x3c, 0x00, 0x0c, 0x51, 0x35, 0x32, 0x39, 0x33, 0x36, 0x38]),
-      capabilities: [MsgType.HELLO, MsgType.PING, MsgType.CANCEL],
+      capabilities: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
       card: false,
       maxMessage: 2048,
     });
-    expect(hello.capabilities).toEqual([1, 2, 11]);
+    expect(hello.capabilities).toEqual([MsgType.HELLO, MsgType.PING, MsgType.CONFIRM, MsgType.SIGN, MsgType.VERIFY_OFFER, MsgType.PURSE_BALANCE, MsgType.PURSE_DEBIT, MsgType.PURSE_LOAD, MsgType.READ_LOG, MsgType.CHANGE_PIN, MsgType.CANCEL]);
     expect(statuses.length).toBeGreaterThanOrEqual(1);
     expect(statuses.every((s) => s.state === 0 && s.id === 0 && s.card === false)).toBe(true);
     expect(device.sandbox.uncaught).toEqual([]);
@@ -203,24 +203,24 @@ describe('firmware link: requests', () => {
     expect(r).toEqual({ data });
   });
 
-  const unimplemented: [string, number, Record<string, unknown>][] = [
-    ['CONFIRM', MsgType.CONFIRM, { statement: Uint8Array.from([0xa1, 0x01, 0x01]) }],
-    ['SIGN', MsgType.SIGN, { statement: Uint8Array.from([0xa1, 0x01, 0x01]), timeout: 30 }],
-    ['VERIFY_OFFER', MsgType.VERIFY_OFFER, { certificate: Uint8Array.from([1]), offer: Uint8Array.from([2]) }],
-    ['PURSE_BALANCE', MsgType.PURSE_BALANCE, {}],
-    ['PURSE_DEBIT', MsgType.PURSE_DEBIT, { statement: Uint8Array.from([0xa0]) }],
-    ['PURSE_LOAD', MsgType.PURSE_LOAD, { instruction: Uint8Array.from([0xa0]) }],
-    ['READ_LOG', MsgType.READ_LOG, { max: 5 }],
-    ['CHANGE_PIN', MsgType.CHANGE_PIN, {}],
+  // without a card, or with input that cannot be shown, each operation answers a typed error
+  // at once — before anything reaches the screen — and the link is fine afterwards
+  const refusedAtOnce: [string, number, Record<string, unknown>, string, string | undefined][] = [
+    ['CONFIRM', MsgType.CONFIRM, { statement: Uint8Array.from([0xa1, 0x01, 0x01]) }, 'SCHEMA', 'statement.2'],
+    ['SIGN', MsgType.SIGN, { statement: Uint8Array.from([0xa1, 0x01, 0x01]), timeout: 30 }, 'SCHEMA', 'statement.2'],
+    ['VERIFY_OFFER', MsgType.VERIFY_OFFER, { certificate: Uint8Array.from([1]), offer: Uint8Array.from([2]) }, 'MALFORMED', 'body.2'],
+    ['PURSE_BALANCE', MsgType.PURSE_BALANCE, {}, 'NO_CARD', undefined],
+    ['PURSE_DEBIT', MsgType.PURSE_DEBIT, { statement: Uint8Array.from([0xa0]) }, 'SCHEMA', 'statement.1'],
+    ['PURSE_LOAD', MsgType.PURSE_LOAD, { instruction: Uint8Array.from([0xa0]) }, 'MALFORMED', 'body.1'],
+    ['READ_LOG', MsgType.READ_LOG, { max: 5 }, 'NO_CARD', undefined],
+    ['CHANGE_PIN', MsgType.CHANGE_PIN, {}, 'NO_CARD', undefined],
   ];
 
-  it.each(unimplemented)('answers %s (not implemented) with UNSUPPORTED', async (_name, type, body) => {
+  it.each(refusedAtOnce)('refuses %s at once without a card or with bad input', async (_name, type, body, code, path) => {
     const { host } = await connected();
     const e = await rejection(host.request(type, body));
     expect(e).toBeInstanceOf(DeviceError);
-    expect(e.code).toBe('UNSUPPORTED');
-    expect(e.wireCode).toBe(ErrorCode.UNSUPPORTED);
-    // the link is fine afterwards
+    expect([e.code, e.path]).toEqual([code, path]);
     expect(await host.request(MsgType.PING, { data: Uint8Array.from([1]) })).toEqual({ data: Uint8Array.from([1]) });
   });
 

@@ -449,8 +449,8 @@ describe('SPEC.md tables match the code', () => {
       expect(unquote(r[2])).toBe(t in REQUEST_SCHEMA ? ruleNameFor(t, 'request') : '—');
       expect(unquote(r[3])).toBe(ruleNameFor(t, 'response'));
     }
-    // the firmware's handler table (device/src/main.ts) against the "implemented" column
-    const main = readFileSync(join(ROOT, 'device', 'src', 'main.ts'), 'utf8');
+    // the firmware's handler table (device/src/app.ts) against the "implemented" column
+    const main = readFileSync(join(ROOT, 'device', 'src', 'app.ts'), 'utf8');
     const handled = [...main.matchAll(/handlers\[MsgType\.(\w+)\]\s*=/g)].map((m) => m[1]).sort();
     expect(handled.length).toBeGreaterThan(0); // if this fails, the handler table moved: update this test
     const implemented = rows.filter((r) => r[4].startsWith('implemented') && Number(r[0]) in REQUEST_SCHEMA).map((r) => r[1]).sort();

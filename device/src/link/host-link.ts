@@ -9,7 +9,7 @@ import { DeviceState, ErrorCode, Message, MessageError, MsgType } from '../../..
 export interface Request {
   msg: Message;
   reply(body: { [name: string]: unknown }): void;
-  fail(code: number, message: string): void;
+  fail(code: number, message: string, path?: string, triesLeft?: number): void;
 }
 
 export type Handler = (req: Request) => void;
@@ -17,6 +17,13 @@ export type Handler = (req: Request) => void;
 /** Message type → handler. Types without a handler are answered UNSUPPORTED. */
 export interface HandlerTable {
   [type: number]: Handler;
+}
+
+/** An exception in words for the ERROR message (our errors are plain objects with a message). */
+export function describe(e: unknown): string {
+  const o = e as { message?: unknown; code?: unknown; path?: unknown };
+  if (o && typeof o === 'object' && typeof o.message === 'string') return (o.code !== undefined ? o.code + ' ' : '') + (o.path ? o.path + ': ' : '') + o.message;
+  return String(e);
 }
 
 function clip(s: string, n: number): string {
@@ -27,10 +34,19 @@ export class HostLink {
   link: Link;
   handlers: HandlerTable;
   cardPresent: boolean;
+  /** A host has completed the handshake since the last reset. */
+  synced: boolean;
+  /** Told when `synced` changes (the status bar shows it). */
+  onLinkState: (synced: boolean) => void;
+  /** Told of a handler's fault after the host got its ERROR (the operation must end). */
+  onFault: (e: unknown) => void;
 
   constructor(handlers: HandlerTable) {
     this.handlers = handlers;
     this.cardPresent = false;
+    this.synced = false;
+    this.onLinkState = () => {};
+    this.onFault = () => {};
     this.link = new Link({
       write: (bytes) => USB.write(bytes),
       crc32: (data) => E.CRC32(data),
@@ -45,7 +61,15 @@ export class HostLink {
         if (!event) this.onMessage(bytes);
       },
       // after any handshake the host learns where the device stands
-      onSynced: () => this.status(DeviceState.IDLE),
+      onSynced: () => {
+        this.synced = true;
+        this.onLinkState(true);
+        this.status(DeviceState.IDLE);
+      },
+      onReset: () => {
+        this.synced = false;
+        this.onLinkState(false);
+      },
     });
     USB.on('data', (d) => this.link.receive(E.toUint8Array(d)));
   }
@@ -56,8 +80,14 @@ export class HostLink {
   }
 
   /** STATUS travels as an event frame: it never waits behind, or holds up, a response. */
-  status(state: number): void {
-    this.link.sendEvent(encodeMessage(MsgType.STATUS, 0, { state: state, card: this.cardPresent }, 'response'));
+  status(state: number, step?: number, steps?: number, label?: string, id?: number): void {
+    const body: { [name: string]: unknown } = { state: state, card: this.cardPresent };
+    if (steps) {
+      body.step = step;
+      body.steps = steps;
+      body.label = clip(label || '', 32);
+    }
+    this.link.sendEvent(encodeMessage(MsgType.STATUS, id || 0, body, 'response'));
   }
 
   send(type: number, id: number, body: { [name: string]: unknown }): void {
@@ -67,9 +97,10 @@ export class HostLink {
     this.link.send(encodeMessage(type, id, body, 'response'));
   }
 
-  error(id: number, code: number, message: string, path?: string): void {
+  error(id: number, code: number, message: string, path?: string, triesLeft?: number): void {
     const body: { [name: string]: unknown } = { code: code, message: clip(message, 96) };
     if (path) body.path = clip(path, 32);
+    if (triesLeft !== undefined) body.triesLeft = triesLeft;
     this.send(MsgType.ERROR, id, body);
   }
 
@@ -101,18 +132,19 @@ export class HostLink {
         answered = true;
         this.send(msg.type, msg.id, body);
       },
-      fail: (code, message) => {
+      fail: (code, message, path, triesLeft) => {
         if (answered) return;
         answered = true;
-        this.error(msg.id, code, message);
+        this.error(msg.id, code, message, path, triesLeft);
       },
     };
     try {
       h(req);
-    } catch {
+    } catch (e) {
       // a handler fault must not leave the host waiting or the device half-way
-      req.fail(ErrorCode.INTERNAL, 'firmware fault while handling the request');
+      req.fail(ErrorCode.INTERNAL, 'firmware fault: ' + describe(e));
       this.status(DeviceState.IDLE);
+      this.onFault(e);
     }
   }
 }

@@ -1,0 +1,287 @@
+// The firmware's operations end to end in the emulator, as a user and a host meet them: the
+// host asks over the link, the user reads the screen and presses keys, the card does the
+// rest. Every flow of SPEC.md §5.5–5.12, refusals, PIN errors up to a blocked card and its
+// PUK, help and language — and the PIN never crosses the link.
+
+import { p256 } from '@noble/curves/p256';
+import { sha256 } from '@noble/hashes/sha256';
+import { encodeCanonical, HostCbor } from '../../shared/src/cbor';
+import { coseSign1, issueCertificate } from '../../board/card/cose';
+import { makeLoadInstruction, newKeyPair, verifyToken } from '../../board/card/personalise';
+import { DeviceError } from '../../host/src/link/device-link';
+import { ErrorCode, MsgType } from '../../protocol/src/messages';
+import { closeAll, DeviceRig, deviceRig, until } from '../helpers/device-rig';
+
+jest.setTimeout(60000);
+afterEach(closeAll);
+
+function statement(fields: Record<number, HostCbor>): Uint8Array {
+  return encodeCanonical(new Map(Object.entries(fields).map(([k, v]) => [Number(k), v])));
+}
+const payment = (extra: Record<number, HostCbor> = {}): Uint8Array =>
+  statement({ 1: 1, 2: 'Order 4711', 3: [1250, 'EUR'], 4: 'Shop GmbH', 6: 'INV-4711', ...extra });
+
+async function rejection(p: Promise<unknown>): Promise<DeviceError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as DeviceError;
+  }
+  throw new Error('the request succeeded, an error was expected');
+}
+
+/** Reads the statement to its end and presses OK. */
+async function approve(rig: DeviceRig): Promise<void> {
+  await rig.scrollTo(/-- (end|Ende) --/);
+  await rig.press('OK');
+}
+
+describe('CONFIRM', () => {
+  test('the statement is shown in full; OK counts only after the end was on screen', async () => {
+    const rig = await deviceRig();
+    const p = rig.host.request(MsgType.CONFIRM, { statement: payment() });
+    let s = await rig.waitFor(/PAYMENT/);
+    expect(s).toMatch(/Order 4711/);
+    expect(s).toMatch(/To: Shop GmbH/);
+    expect(s).toMatch(/NOT VERIFIED/);
+    expect(s).toMatch(/1\/1 Check/);
+    await rig.press('OK'); // too early: nothing happens but the hint
+    s = await rig.waitFor(/Read all: DOWN/);
+    await rig.scrollTo(/12\.50 EUR/);
+    await rig.scrollTo(/Ref: INV-4711/);
+    await approve(rig);
+    await expect(p).resolves.toEqual({});
+    await rig.waitFor(/Done/);
+    expect(rig.statuses.some((st) => st.state === 2 && st.step === 1 && st.steps === 1)).toBe(true);
+  });
+
+  test('CANCEL on the device refuses; the host learns USER_REFUSED', async () => {
+    const rig = await deviceRig();
+    const p = rig.host.request(MsgType.CONFIRM, { statement: payment() });
+    await rig.waitFor(/PAYMENT/);
+    await rig.press('CANCEL');
+    expect((await rejection(p)).wireCode).toBe(ErrorCode.USER_REFUSED);
+    await rig.waitFor(/Refused/);
+    await rig.press('OK');
+    await rig.waitFor(/Erika Mustermann/);
+  });
+});
+
+describe('SIGN', () => {
+  test('OK + PIN: the card signs the Sig_structure the device built; the host gets the signature only', async () => {
+    const rig = await deviceRig({ pin: '9157' });
+    const st = statement({ 1: 2, 2: 'Contract', 7: 'I agree to the terms.' });
+    const p = rig.host.request(MsgType.SIGN, { statement: st });
+    await rig.waitFor(/DOCUMENT TO SIGN/);
+    await approve(rig);
+    await rig.waitFor(/Enter your PIN/);
+    await rig.type('9157');
+    expect(rig.screen()).toMatch(/\*\*\*\*/);
+    expect(rig.screen()).not.toMatch(/9157/);
+    await rig.press('OK');
+    const res = (await p) as { protected: Uint8Array; signature: Uint8Array; kid: Uint8Array };
+    expect(Buffer.from(res.protected).toString('hex')).toBe('a10126');
+    const sigStructure = encodeCanonical(['Signature1', res.protected, new Uint8Array(0), st]);
+    expect(p256.verify(res.signature, sha256(sigStructure), rig.persona.publicKey, { prehash: false })).toBe(true);
+    expect(Buffer.from(res.kid).toString('hex')).toBe(Buffer.from(sha256(rig.persona.publicKey).slice(0, 8)).toString('hex'));
+    // the PIN never crossed the link, in either direction
+    const { fromDevice, fromHost } = rig.traffic();
+    for (const buf of [fromDevice, fromHost]) {
+      expect(buf.includes(Buffer.from('9157'))).toBe(false);
+      expect(buf.includes(Buffer.from([0x39, 0x31, 0x35, 0x37, 0xff]))).toBe(false);
+    }
+  });
+
+  test('wrong PIN ends the operation with the tries left; three wrong block the card; the PUK unblocks it', async () => {
+    const rig = await deviceRig();
+    const st = statement({ 1: 2, 2: 'Contract', 7: 'Text' });
+    for (const left of [2, 1]) {
+      const p = rig.host.request(MsgType.SIGN, { statement: st });
+      await rig.waitFor(/DOCUMENT TO SIGN/);
+      await approve(rig);
+      await rig.waitFor(/Enter your PIN/);
+      await rig.type('0000');
+      await rig.press('OK');
+      const e = await rejection(p);
+      expect([e.wireCode, e.triesLeft]).toEqual([ErrorCode.PIN_FAILED, left]);
+      await rig.waitFor(new RegExp(`Wrong PIN. ${left} tries\\s+left`));
+      await rig.press('OK');
+    }
+    const p3 = rig.host.request(MsgType.SIGN, { statement: st });
+    await rig.waitFor(/DOCUMENT TO SIGN/);
+    await approve(rig);
+    await rig.waitFor(/Enter your PIN/);
+    await rig.type('0000');
+    await rig.press('OK');
+    expect((await rejection(p3)).wireCode).toBe(ErrorCode.PIN_BLOCKED);
+    await rig.waitFor(/blocked/);
+    await rig.press('OK');
+    // MENU → 4 Unblock with PUK: PUK, new PIN twice
+    await rig.press('MENU');
+    await rig.waitFor(/Unblock with PUK/);
+    await rig.press('4');
+    await rig.waitFor(/PUK \(8 digits\)/);
+    await rig.type('12345678');
+    await rig.press('OK');
+    await rig.waitFor(/New PIN/);
+    await rig.type('4321');
+    await rig.press('OK');
+    await rig.waitFor(/New PIN again/);
+    await rig.type('4321');
+    await rig.press('OK');
+    await rig.waitFor(/Done/);
+    await rig.press('OK');
+    // the new PIN signs
+    const p4 = rig.host.request(MsgType.SIGN, { statement: st });
+    await rig.waitFor(/DOCUMENT TO SIGN/);
+    await approve(rig);
+    await rig.waitFor(/Enter your PIN/);
+    await rig.type('4321');
+    await rig.press('OK');
+    await expect(p4).resolves.toHaveProperty('signature');
+  });
+});
+
+describe('purse', () => {
+  test('debit: statement, OK, PIN → a card-signed token; balance and log follow', async () => {
+    const rig = await deviceRig({ balance: 5000 });
+    const st = payment();
+    const p = rig.host.request(MsgType.PURSE_DEBIT, { statement: st });
+    await rig.waitFor(/PAYMENT/);
+    await approve(rig);
+    await rig.waitFor(/Enter your PIN/);
+    expect(rig.screen()).toMatch(/12\.50 EUR/); // the PIN prompt says what it is for
+    await rig.type('1234');
+    await rig.press('OK');
+    const { token } = (await p) as { token: Uint8Array };
+    const tok = verifyToken(token, rig.persona.publicKey);
+    expect(tok).toMatchObject({ payee: 'Shop GmbH', amount: 1250, currency: 'EUR' });
+    expect(Buffer.from(tok!.txDigest).equals(Buffer.from(sha256(st)))).toBe(true);
+    await expect(rig.host.request(MsgType.PURSE_BALANCE, {})).resolves.toEqual({ balance: { amount: 3750, currency: 'EUR' } });
+    const log = (await rig.host.request(MsgType.READ_LOG, {})) as { entries: { kind: number; amount: number; party: string }[] };
+    expect(log.entries[0]).toMatchObject({ kind: 1, amount: 1250, party: 'Shop GmbH' });
+  });
+
+  test('debit beyond the balance: INSUFFICIENT_FUNDS, explained, nothing taken', async () => {
+    const rig = await deviceRig({ balance: 1000 });
+    const p = rig.host.request(MsgType.PURSE_DEBIT, { statement: payment() });
+    await rig.waitFor(/PAYMENT/);
+    await approve(rig);
+    await rig.waitFor(/Enter your PIN/);
+    await rig.type('1234');
+    await rig.press('OK');
+    expect((await rejection(p)).wireCode).toBe(ErrorCode.INSUFFICIENT_FUNDS);
+    await rig.waitFor(/Not enough money/);
+    await expect(rig.host.request(MsgType.PURSE_BALANCE, {})).resolves.toEqual({ balance: { amount: 1000, currency: 'EUR' } });
+  });
+
+  test('load: the amount and issuer are shown, OK loads; a replay is refused', async () => {
+    const rig = await deviceRig({ balance: 0 });
+    const instr = makeLoadInstruction(rig.issuer.privateKey, { cardId: rig.persona.cardId, loadCounter: 1, amount: 2000, currency: 'EUR', issuerName: 'Sparkasse' });
+    const p = rig.host.request(MsgType.PURSE_LOAD, { instruction: instr });
+    const s = await rig.waitFor(/LOAD PURSE/);
+    expect(s).toMatch(/From: Sparkasse/);
+    await approve(rig);
+    await expect(p).resolves.toEqual({ balance: { amount: 2000, currency: 'EUR' } });
+    await rig.press('OK');
+    const again = rig.host.request(MsgType.PURSE_LOAD, { instruction: instr });
+    await rig.waitFor(/LOAD PURSE/);
+    await approve(rig);
+    expect((await rejection(again)).wireCode).toBe(ErrorCode.REPLAYED);
+  });
+
+  test('balance and history from the device menu', async () => {
+    const rig = await deviceRig({ balance: 5000 });
+    await rig.press('OK');
+    await rig.waitFor(/50\.00 EUR/);
+    await rig.press('MENU');
+    await rig.waitFor(/2 History/);
+    await rig.press('2');
+    await rig.waitFor(/No payments yet/);
+  });
+});
+
+describe('offers', () => {
+  test('a verified offer shows the merchant from its certificate; an unknown offer or another payee is refused', async () => {
+    const rig = await deviceRig();
+    const merchant = newKeyPair('merchant');
+    const cert = issueCertificate({ subject: 'Buch & Co', publicKey: merchant.publicKey, role: 2, notAfter: 4102444800 }, rig.ca.privateKey);
+    const offer = coseSign1(encodeCanonical(new Map<number, HostCbor>([[1, 'Offer 17']])), merchant.privateKey);
+    const v = (await rig.host.request(MsgType.VERIFY_OFFER, { certificate: cert, offer })) as { merchant: string; offerDigest: Uint8Array; validUntil: number };
+    expect(v.merchant).toBe('Buch & Co');
+    expect(v.validUntil).toBe(4102444800);
+    expect(Buffer.from(v.offerDigest).equals(Buffer.from(sha256(offer)))).toBe(true);
+    const p = rig.host.request(MsgType.CONFIRM, { statement: statement({ 1: 1, 2: 'Books', 3: [999, 'EUR'], 5: v.offerDigest }) });
+    const s = await rig.waitFor(/To: Buch & Co/);
+    expect(s).toMatch(/verified merchant/);
+    await approve(rig);
+    await p;
+    const unknown = await rejection(rig.host.request(MsgType.CONFIRM, { statement: statement({ 1: 1, 2: 'Books', 3: [999, 'EUR'], 5: new Uint8Array(32) }) }));
+    expect([unknown.wireCode, unknown.path]).toEqual([ErrorCode.NOT_VERIFIED, 'statement.5']);
+    const other = await rejection(rig.host.request(MsgType.CONFIRM, { statement: statement({ 1: 1, 2: 'Books', 3: [999, 'EUR'], 4: 'Evil Ltd', 5: v.offerDigest }) }));
+    expect([other.wireCode, other.path]).toEqual([ErrorCode.NOT_VERIFIED, 'statement.4']);
+    // a certificate from another CA is not accepted
+    const rogue = issueCertificate({ subject: 'Buch & Co', publicKey: merchant.publicKey, role: 2 }, newKeyPair('rogue CA').privateKey);
+    expect((await rejection(rig.host.request(MsgType.VERIFY_OFFER, { certificate: rogue, offer }))).wireCode).toBe(ErrorCode.VERIFY_FAILED);
+  });
+});
+
+describe('refusals before anything is shown', () => {
+  test('look-alike names, unknown currencies and missing fields are refused with the field named', async () => {
+    const rig = await deviceRig();
+    const cases: [Uint8Array, number, string][] = [
+      [payment({ 4: 'Sh\u043ep' }), ErrorCode.UNDISPLAYABLE, 'statement.4'],
+      [payment({ 2: 'Pay\u202e' }), ErrorCode.UNDISPLAYABLE, 'statement.2'],
+      [payment({ 3: [100, 'XXX'] }), ErrorCode.UNDISPLAYABLE, 'statement.3'],
+      [statement({ 1: 1, 2: 'No amount', 4: 'Shop' }), ErrorCode.SCHEMA, 'statement.3'],
+      [statement({ 1: 3, 2: 'Pairing', 11: '1234' }), ErrorCode.SCHEMA, 'statement.1'],
+    ];
+    for (const [st, code, path] of cases) {
+      const e = await rejection(rig.host.request(MsgType.SIGN, { statement: st }));
+      expect([e.wireCode, e.path]).toEqual([code, path]);
+    }
+    expect(rig.screen()).toMatch(/Erika Mustermann/); // nothing was shown
+  });
+
+  test('CANCEL from the host ends the prompt on the device; the next request needs a fresh confirmation', async () => {
+    const rig = await deviceRig();
+    const ac = new AbortController();
+    const first = rig.host.request(MsgType.CONFIRM, { statement: payment() }, { signal: ac.signal });
+    await rig.waitFor(/PAYMENT/);
+    ac.abort();
+    expect((await rejection(first)).code).toBe('ABORTED');
+    await rig.waitFor(/Stopped by the PC/);
+    await until(() => rig.statuses.some((st) => st.state === 0 && st.id === 0), 'STATUS IDLE');
+    const second = rig.host.request(MsgType.CONFIRM, { statement: payment() });
+    await rig.waitFor(/PAYMENT/);
+    await approve(rig);
+    await expect(second).resolves.toEqual({});
+  });
+});
+
+describe('help and language', () => {
+  test('MENU during a prompt explains it; the language can be switched to German and is kept', async () => {
+    const rig = await deviceRig();
+    const p = rig.host.request(MsgType.CONFIRM, { statement: payment() });
+    await rig.waitFor(/PAYMENT/);
+    await rig.press('MENU');
+    await rig.waitFor(/Read everything with/);
+    await rig.press('OK');
+    await rig.waitFor(/PAYMENT/);
+    await rig.press('CANCEL');
+    await rejection(p);
+    await rig.press('OK');
+    await rig.press('MENU');
+    await rig.press('5');
+    await rig.waitFor(/Deutsch/);
+    await rig.press('2');
+    await rig.waitFor(/OK:Saldo/);
+    const q = rig.host.request(MsgType.CONFIRM, { statement: payment() });
+    const s = await rig.waitFor(/ZAHLUNG/);
+    expect(s).toMatch(/An: Shop GmbH/);
+    await rig.scrollTo(/12,50 EUR/);
+    await approve(rig).catch(() => undefined);
+    await until(() => /Erledigt/.test(rig.screen()), 'Erledigt');
+    await q;
+  });
+});
