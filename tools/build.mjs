@@ -7,6 +7,7 @@
 // fuzzer exercise the device-side codec exactly as it ships.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,14 +17,35 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 // the board's pin map, one place for firmware and emulator; comments ("//…" keys) stay behind
 const pinmap = JSON.parse(readFileSync(join(root, 'board', 'pinmap.json'), 'utf8'), (k, v) => (k.startsWith('//') ? undefined : v));
 // the display's languages: every device/lang/*.json, English first; adding a language is
-// adding a file. Each goes in as [code, name, strings JSON as a UTF-8 byte string] — the
-// device parses only the one in use, and device/src/ui/lang.ts maps it to the font.
+// adding a file. Each becomes a pack of "\nkey=value" lines in the font's bytes (checked here:
+// a string the font cannot draw fails the build), which the firmware writes to Storage once
+// and reads from flash (device/src/resources.ts) — RAM holds only the list of languages.
+const fontTs = readFileSync(join(root, 'device', 'src', 'ui', 'font.ts'), 'utf8');
+const fontWidths = /export const FONT_WIDTHS = '([^']*)'/.exec(fontTs)[1].replace(/\\x([0-9A-F]{2})/gi, (_, h) => String.fromCharCode(parseInt(h, 16)));
+function toFontBytes(text, where) {
+  let out = '';
+  for (const ch of text) {
+    const cp = ch.codePointAt(0);
+    const b = cp < 0x80 || (cp >= 0xa0 && cp <= 0xff) ? cp : cp === 0x20ac ? 0x80 : -1;
+    if (b < 32 || !fontWidths.charCodeAt(b - 32)) throw new Error(`${where}: ${JSON.stringify(ch)} is not in the device font (device/font/README.md)`);
+    out += String.fromCharCode(b);
+  }
+  return out;
+}
 const langDir = join(root, 'device', 'lang');
 const languages = readdirSync(langDir)
   .filter((f) => f.endsWith('.json'))
-  .map((f) => JSON.parse(readFileSync(join(langDir, f), 'utf8')))
-  .sort((a, b) => (a.code === 'en' ? -1 : b.code === 'en' ? 1 : a.code < b.code ? -1 : 1))
-  .map((l) => [l.code, Buffer.from(l.name, 'utf8').toString('latin1'), Buffer.from(JSON.stringify(l.strings), 'utf8').toString('latin1')]);
+  .map((f) => ({ file: f, ...JSON.parse(readFileSync(join(langDir, f), 'utf8')) }))
+  .sort((a, b) => (a.code === 'en' ? -1 : b.code === 'en' ? 1 : a.code < b.code ? -1 : 1));
+const languageList = languages.map((l) => [l.code, toFontBytes(l.name, `${l.file}: name`)]);
+// one string, "\x01code" + pack per language: a string define is inlined where it is used (an
+// object define would become a top-level variable, alive from boot)
+const languagePacks = languages.map((l) => '\x01' + l.code + Object.entries(l.strings).map(([k, v]) => '\n' + k + '=' + toFontBytes(v, `${l.file}: ${k}`)).join('')).join('');
+const resourcesVersion = createHash('sha256').update(fontTs).update(JSON.stringify(languagePacks)).digest('hex').slice(0, 6);
+/** The parts of the pin map the firmware reads (it stays in RAM from boot: no more than needed). */
+function firmwarePins(pm) {
+  return { version: pm.version, display: pm.display, keypad: pm.keypad, card: pm.card };
+}
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 if (process.argv.includes('--help')) {
   console.log('usage: npm run build [-- --quiet] [-- --firmware]\n\n--firmware: only type-check and bundle the firmware.\nCompiles the host side into dist/, type-checks the firmware against the Espruino profile\nand writes dist/device/firmware.js (the file uploaded to a board) and dist/device/protocol.js.');
@@ -82,7 +104,13 @@ const espruino = {
     bigint: false,
     'regexp-lookbehind-assertions': false,
   },
-  define: { __FIRMWARE_VERSION__: JSON.stringify(pkg.version), __PINMAP__: JSON.stringify(pinmap), __LANGUAGES__: JSON.stringify(languages) },
+  define: {
+    __FIRMWARE_VERSION__: JSON.stringify(pkg.version),
+    __PINMAP__: JSON.stringify(firmwarePins(pinmap)),
+    __LANGUAGE_LIST__: JSON.stringify(languageList),
+    __LANGUAGE_PACKS__: JSON.stringify(languagePacks),
+    __RESOURCES_VERSION__: JSON.stringify(resourcesVersion),
+  },
   // TypeScript field declarations are types only: plain assignments, no defineProperty helpers
   tsconfigRaw: { compilerOptions: { useDefineForClassFields: false } },
 };
@@ -101,4 +129,21 @@ await build({
   metafile: true,
 }).then((r) => writeFileSync(join(out, 'firmware.meta.json'), JSON.stringify(r.metafile)));
 await build({ ...espruino, entryPoints: [join(root, 'protocol', 'src', 'bundle.ts')], outfile: join(out, 'protocol.js') });
+// --measure: the same firmware with the board's pins renamed to the Linux interpreter's virtual
+// pins (D0, D1, …), so `npm run bench:device` can boot it on a locally built Espruino and read
+// process.memory(); never uploaded to a board
+if (process.argv.includes('--measure')) {
+  const virtual = {};
+  const pin = (v) => (typeof v === 'string' && /^[A-H]\d{1,2}$/.test(v) ? (virtual[v] ??= 'D' + Object.keys(virtual).length) : v);
+  const remap = (o) => (Array.isArray(o) ? o.map(remap) : o && typeof o === 'object' ? Object.fromEntries(Object.entries(o).map(([k, v]) => [k, remap(pin(v))])) : o);
+  await build({
+    ...espruino,
+    format: 'cjs',
+    banner: { js: '(function(){' },
+    footer: { js: '})();' },
+    define: { ...espruino.define, __PINMAP__: JSON.stringify(firmwarePins(remap(pinmap))) },
+    entryPoints: [join(root, 'device', 'src', 'main.ts')],
+    outfile: join(out, 'firmware-measure.js'),
+  });
+}
 log(`build: dist/device/firmware.js ${statSync(join(out, 'firmware.js')).size} bytes, dist/device/protocol.js ${statSync(join(out, 'protocol.js')).size} bytes`);

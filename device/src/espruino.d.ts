@@ -77,6 +77,10 @@ declare function setInterval(fn: () => void, ms: number): number;
 declare function clearInterval(id: number): void;
 declare function require(name: 'crypto'): { SHA256(data: string | Uint8Array | ArrayBuffer): ArrayBuffer };
 declare function require(name: 'Storage'): {
+  read(name: string): string | undefined;
+  write(name: string, data: string): boolean;
+  list(pattern?: RegExp): string[];
+  erase(name: string): void;
   readJSON(name: string, noExceptions?: boolean): unknown;
   writeJSON(name: string, data: unknown): boolean;
 };
@@ -95,8 +99,12 @@ declare const __PINMAP__: {
   [part: string]: unknown;
 };
 
-/** Replaced at build time with device/lang/*.json: [code, name, strings as JSON], each a UTF-8 byte string. */
-declare const __LANGUAGES__: [string, string, string][];
+/** Replaced at build time: [code, name in font bytes] of every device/lang/*.json, English first. */
+declare const __LANGUAGE_LIST__: [string, string][];
+/** Replaced at build time: for each language "\x01" + code + its "\nkey=value…" lines, in font bytes (written to Storage once, see resources.ts). */
+declare const __LANGUAGE_PACKS__: string;
+/** Replaced at build time: a hash of the font and the language packs (names the Storage files). */
+declare const __RESOURCES_VERSION__: string;
 
 /** Replaced at build time with the package version. */
 declare const __FIRMWARE_VERSION__: string;

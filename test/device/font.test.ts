@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmulatedGraphics, graphicsGlobal } from '../../board/emulator/graphics';
-import { FONT_BITMAP, FONT_FIRST, FONT_HEIGHT, FONT_UNICODE_RANGES, FONT_WIDTHS } from '../../device/src/ui/font';
+import { FONT_BITMAP, FONT_FIRST, FONT_HEIGHT, FONT_UNICODE_RANGES, FONT_WIDTHS, fontFiles } from '../../device/src/ui/font';
 
 const ROOT = join(__dirname, '..', '..');
 const SCRIPT = join(ROOT, 'tools', 'font', 'build-font.mjs');
@@ -122,7 +122,11 @@ test('the generated file is plain ASCII and holds only constants Espruino can ta
   expect(ts).toMatch(/^\/\/ GENERATED/);
   expect(/[^\t\n\x20-\x7e]/.test(ts)).toBe(false);
   const code = ts.split('\n').filter((l) => l !== '' && !/^\s*(\/\/|\/\*\*|\*)/.test(l));
-  for (const l of code) expect(l).toMatch(/^export const FONT_[A-Z_]+ = ('(\\x[0-9A-F]{2})*'|\d+|\[(0x[0-9a-f]+(, )?)+\]);$/);
+  // constants, and fontFiles() returning the same bitmap and widths (made only when called)
+  const fn = code.indexOf('export function fontFiles(): [string, string] {');
+  expect(code.slice(fn)).toEqual(['export function fontFiles(): [string, string] {', expect.stringMatching(/^ {2}return \['(\\x[0-9A-F]{2})*', '(\\x[0-9A-F]{2})*'\];$/), '}']);
+  for (const l of code.slice(0, fn)) expect(l).toMatch(/^export const FONT_[A-Z_]+ = ('(\\x[0-9A-F]{2})*'|\d+|\[(0x[0-9a-f]+(, )?)+\]);$/);
+  expect(fontFiles()).toEqual([FONT_BITMAP, FONT_WIDTHS]);
   expect(FONT_FIRST).toBe(32);
   expect(FONT_HEIGHT).toBe(8);
 });

@@ -241,6 +241,14 @@ export const FONT_WIDTHS = '${escape(widths)}';
  * FONT_WIDTHS has a non-zero width for that byte. Anything else cannot be drawn.
  */
 export const FONT_UNICODE_RANGES = [${r.slice(0, 3).join(', ')}, ${r.slice(3, 6).join(', ')}, ${r.slice(6).join(', ')}];
+
+/**
+ * The same bitmap and widths, made only when called: the firmware writes them to Storage once
+ * and draws from there (a string in flash costs no RAM; a constant in the bundle would).
+ */
+export function fontFiles(): [string, string] {
+  return ['${escape(bitmap)}', '${escape(widths)}'];
+}
 `;
 }
 

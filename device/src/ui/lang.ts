@@ -1,15 +1,15 @@
-// The display's languages. Each is a device/lang/*.json file compiled into the bundle
-// (tools/build.mjs → __LANGUAGES__); only the one in use is parsed and kept in memory, its
-// strings mapped to font bytes once. Adding a language is adding a file.
+// The display's languages. Each is a device/lang/*.json file; the build turns it into a pack
+// of "\nkey=value" lines in the font's bytes, which lives in a Storage file read from flash
+// (resources.ts): a lookup costs a search, not RAM. Adding a language is adding a file.
 
-import { toDisplay } from './text';
+import { resource } from '../resources';
 
-let strings: { [key: string]: string } = {};
+let pack = '';
 let current = '';
 
 /** Codes of the languages in this firmware, English first. */
 export function languageCodes(): string[] {
-  const all = __LANGUAGES__;
+  const all = __LANGUAGE_LIST__;
   const out: string[] = [];
   for (let i = 0; i < all.length; i++) out.push(all[i][0]);
   return out;
@@ -17,8 +17,8 @@ export function languageCodes(): string[] {
 
 /** A language's own name (font bytes), e.g. "Deutsch". */
 export function languageName(code: string): string {
-  const all = __LANGUAGES__;
-  for (let i = 0; i < all.length; i++) if (all[i][0] === code) return toDisplay(all[i][1], true) || code;
+  const all = __LANGUAGE_LIST__;
+  for (let i = 0; i < all.length; i++) if (all[i][0] === code) return all[i][1];
   return code;
 }
 
@@ -28,25 +28,24 @@ export function language(): string {
 
 /** Switches the display language; false if the firmware has no such language. */
 export function setLanguage(code: string): boolean {
-  const all = __LANGUAGES__;
-  for (let i = 0; i < all.length; i++) {
-    if (all[i][0] !== code) continue;
-    const raw = JSON.parse(all[i][2]) as { [key: string]: string };
-    const out: { [key: string]: string } = {};
-    const keys = Object.keys(raw);
-    // a string the font cannot draw is shown escaped rather than lost (tests keep it from happening)
-    for (let k = 0; k < keys.length; k++) out[keys[k]] = toDisplay(raw[keys[k]], true) || '';
-    strings = out;
-    current = code;
-    return true;
-  }
-  return false;
+  if (languageCodes().indexOf(code) < 0) return false;
+  pack = resource('lang.' + code, () => {
+    const all = __LANGUAGE_PACKS__;
+    const from = all.indexOf('\x01' + code + '\n') + code.length + 1;
+    const end = all.indexOf('\x01', from);
+    return all.substring(from, end < 0 ? all.length : end);
+  });
+  current = code;
+  return true;
 }
 
 /** The string for `key` in the current language, "{0}" and "{1}" replaced by a and b. */
 export function t(key: string, a?: string | number, b?: string | number): string {
-  let s = strings[key];
-  if (s === undefined) return key;
+  const at = pack.indexOf('\n' + key + '=');
+  if (at < 0) return key;
+  const from = at + key.length + 2;
+  const end = pack.indexOf('\n', from);
+  let s = pack.substring(from, end < 0 ? pack.length : end);
   if (a !== undefined) s = s.replace('{0}', String(a));
   if (b !== undefined) s = s.replace('{1}', String(b));
   return s;

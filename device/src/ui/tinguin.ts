@@ -3,7 +3,8 @@
 // and during an operation "step n/m label"); a footer says what the keys do now. MENU opens
 // the help of the current view on top of it. All text here is font bytes (ui/text.ts).
 
-import { FONT_BITMAP, FONT_FIRST, FONT_HEIGHT, FONT_WIDTHS } from './font';
+import { FONT_FIRST, FONT_HEIGHT, fontFiles } from './font';
+import { resource } from '../resources';
 import { textWidth, wrap } from './text';
 import { t } from './lang';
 
@@ -46,8 +47,15 @@ export interface StatusInfo {
   label: string;
 }
 
+let bitmap = '';
+let widths = '';
+
 function font(g: EspruinoGraphics, scale: number): void {
-  g.setFontCustom(FONT_BITMAP, FONT_FIRST, FONT_WIDTHS, FONT_HEIGHT | (scale << 8));
+  if (!bitmap) {
+    bitmap = resource('font', () => fontFiles()[0]);
+    widths = resource('fontw', () => fontFiles()[1]);
+  }
+  g.setFontCustom(bitmap, FONT_FIRST, widths, FONT_HEIGHT | (scale << 8));
 }
 
 /** Rows of wrapped text: each paragraph of `s` wrapped to the display width. */

@@ -1,0 +1,167 @@
+// npm run bench:device — the firmware against its goals (issue: size and memory): bundle
+// bytes, JsVars on the Pico, frames and bytes per payment, key-press-to-screen latency.
+// Figures, not pass/fail.
+//
+// JsVars are counted by the real interpreter only: V8 objects have no JsVar equivalent, and
+// the firmware's state lives in closures the emulator cannot see. With ESPRUINO_BIN naming a
+// locally built Espruino 2v29 Linux port (device/ESPRUINO.md; built with the Pico's 5,100
+// JsVars for a faithful count), the bench writes dist/device/firmware-measure.js (the firmware
+// with the board's pins renamed to the interpreter's virtual pins) into its Storage, boots it
+// from flash, and reads process.memory() at idle and with a long payment statement on screen
+// (link frames delivered with USB.emit). Without ESPRUINO_BIN it says so.
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { EmulatedDevice } from '../board/emulator/device';
+import { EmulatedCard } from '../board/card/card';
+import { personalise, testCa, testIssuer } from '../board/card/personalise';
+import { DeviceLink } from '../host/src/link/device-link';
+import { encodeHostMessage } from '../host/src/link/codec';
+import { encodeFrame, FrameKind, FrameReader } from '../protocol/src/frame';
+import { MsgType } from '../protocol/src/messages';
+import { encodeCanonical, HostCbor } from '../shared/src/cbor';
+
+const ROOT = join(__dirname, '..', '..');
+const FIRMWARE = join(ROOT, 'dist', 'device', 'firmware.js');
+const MEASURE = join(ROOT, 'dist', 'device', 'firmware-measure.js');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const statement = encodeCanonical(
+  new Map<number, HostCbor>([
+    [1, 1],
+    [2, 'Order 4711: 3 items'],
+    [3, [123456, 'EUR']],
+    [4, 'Buchhandlung Müller & Söhne'],
+    [6, 'INV-2026-4711'],
+    [7, 'Three CD-ROMs of the SEMPER trials, shipped by parcel within five working days.'],
+    [8, 1764547200],
+    [9, 1767225600],
+    [10, 'https://shop.example'],
+  ]),
+);
+
+function row(name: string, value: string, goal: string): void {
+  console.log(`  ${name.padEnd(46)} ${value.padStart(14)}   goal ${goal}`);
+}
+
+/** JsVars on a real interpreter, or null without ESPRUINO_BIN. */
+function jsVars(): { idle: number; review: number; total: number; bin: string } | null {
+  const bin = process.env.ESPRUINO_BIN;
+  if (!bin) return null;
+  const fw = readFileSync(MEASURE, 'latin1');
+  const dir = mkdtempSync(join(tmpdir(), 'semper-bench-'));
+  try {
+    const run = (code: string): string => {
+      writeFileSync(join(dir, 'run.js'), code, 'latin1');
+      return execFileSync(bin, ['run.js'], { cwd: dir, input: '', encoding: 'latin1', timeout: 60000 });
+    };
+    // in chunks: a script holding the whole bundle as one literal would not fit the Pico's RAM
+    const CHUNK = 6000;
+    for (let off = 0; off < fw.length; off += CHUNK) {
+      const part = JSON.stringify(fw.slice(off, off + CHUNK));
+      const code = off === 0 ? `var S=require("Storage");S.eraseAll();print("W",S.write("fw.js",${part},0,${fw.length}));` : `print("W",require("Storage").write("fw.js",${part},${off}));`;
+      if (!/W true/.test(run(code))) throw new Error('writing the bundle to the interpreter\'s Storage failed');
+    }
+    const frame = (kind: number, payload: Uint8Array): string => Buffer.from(encodeFrame({ kind: kind as never, seq: 0, ack: 255, payload }, (d) => crc32(d))).toString('latin1');
+    const sync = frame(FrameKind.SYNC, Uint8Array.of(1, 2, 3, 4));
+    const confirm = frame(FrameKind.DATA, encodeHostMessage(MsgType.CONFIRM, 7, { statement }, 'request'));
+    // the console stays on stdout (the firmware would move it to LoopbackA) so the figures can be read
+    const out = run(
+      'LoopbackA.setConsole=function(){};eval(require("Storage").read("fw.js"));' +
+        'function m(t){var p=process.memory();print("MEM "+t+" "+p.usage+" "+p.total);}' +
+        `setTimeout(function(){m("idle");USB.emit("data",${JSON.stringify(sync)});` +
+        `setTimeout(function(){USB.emit("data",${JSON.stringify(confirm)});setTimeout(function(){m("review");quit();},600);},200);},800);`,
+    );
+    const get = (tag: string): [number, number] => {
+      const m = new RegExp(`MEM ${tag} (\\d+) (\\d+)`).exec(out);
+      if (!m) throw new Error(`no ${tag} figure from ${bin}:\n${out.slice(-400)}`);
+      return [Number(m[1]), Number(m[2])];
+    };
+    const [idle, total] = get('idle');
+    return { idle, review: get('review')[0], total, bin };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function emulatorFigures(): Promise<{ frames: number; bytes: number; latencyMs: number[] }> {
+  const ca = testCa('bench');
+  const issuer = testIssuer('bench');
+  const persona = personalise({ holder: 'Erika Mustermann', pin: '1234', puk: '12345678', balance: 500000, ca, issuer });
+  const device = new EmulatedDevice({ firmware: readFileSync(FIRMWARE, 'utf8'), onConsole: () => {} });
+  device.insertCard(new EmulatedCard(persona.nv));
+  const host = new DeviceLink(device.usb);
+  device.powerOn();
+  await host.connect({ timeoutMs: 5000 });
+  const press = async (k: string): Promise<void> => {
+    device.keypad.press(k);
+    await sleep(30);
+    device.keypad.release(k);
+    await sleep(30);
+  };
+  const until = async (re: RegExp): Promise<void> => {
+    for (let i = 0; i < 2000 && !re.test(device.screenText()); i++) await sleep(2);
+  };
+  await until(/Erika/);
+  const before = device.usbTraffic.length;
+  const p = host.request(MsgType.PURSE_DEBIT, { statement });
+  await until(/PAYMENT/);
+  for (let i = 0; i < 20 && !/-- end --/.test(device.screenText()); i++) await press('DOWN');
+  await press('OK');
+  await until(/Enter your PIN/);
+  for (const d of '1234') await press(d);
+  await press('OK');
+  await p;
+  const traffic = device.usbTraffic.slice(before);
+  let frames = 0;
+  const reader = new FrameReader((d) => crc32(d), () => frames++);
+  for (const b of traffic) reader.push(b);
+  const bytes = traffic.reduce((n, b) => n + b.length, 0);
+  // key press to a changed panel: MENU opens the menu, CANCEL closes it
+  const latencyMs: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const k = i % 2 ? 'CANCEL' : 'MENU';
+    const shot = device.display.image().pixels.join('');
+    const t0 = performance.now();
+    device.keypad.press(k);
+    while (device.display.image().pixels.join('') === shot && performance.now() - t0 < 1000) await sleep(0);
+    latencyMs.push(performance.now() - t0);
+    device.keypad.release(k);
+    await sleep(40);
+  }
+  host.close();
+  device.powerOff();
+  return { frames, bytes, latencyMs };
+}
+
+async function main(): Promise<void> {
+  console.log('SEMPER firmware: size, memory, link and responsiveness\n');
+  const size = statSync(FIRMWARE).size;
+  row('firmware bundle (minified, dist/device/firmware.js)', `${(size / 1024).toFixed(1)} KB`, '≤ 40 KB');
+  const mem = jsVars();
+  if (mem) {
+    row(`JsVars at idle (${mem.total} on this interpreter)`, String(mem.idle), '—');
+    row('JsVars with a payment statement on screen', String(mem.review), '≤ 3,500 at peak');
+    console.log(`    measured on ${mem.bin}; card operations need a card, which the Linux port lacks`);
+  } else {
+    row('JsVars', 'not measured', '≤ 3,500 at peak');
+    console.log('    set ESPRUINO_BIN to a locally built Espruino 2v29 (device/ESPRUINO.md) to count them');
+  }
+  const e = await emulatorFigures();
+  row('frames on USB for one purse payment (device → host)', String(e.frames), '—');
+  row('bytes on USB for one purse payment (device → host)', String(e.bytes), '—');
+  const sorted = e.latencyMs.slice().sort((a, b) => a - b);
+  row('key press to screen, median (emulator, 20 presses)', `${sorted[10].toFixed(1)} ms`, '≤ 100 ms (includes 20 ms debounce)');
+  row('key press to screen, worst', `${sorted[sorted.length - 1].toFixed(1)} ms`, '—');
+}
+
+void main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(`bench:device: ${(e as Error).message}`);
+    process.exit(1);
+  },
+);
