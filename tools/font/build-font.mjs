@@ -21,8 +21,12 @@ export const LAST = 255;
 export const HEIGHT = 8;
 export const MAX_WIDTH = 8;
 
-/** Codes above 126 that have a glyph: € (Windows-1252), ¢ £ ¥, Latin-1 letters but × and ÷. */
-export const HIGH_CODES = [0x80, 0xa2, 0xa3, 0xa5];
+/**
+ * Codes above 126 that have a glyph: 0x7F the continuation mark (drawn where the display cuts a
+ * word too long for a line; no text maps to it — U+007F is outside UNICODE_RANGES — so it
+ * cannot be faked), € (Windows-1252), ¢ £ ¥, Latin-1 letters but × and ÷.
+ */
+export const HIGH_CODES = [0x7f, 0x80, 0xa2, 0xa3, 0xa5];
 for (let c = 0xc0; c <= 0xff; c++) if (c !== 0xd7 && c !== 0xf7) HIGH_CODES.push(c);
 
 /** Glyphs that may put ink on row 7 (below the baseline). */
@@ -56,6 +60,7 @@ Exit status: 0 done, 1 invalid source or stale output, 2 bad arguments.
 /** The character a font byte stands for (Windows-1252 for 0x80, Latin-1 above 0x9F). */
 export function charOf(code) {
   if (code === 0x80) return '\u20ac';
+  if (code === 0x7f) return '\u21b5';
   return String.fromCharCode(code);
 }
 

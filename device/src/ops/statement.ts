@@ -146,7 +146,9 @@ export function review(bytes: Uint8Array, kinds: number[], offers: OfferBook): R
   if (st.offer) rows.push({ t: t('st.deal') + ' ' + hex(st.offer, 8) });
   if (st.text !== undefined) {
     rows.push({ t: t('st.text') });
-    bad = add('', toDisplay(st.text, true) || '');
+    // a newline leaves an empty row, which wrapping alone never does: "a b" wrapped at the
+    // space and "a\nb" must not look the same
+    bad = add('', (toDisplay(st.text, true) || '').split('\n').join('\n\n'));
     if (bad) return bad;
   }
   if (st.deliverBy !== undefined) rows.push({ t: t('st.deliverBy') + ' ' + formatDate(st.deliverBy) });

@@ -26,6 +26,9 @@ export function glyphFor(cp: number): number {
 
 const HEX = '0123456789ABCDEF';
 
+/** The continuation mark (font byte 0x7F): ends a line where a word was cut. */
+export const CONTINUED = 0x7f;
+
 /** A code point in hex as Unicode writes it: at least 4 digits (U+00E4, U+1F600). */
 function hex4(cp: number): string {
   let s = '';
@@ -126,8 +129,8 @@ export function textWidth(s: string): number {
 
 /**
  * Breaks font-byte text into lines no wider than `width` pixels: at newlines, at spaces
- * (the space is dropped at a break), and inside words longer than a line. No character is
- * dropped but the spaces and newlines where lines break.
+ * (the space is dropped at a break), and inside words longer than a line (marked with the
+ * continuation glyph). No character is dropped but the spaces and newlines where lines break.
  */
 export function wrap(s: string, width: number): string[] {
   const lines: string[] = [];
@@ -146,13 +149,15 @@ export function wrap(s: string, width: number): string[] {
         continue;
       }
       if (k > 0) lines.push(line);
-      // a word wider than the line is cut where it reaches the edge
+      // a word wider than the line is cut where it reaches the edge, and the cut is marked
+      // (CONTINUED, a glyph no text maps to): "AAAA" cut and "AA AA" broken never look alike
+      const mark = glyphWidth(CONTINUED);
       while (ww > width) {
         let cut = 0;
         let cw = 0;
-        while (cut < word.length && cw + glyphWidth(word.charCodeAt(cut)) <= width) cw += glyphWidth(word.charCodeAt(cut++));
+        while (cut < word.length && cw + glyphWidth(word.charCodeAt(cut)) + mark <= width) cw += glyphWidth(word.charCodeAt(cut++));
         if (cut === 0) cut = 1;
-        lines.push(word.substr(0, cut));
+        lines.push(word.substr(0, cut) + String.fromCharCode(CONTINUED));
         word = word.substr(cut);
         ww = textWidth(word);
       }
