@@ -75,35 +75,10 @@ if (!firmwareOnly) {
 }
 step('firmware type-check against the Espruino profile (tsc)', () => execFileSync(process.execPath, [tsc, '-p', join(root, 'device', 'tsconfig.json')], { stdio: 'pipe' }));
 
-/** esbuild settings shared by every bundle that runs on Espruino. */
+/** esbuild settings shared by every bundle that runs on Espruino (tools/espruino-esbuild.json). */
+const { '//': _why, ...espruinoBase } = JSON.parse(readFileSync(join(root, 'tools', 'espruino-esbuild.json'), 'utf8'));
 const espruino = {
-  bundle: true,
-  minify: true,
-  format: 'iife',
-  platform: 'neutral',
-  // Espruino's built-in modules: require()d at run time on the device, never bundled
-  external: ['Storage', 'crypto'],
-  target: 'es2015',
-  charset: 'ascii', // Espruino strings are bytes: keep the source 7-bit
-  legalComments: 'none',
-  logLevel: 'error',
-  // what esbuild may not emit, on top of the es2015 target (PROFILE.md)
-  supported: {
-    destructuring: false,
-    'default-argument': false,
-    'rest-argument': false,
-    generator: false,
-    'async-await': false,
-    'async-generator': false,
-    'exponent-operator': false,
-    'optional-chain': false,
-    'class-field': false,
-    'class-static-field': false,
-    'class-private-field': false,
-    'class-static-blocks': false,
-    bigint: false,
-    'regexp-lookbehind-assertions': false,
-  },
+  ...espruinoBase,
   define: {
     __FIRMWARE_VERSION__: JSON.stringify(pkg.version),
     __PINMAP__: JSON.stringify(firmwarePins(pinmap)),
@@ -111,8 +86,6 @@ const espruino = {
     __LANGUAGE_PACKS__: JSON.stringify(languagePacks),
     __RESOURCES_VERSION__: JSON.stringify(resourcesVersion),
   },
-  // TypeScript field declarations are types only: plain assignments, no defineProperty helpers
-  tsconfigRaw: { compilerOptions: { useDefineForClassFields: false } },
 };
 
 const out = join(root, 'dist', 'device');

@@ -92,6 +92,21 @@ export interface Money {
   currency: string;
 }
 
+/** A statement (SPEC.md §5.4, STATEMENT_SCHEMA) as named fields; text fields as the side's strings. */
+export interface Statement {
+  kind: number;
+  title: string;
+  amount?: Money;
+  payee?: string;
+  offer?: Uint8Array;
+  reference?: string;
+  text?: string;
+  deliverBy?: number;
+  refundUntil?: number;
+  origin?: string;
+  code?: string;
+}
+
 /** One entry of the card's purse log. */
 export interface LogEntry {
   counter: number;

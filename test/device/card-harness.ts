@@ -1,5 +1,5 @@
 // Test rig for device/src/card: bundles the card stack with the firmware's esbuild settings
-// (a copy of the `espruino` options of tools/build.mjs — keep them in step), runs the bundle
+// (tools/espruino-esbuild.json, the file tools/build.mjs reads), runs the bundle
 // in the board emulator (EmulatedDevice) and hands the stack's classes to the test through
 // an injected global. Values cross the realm boundary: bytes go in with `inContext`.
 
@@ -12,37 +12,15 @@ import { personalise, Personalised, testCa, testIssuer, KeyPair } from '../../bo
 
 const ROOT = join(__dirname, '..', '..');
 
-/** The `espruino` esbuild options of tools/build.mjs (languages omitted: the card stack has no UI). */
+/** The firmware's esbuild options (tools/espruino-esbuild.json, as tools/build.mjs uses them; no languages: the card stack has no UI). */
 export function espruinoOptions(): Record<string, unknown> {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
   const pinmap = JSON.parse(readFileSync(join(ROOT, 'board', 'pinmap.json'), 'utf8'), (k, v) => (k.startsWith('//') ? undefined : v));
+  const base = JSON.parse(readFileSync(join(ROOT, 'tools', 'espruino-esbuild.json'), 'utf8')) as Record<string, unknown>;
+  delete base['//'];
   return {
-    bundle: true,
-    minify: true,
-    format: 'iife',
-    platform: 'neutral',
-    target: 'es2015',
-    charset: 'ascii',
-    legalComments: 'none',
-    logLevel: 'error',
-    supported: {
-      destructuring: false,
-      'default-argument': false,
-      'rest-argument': false,
-      generator: false,
-      'async-await': false,
-      'async-generator': false,
-      'exponent-operator': false,
-      'optional-chain': false,
-      'class-field': false,
-      'class-static-field': false,
-      'class-private-field': false,
-      'class-static-blocks': false,
-      bigint: false,
-      'regexp-lookbehind-assertions': false,
-    },
+    ...base,
     define: { __FIRMWARE_VERSION__: JSON.stringify(pkg.version), __PINMAP__: JSON.stringify(pinmap), __LANGUAGES__: '[]' },
-    tsconfigRaw: { compilerOptions: { useDefineForClassFields: false } },
   };
 }
 

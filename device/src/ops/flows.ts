@@ -299,20 +299,24 @@ export function readLog(ctx: Ctx, req: Request): void {
 }
 
 /**
- * CHANGE PIN: the current PIN, the new one twice, then the card. From the host (request) or
- * from the menu (req null). Nothing about the PINs crosses the link.
+ * A secret (the current PIN or the PUK), then the new PIN twice, then `card` with both — the
+ * shape of CHANGE PIN and UNBLOCK. Nothing about the PINs crosses the link.
  */
-export function changePin(ctx: Ctx, req: Request | null): void {
+function replacePin(
+  ctx: Ctx,
+  req: Request | null,
+  first: { step: string; prompt: string },
+  card: (secret: string, newPin: string, cb: (e: CardError | null) => void) => void,
+): void {
   if (!ctx.card.reader.present()) {
     if (req) req.fail(ErrorCode.NO_CARD, 'no card in the slot');
     return;
   }
   const op = ctx.begin(req, 4);
   if (!op) return;
-  const secs = req ? timeoutOf(req) : DEFAULT_TIMEOUT;
-  op.deadline(secs, ErrorCode.USER_TIMEOUT);
-  op.step(1, t('step.oldPin'), DeviceState.AWAITING_PIN);
-  askPin(ctx.ui, op, t('pin.current'), '', (oldPin: string) => {
+  op.deadline(req ? timeoutOf(req) : DEFAULT_TIMEOUT, ErrorCode.USER_TIMEOUT);
+  op.step(1, t(first.step), DeviceState.AWAITING_PIN);
+  askPin(ctx.ui, op, t(first.prompt), '', (secret: string) => {
     op.step(2, t('step.newPin'), DeviceState.AWAITING_PIN);
     askPin(ctx.ui, op, t('pin.new'), '', (newPin: string) => {
       op.step(3, t('step.repeat'), DeviceState.AWAITING_PIN);
@@ -321,8 +325,8 @@ export function changePin(ctx: Ctx, req: Request | null): void {
         op.step(4, t('step.card'), DeviceState.CARD);
         op.deadline(30, ErrorCode.CARD_ERROR);
         ctx.ui.show(busyView(t('busy.card')));
-        ctx.card.changePin(
-          oldPin,
+        card(
+          secret,
           newPin,
           op.guard((e: CardError | null) => {
             if (e) return op.cardFail(e);
@@ -334,31 +338,12 @@ export function changePin(ctx: Ctx, req: Request | null): void {
   });
 }
 
-/** UNBLOCK (menu only): the PUK and a new PIN twice; the card resets the PIN's tries. */
+/** CHANGE PIN, from the host (request) or from the menu (req null). */
+export function changePin(ctx: Ctx, req: Request | null): void {
+  replacePin(ctx, req, { step: 'step.oldPin', prompt: 'pin.current' }, (old, pin, cb) => ctx.card.changePin(old, pin, cb));
+}
+
+/** UNBLOCK (menu only): the PUK resets the PIN's tries and sets a new PIN. */
 export function unblock(ctx: Ctx): void {
-  if (!ctx.card.reader.present()) return;
-  const op = ctx.begin(null, 4);
-  if (!op) return;
-  op.deadline(DEFAULT_TIMEOUT, ErrorCode.USER_TIMEOUT);
-  op.step(1, t('step.puk'), DeviceState.AWAITING_PIN);
-  askPin(ctx.ui, op, t('pin.puk'), '', (puk: string) => {
-    op.step(2, t('step.newPin'), DeviceState.AWAITING_PIN);
-    askPin(ctx.ui, op, t('pin.new'), '', (newPin: string) => {
-      op.step(3, t('step.repeat'), DeviceState.AWAITING_PIN);
-      askPin(ctx.ui, op, t('pin.repeat'), '', (again: string) => {
-        if (again !== newPin) return op.fail(ErrorCode.USER_REFUSED, 'the new PIN was not repeated the same');
-        op.step(4, t('step.card'), DeviceState.CARD);
-        op.deadline(30, ErrorCode.CARD_ERROR);
-        ctx.ui.show(busyView(t('busy.card')));
-        ctx.card.unblock(
-          puk,
-          newPin,
-          op.guard((e: CardError | null) => {
-            if (e) return op.cardFail(e);
-            op.ok({});
-          }),
-        );
-      });
-    });
-  });
+  replacePin(ctx, null, { step: 'step.puk', prompt: 'pin.puk' }, (puk, pin, cb) => ctx.card.unblock(puk, pin, cb));
 }

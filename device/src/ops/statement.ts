@@ -10,26 +10,12 @@ import { CborValue, decode } from '../../../protocol/src/cbor';
 import { CborError } from '../../../protocol/src/errors';
 import { cborErrorToMessageError } from '../../../protocol/src/codec';
 import { ErrorCode, NESTED_LIMITS, STATEMENT_SCHEMA, StatementKind } from '../../../protocol/src/messages';
-import { decodeBody, SchemaError } from '../../../protocol/src/schema';
+import { decodeBody, SchemaError, Statement } from '../../../protocol/src/schema';
 import { currencyExponent, formatDate, formatMoney } from '../ui/format';
 import { t } from '../ui/lang';
 import { toDisplay } from '../ui/text';
 import { Row, textRows } from '../ui/tinguin';
 import { OfferBook } from './offers';
-
-export interface Statement {
-  kind: number;
-  title: string;
-  amount?: { amount: number; currency: string };
-  payee?: string;
-  offer?: Uint8Array;
-  reference?: string;
-  text?: string;
-  deliverBy?: number;
-  refundUntil?: number;
-  origin?: string;
-  code?: string;
-}
 
 export interface Refusal {
   code: number;

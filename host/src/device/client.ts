@@ -5,11 +5,11 @@
 
 import { EventEmitter } from 'node:events';
 import { DeviceState, MsgType, msgTypeName, STATEMENT_SCHEMA } from '../../../protocol/src/messages';
-import { encodeBody, LogEntry, Money, SchemaError } from '../../../protocol/src/schema';
+import { encodeBody, LogEntry, Money, SchemaError, Statement } from '../../../protocol/src/schema';
 import { encodeCanonical, fromModel, utf8Length } from '../../../shared/src/cbor';
 import { DeviceError, isAwaitingUser, RequestOptions, StatusEvent } from '../link/device-link';
 
-export type { LogEntry, Money };
+export type { LogEntry, Money, Statement };
 
 /** What the client needs from below: DeviceConnection and DeviceLink both fit. */
 export interface Requester {
@@ -24,21 +24,6 @@ export interface HelloInfo {
   capabilities: number[];
   card: boolean;
   maxMessage: number;
-}
-
-/** A statement (SPEC §5.4) as named fields; the client encodes it canonically. */
-export interface Statement {
-  kind: number;
-  title: string;
-  amount?: Money;
-  payee?: string;
-  offer?: Uint8Array;
-  reference?: string;
-  text?: string;
-  deliverBy?: number;
-  refundUntil?: number;
-  origin?: string;
-  code?: string;
 }
 
 export interface SignResult {
