@@ -76,7 +76,8 @@ if (!firmwareOnly) {
 step('firmware type-check against the Espruino profile (tsc)', () => execFileSync(process.execPath, [tsc, '-p', join(root, 'device', 'tsconfig.json')], { stdio: 'pipe' }));
 
 /** esbuild settings shared by every bundle that runs on Espruino (tools/espruino-esbuild.json). */
-const { '//': _why, ...espruinoBase } = JSON.parse(readFileSync(join(root, 'tools', 'espruino-esbuild.json'), 'utf8'));
+const espruinoBase = JSON.parse(readFileSync(join(root, 'tools', 'espruino-esbuild.json'), 'utf8'));
+delete espruinoBase['//'];
 const espruino = {
   ...espruinoBase,
   define: {

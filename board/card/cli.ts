@@ -75,10 +75,15 @@ function cmdShow(file: string | undefined): void {
   );
 }
 
-const [cmd, ...rest] = process.argv.slice(2);
-if (!cmd || cmd === '--help' || cmd === '-h') {
-  process.stdout.write(HELP + '\n');
-  process.exit(cmd ? 0 : 2);
-} else if (cmd === 'new') cmdNew(options(rest));
-else if (cmd === 'show') cmdShow(rest[0]);
-else fail(`unknown command ${cmd} (see --help)`);
+/** Runs one card command (`semper card …` calls it; so does `npm run card`). */
+export function main(argv: string[] = process.argv.slice(2)): void {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h') {
+    process.stdout.write(HELP + '\n');
+    process.exit(cmd ? 0 : 2);
+  } else if (cmd === 'new') cmdNew(options(rest));
+  else if (cmd === 'show') cmdShow(rest[0]);
+  else fail(`unknown command ${cmd} (see --help)`);
+}
+
+if (require.main === module) main();

@@ -83,8 +83,9 @@ function parse(argv: string[]): Args {
   return a;
 }
 
-async function main(): Promise<void> {
-  const a = parse(process.argv.slice(2));
+/** Runs the emulator with these options (`semper emulator …` calls it; so does `npm run emulator`). */
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const a = parse(argv);
   // with --stdio, stdout is the line: everything a person reads goes to stderr
   const say = (s: string): void => void process.stderr.write(s + '\n');
   let firmware: string | undefined;
@@ -193,4 +194,4 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown());
 }
 
-void main();
+if (require.main === module) void main();

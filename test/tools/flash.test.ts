@@ -1,0 +1,195 @@
+// tools/flash/flash.mjs (npm run flash) as a user runs it, in a child process. The espruino CLI
+// is replaced by a fake ($ESPRUINO_CLI) that records its arguments and answers like a board would;
+// test/tools/flash-board.test.ts runs the real EspruinoTools against a fake board when it is
+// installed.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { crc32 as zlibCrc32 } from 'node:zlib';
+
+const root = join(__dirname, '..', '..');
+const flash = join(root, 'tools', 'flash', 'flash.mjs');
+let dir = '';
+let good = '';
+let bad = '';
+let fakeCli = '';
+let log = '';
+
+// answers each of flash.mjs's three steps; FAKE_MODE picks a misbehaviour
+const FAKE = `
+import { appendFileSync, readFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+const a = process.argv.slice(2);
+appendFileSync(process.env.FAKE_LOG, JSON.stringify({ argv: a, cwd: process.cwd() }) + '\\n');
+const mode = process.env.FAKE_MODE || 'ok';
+const e = a[a.indexOf('-e') + 1];
+console.log('0.1.67');
+console.log('--] >' + e); // the board echoes what it was sent
+if (mode === 'locked') process.exit(0);
+if (e.includes('-PROBE')) console.log('--] SEMPER-PROBE BOARD=' + (mode === 'otherboard' ? 'PIXLJS' : 'PICO_R1_3') + ' VERSION=2v29 FREE=' + (mode === 'full' ? 100 : 200000) + ' OLD=0');
+else if (e.includes('-VERIFY')) {
+  const s = a[a.indexOf('--storage') + 1];
+  const b = readFileSync(s.slice(s.indexOf(':') + 1));
+  console.log('--] SEMPER-VERIFY SIZE=' + b.length + ' CRC=' + ((crc32(b) ^ (mode === 'badcrc' ? 1 : 0)) >>> 0));
+}
+`;
+
+function run(argv: string[], env: Record<string, string> = {}): { status: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [flash, ...argv], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ESPRUINO_CLI: fakeCli, FAKE_LOG: log, ...env } });
+  return { status: r.status, out: r.stdout, err: r.stderr };
+}
+const calls = (): { argv: string[]; cwd: string }[] =>
+  existsSync(log)
+    ? readFileSync(log, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { argv: string[]; cwd: string })
+    : [];
+
+beforeAll(() => {
+  if (!existsSync(join(root, 'dist', 'tools', 'bundle-check', 'cli.js'))) throw new Error('run npm run build first (the bundle checker is in dist/)');
+  dir = mkdtempSync(join(tmpdir(), 'semper-flash-'));
+  good = join(dir, 'firmware.js');
+  // 1000 bytes: three 384-byte chunks
+  writeFileSync(good, `(function(){var a=${JSON.stringify('x'.repeat(957))};print(a.length);})();\n`);
+  bad = join(dir, 'bad.js');
+  writeFileSync(bad, '(function(){var o={a:1};const {a}=o;print(a);})();\n');
+  fakeCli = join(dir, 'fake-espruino.mjs');
+  writeFileSync(fakeCli, FAKE);
+  log = join(dir, 'calls.jsonl');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+beforeEach(() => rmSync(log, { force: true }));
+
+describe('npm run flash', () => {
+  it('--help explains the options, the steps and the console lock', () => {
+    const r = run(['--help']);
+    expect(r.status).toBe(0);
+    expect(r.out).toMatch(/^semper flash — write the firmware into a board's flash/);
+    for (const s of ['--port PATH', '--board NAME', '--dry-run', '.bootcde', 'E.CRC32', 'BTN1', 'device/FLASHING.md']) expect(r.out).toContain(s);
+  });
+
+  it('--dry-run prints the Storage file, its size and CRC32 and the exact commands, and runs nothing', () => {
+    const bytes = readFileSync(good);
+    const crc = zlibCrc32(bytes) >>> 0;
+    const out = join(dir, 'sent.js');
+    const r = run(['--dry-run', '--bundle', good, '--port', '/dev/ttyACM9', '--out', out]);
+    expect(r.status).toBe(0);
+    expect(r.out).toContain(`Storage file  .bootcde  ${bytes.length} bytes  CRC32 0x${crc.toString(16).padStart(8, '0')}`);
+    expect(r.out).toContain(`bundle check passed`);
+    expect(r.out).toContain('-p /dev/ttyACM9 --no-ble -e');
+    expect(r.out).toContain('--storage .bootcde:firmware.js -e');
+    expect(r.out).toContain("-e 'setTimeout(load,1000)'");
+    expect(r.out).toContain('sends 3 Storage.write calls (384 bytes each, base64)');
+    expect(r.out).toContain(`expects SIZE=${bytes.length} CRC=${crc}`);
+    expect(calls()).toEqual([]); // the espruino CLI never ran
+    // --out: exactly what EspruinoTools' --storage sends, then the check
+    const sent = readFileSync(out, 'latin1').trimEnd().split('\n');
+    expect(sent).toHaveLength(4);
+    expect(sent[0]).toMatch(/^require\("Storage"\)\.write\("\.bootcde",atob\("[A-Za-z0-9+/=]+"\),0,1000\)$/);
+    expect(sent[2]).toMatch(/,768\)$/);
+    const decoded = Buffer.concat(sent.slice(0, 3).map((l) => Buffer.from(/atob\("([^"]+)"\)/.exec(l)![1], 'base64')));
+    expect(decoded.equals(bytes)).toBe(true);
+    expect(sent[3]).toContain('E.CRC32');
+  });
+
+  it('--dry-run works without --port', () => {
+    const r = run(['--dry-run', '--bundle', good]);
+    expect(r.status).toBe(0);
+    expect(r.out).toContain("-p '<PORT>'");
+  });
+
+  it('refuses without --port (exit 2), listing the serial ports', () => {
+    const r = run(['--bundle', good]);
+    expect(r.status).toBe(2);
+    expect(r.err).toContain('--port is required');
+    expect(r.err).toContain('serial ports here:');
+    expect(r.err).toContain('semper doctor');
+  });
+
+  it('refuses a missing bundle (exit 2) and names npm run build', () => {
+    const r = run(['--port', 'tcp://127.0.0.1:9', '--bundle', join(dir, 'none.js')]);
+    expect(r.status).toBe(2);
+    expect(r.err).toContain('none.js does not exist: run npm run build');
+    expect(calls()).toEqual([]);
+  });
+
+  it('refuses a bundle that fails the Espruino bundle check (exit 2), also in a dry run', () => {
+    for (const argv of [['--port', 'tcp://127.0.0.1:9'], ['--dry-run']]) {
+      const r = run([...argv, '--bundle', bad]);
+      expect(r.status).toBe(2);
+      expect(r.err).toContain('fails the Espruino bundle check, refusing to flash it');
+      expect(r.err).toContain('destructuring');
+    }
+    expect(calls()).toEqual([]);
+  });
+
+  it('refuses a port that does not exist (exit 1), listing the ports', () => {
+    const r = run(['--port', join(dir, 'ttyACM42'), '--bundle', good]);
+    expect(r.status).toBe(1);
+    expect(r.err).toContain('ttyACM42 does not exist');
+    expect(r.err).toContain('serial ports here:');
+    expect(calls()).toEqual([]);
+  });
+
+  it('flashes: probe, write + CRC check, start — with the espruino CLI', () => {
+    const r = run(['--port', 'tcp://127.0.0.1:9', '--bundle', good]);
+    expect(r.err).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.out).toContain('PICO_R1_3, Espruino 2v29, 200000 bytes of flash free');
+    expect(r.out).toContain('stored 1000 bytes, CRC32');
+    expect(r.out).toContain(': matches');
+    expect(r.out).toContain('done: the firmware runs from flash');
+    const c = calls();
+    expect(c.map((x) => x.argv.slice(0, 3))).toEqual([
+      ['-p', 'tcp://127.0.0.1:9', '--no-ble'],
+      ['-p', 'tcp://127.0.0.1:9', '--no-ble'],
+      ['-p', 'tcp://127.0.0.1:9', '--no-ble'],
+    ]);
+    expect(c[1].argv).toContain('.bootcde:firmware.js');
+    expect(c[1].cwd).toBe(dir);
+    expect(c[2].argv.slice(-2)).toEqual(['-e', 'setTimeout(load,1000)']);
+  });
+
+  it('--no-start verifies but does not start the firmware', () => {
+    const r = run(['--port', 'tcp://127.0.0.1:9', '--bundle', good, '--no-start']);
+    expect(r.status).toBe(0);
+    expect(calls()).toHaveLength(2);
+  });
+
+  it('explains the console lock when the board does not answer (exit 1)', () => {
+    const r = run(['--port', 'tcp://127.0.0.1:9', '--bundle', good], { FAKE_MODE: 'locked' });
+    expect(r.status).toBe(1);
+    expect(r.err).toContain("no answer from Espruino's console");
+    expect(r.err).toContain('press BTN1 straight away');
+    expect(calls()).toHaveLength(1); // nothing written
+  });
+
+  it('stops on a CRC mismatch without starting the firmware (exit 1)', () => {
+    const r = run(['--port', 'tcp://127.0.0.1:9', '--bundle', good], { FAKE_MODE: 'badcrc' });
+    expect(r.status).toBe(1);
+    expect(r.err).toContain('verification FAILED');
+    expect(r.err).toContain('NOT started');
+    expect(calls()).toHaveLength(2);
+  });
+
+  it('refuses another board and a full flash before writing (exit 1)', () => {
+    const other = run(['--port', 'tcp://127.0.0.1:9', '--bundle', good], { FAKE_MODE: 'otherboard' });
+    expect(other.status).toBe(1);
+    expect(other.err).toContain('is PIXLJS, the firmware is built for PICO_R1_3');
+    const full = run(['--port', 'tcp://127.0.0.1:9', '--bundle', good], { FAKE_MODE: 'full' });
+    expect(full.status).toBe(1);
+    expect(full.err).toContain('not enough flash: 1000 bytes needed, 100 available');
+    expect(calls()).toHaveLength(2); // one probe each
+  });
+
+  it('says so when the espruino CLI cannot be run (exit 3)', () => {
+    const r = run(['--port', 'tcp://127.0.0.1:9', '--bundle', good], { ESPRUINO_CLI: join(dir, 'no-such-espruino') });
+    expect(r.status).toBe(3);
+    expect(r.err).toContain('cannot run');
+    expect(r.err).toContain('ESPRUINO_CLI');
+  });
+});

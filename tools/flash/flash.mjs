@@ -1,0 +1,342 @@
+#!/usr/bin/env node
+// usage: npm run flash -- --port /dev/ttyACM0 [options]   (see --help and device/FLASHING.md)
+//
+// Writes the firmware bundle (dist/device/firmware.js) into a board's flash as the Storage file
+// `.bootcde`, which Espruino evaluates from flash at every boot, verifies it by CRC32 and starts
+// it. The bytes go over the wire with Espruino's official command-line tool, the npm package
+// `espruino` (EspruinoTools): three runs of it, each an `-e` expression, the second with
+// `--storage .bootcde:<bundle>` (EspruinoTools turns that into `require("Storage").write(…)`
+// calls of 384 bytes each). Standalone like the rest of tools/: node built-ins, plus serialport
+// only to list ports when --port is wrong.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const rel = (p) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p) || '.');
+
+/** The EspruinoTools version the procedure was written and checked against (npx fallback). */
+export const ESPRUINO_CLI_VERSION = '0.1.67';
+/** Storage file Espruino runs at boot, from flash. */
+export const BOOT_FILE = '.bootcde';
+/** EspruinoTools' chunk size for --storage uploads (core/utils.js CHUNKSIZE). */
+const CHUNK = 384;
+const DEFAULT_BOARD = JSON.parse(readFileSync(join(root, 'board', 'pinmap.json'), 'utf8')).board;
+/**
+ * Storage area of boards we know (Espruino's boards/<BOARD>.py, chip.saved_code: pages × page
+ * size), each file taking a 32-byte header besides. The probe's getFree() is what counts; this
+ * only warns in a dry run.
+ */
+export const STORAGE_BYTES = { PICO_R1_3: 3 * 16384 };
+
+export const HELP = `semper flash — write the firmware into a board's flash, verify it, start it
+
+usage: npm run flash -- --port PATH [options]      (builds first)
+       semper flash --port PATH [options]
+
+options:
+  --port PATH      the board's serial port: /dev/ttyACM0 (Linux), /dev/tty.usbmodem… (macOS),
+                   COM5 (Windows), or tcp://host:port; required unless --dry-run
+  --board NAME     the board the firmware is built for (default ${DEFAULT_BOARD}, board/pinmap.json);
+                   flashing stops if the board reports another
+  --bundle FILE    the firmware bundle (default dist/device/firmware.js)
+  --dry-run        print what would be sent — the espruino commands, the Storage file, its
+                   size and CRC32 — and open no port; with --out FILE also write the exact
+                   JavaScript the write step sends
+  --no-start       verify, but leave the board in its REPL instead of starting the firmware
+  --list           list serial ports and exit
+  --timeout S      seconds each step may take (default 120)
+  --verbose        show everything the espruino CLI prints
+  --help           this text
+
+Steps: check the bundle (npm run check:bundle's checker); ask the board for its name, Espruino
+version and free flash; write the bundle to Storage as ${BOOT_FILE} (it runs from flash at boot)
+and read back E.CRC32 of the stored file, which must equal the local CRC32; start it with load().
+
+The espruino CLI is taken from $ESPRUINO_CLI, else node_modules (npm install --no-save
+espruino@${ESPRUINO_CLI_VERSION}), else npx espruino@${ESPRUINO_CLI_VERSION} (downloaded once into the npm cache).
+
+Once the firmware runs, USB carries only the SEMPER link: the console is locked. To flash again,
+unplug the board, plug it in and press BTN1 straight away (not before plugging in: that is the
+bootloader); Espruino then starts without the saved code. device/FLASHING.md has the details.
+
+Exit status: 0 flashed (or dry run printed); 1 flashing failed (the message says at which step);
+2 bad options or the bundle is missing or fails the check; 3 the espruino CLI cannot be run.`;
+
+class Failure extends Error {
+  constructor(message, code = 1) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** CRC-32 (zlib, unsigned) — the same function as Espruino's E.CRC32. */
+export function crc32(bytes) {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) {
+    c ^= bytes[i];
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+const hex32 = (n) => `0x${n.toString(16).padStart(8, '0')}`;
+
+// The expressions run on the board. Markers are built by concatenation so that the board's
+// echo of the typed command never matches them.
+export const PROBE_JS =
+  'var s=require("Storage");print("SEMPER"+"-PROBE BOARD="+process.env.BOARD+" VERSION="+process.env.VERSION+" FREE="+s.getFree()+" OLD="+(s.read(".bootcde")||"").length)';
+export const VERIFY_JS =
+  'var s=require("Storage"),f=s.read(".bootcde");s.erase(".varimg");print("SEMPER"+"-VERIFY SIZE="+(f?f.length:-1)+" CRC="+(f?E.CRC32(f):-1))';
+// load() restarts the interpreter and runs .bootcde, whose firmware then takes the console off
+// USB: the CLI would wait for a prompt that never comes. Deferred by a second, the board
+// answers (the timer's id), the CLI sees its prompt, finishes and closes the port first.
+export const START_JS = 'setTimeout(load,1000)';
+
+/** What EspruinoTools sends for `--storage NAME:FILE` (utils.js getUploadFileCode). */
+export function storageWriteCode(name, bytes) {
+  const data = Buffer.from(bytes);
+  const lines = [];
+  for (let i = 0; i < data.length; i += CHUNK) {
+    const part = data.subarray(i, i + CHUNK).toString('base64');
+    lines.push(`require("Storage").write(${JSON.stringify(name)},atob(${JSON.stringify(part)}),${i}${i === 0 ? ',' + data.length : ''})`);
+  }
+  return lines;
+}
+
+/** How to run the espruino CLI: [command, ...leading args] and where it came from. */
+function espruinoCli() {
+  const env = process.env.ESPRUINO_CLI;
+  if (env) return /\.(c|m)?js$/.test(env) ? { cmd: [process.execPath, resolve(env)], from: `$ESPRUINO_CLI (${env})` } : { cmd: [env], from: `$ESPRUINO_CLI (${env})` };
+  try {
+    const cli = createRequire(join(root, 'package.json')).resolve('espruino/bin/espruino-cli.js');
+    return { cmd: [process.execPath, cli], from: `node_modules (${rel(cli)})` };
+  } catch {
+    return { cmd: [process.platform === 'win32' ? 'npx.cmd' : 'npx', '--yes', `espruino@${ESPRUINO_CLI_VERSION}`], from: `npx espruino@${ESPRUINO_CLI_VERSION} (not installed here; npx fetches it once from the npm registry)` };
+  }
+}
+
+const shellQuote = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+
+/** The three espruino runs. */
+export function plan(port, bundle) {
+  const p = ['-p', port, '--no-ble'];
+  return [
+    { name: 'probe', what: 'ask the board for its name, Espruino version and free flash (the REPL must be on USB)', args: [...p, '-e', PROBE_JS] },
+    // EspruinoTools splits NAME:FILE at the first ':', so the file is named relative to the
+    // bundle's folder (the step runs there): a Windows path C:\… would be cut
+    { name: 'write', what: `write ${BOOT_FILE} in ${CHUNK}-byte chunks, then read back its size and E.CRC32`, args: [...p, '--storage', `${BOOT_FILE}:${basename(bundle)}`, '-e', VERIFY_JS], cwd: dirname(bundle) },
+    { name: 'start', what: 'load() a second later: restart and run the firmware from flash (the console leaves USB)', args: [...p, '-e', START_JS] },
+  ];
+}
+
+/** Runs the espruino CLI; resolves to everything it printed. */
+function runEspruino(cli, { args, cwd }, { timeoutMs, verbose }) {
+  return new Promise((resolve, reject) => {
+    const [cmd, ...lead] = cli.cmd;
+    const child = spawn(cmd, [...lead, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: cwd ?? process.cwd(), shell: process.platform === 'win32' && cmd.endsWith('.cmd') });
+    let text = '';
+    const take = (d) => {
+      text += d.toString('latin1');
+      if (verbose) process.stderr.write(d.toString('latin1').replace(/^/gm, '  espruino| '));
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    const timer = setTimeout(() => {
+      child.kill();
+      reject(new Failure(`the espruino CLI did not finish within ${timeoutMs / 1000} s${text ? `; it printed:\n${indent(text)}` : ''}`));
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Failure(`cannot run ${cli.cmd.join(' ')}: ${e.message} (set ESPRUINO_CLI, or npm install --no-save espruino@${ESPRUINO_CLI_VERSION})`, 3));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, text });
+    });
+  });
+}
+
+const indent = (t) =>
+  t
+    .trimEnd()
+    .split('\n')
+    .slice(-20)
+    .map((l) => `    ${l}`)
+    .join('\n');
+
+/** Serial ports, for the message when --port is wrong. */
+async function listPorts() {
+  try {
+    const { SerialPort } = await import('serialport');
+    const ports = await SerialPort.list();
+    return ports.map((p) => `${p.path}${p.vendorId ? `  (USB ${p.vendorId}:${p.productId}${p.manufacturer ? `, ${p.manufacturer}` : ''})` : ''}${p.vendorId === '0483' && p.productId === '5740' ? '  <- an Espruino board' : ''}`);
+  } catch (e) {
+    return [`(cannot list serial ports: ${e.message})`];
+  }
+}
+
+async function portsHint() {
+  const ports = await listPorts();
+  return `serial ports here:\n${ports.length ? ports.map((p) => `    ${p}`).join('\n') : '    none (is the board plugged in with a data cable?)'}\nsemper doctor (npm run semper -- doctor --no-link) checks permissions, udev and ModemManager`;
+}
+
+const LOCKED = `no answer from Espruino's console. Most likely the SEMPER firmware is running: it moves the
+console off USB (the line carries only the link protocol). To flash again:
+  1. unplug the board;
+  2. plug it in and press BTN1 straight away (within about a second; holding it while plugging in
+     starts the bootloader instead: the LEDs pulse — unplug and try again);
+  3. Espruino starts without running the saved code, the console is on USB: run this command again.
+Otherwise --port may name another device, or another program holds the port (a semper agent,
+a terminal, the Web IDE): close it. See device/FLASHING.md.`;
+
+function parseMarker(text, re) {
+  const m = re.exec(text);
+  if (!m) return null;
+  return Object.fromEntries(Object.entries(m.groups).map(([k, v]) => [k, /^-?\d+$/.test(v) ? Number(v) : v]));
+}
+
+async function main(argv) {
+  let v;
+  try {
+    ({ values: v } = parseArgs({
+      args: argv,
+      options: {
+        port: { type: 'string' },
+        board: { type: 'string', default: DEFAULT_BOARD },
+        bundle: { type: 'string', default: join(root, 'dist', 'device', 'firmware.js') },
+        'dry-run': { type: 'boolean' },
+        out: { type: 'string' },
+        'no-start': { type: 'boolean' },
+        list: { type: 'boolean' },
+        timeout: { type: 'string', default: '120' },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    throw new Failure(`${e.message} (see --help)`, 2);
+  }
+  if (v.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (v.list) {
+    console.log((await listPorts()).join('\n') || 'no serial ports');
+    return 0;
+  }
+  const timeoutMs = Number(v.timeout) * 1000;
+  if (!(timeoutMs > 0)) throw new Failure('--timeout needs a number of seconds', 2);
+  if (v.out && !v['dry-run']) throw new Failure('--out goes with --dry-run', 2);
+  if (!v.port && !v['dry-run']) throw new Failure(`--port is required: the board's serial port, e.g. --port /dev/ttyACM0 (or --dry-run to see what would be sent)\n${await portsHint()}`, 2);
+
+  // 1. the bundle: present and passing the Espruino bundle check
+  const bundle = v.bundle;
+  if (!existsSync(bundle)) throw new Failure(`${rel(bundle)} does not exist: run npm run build (npm run flash builds first)`, 2);
+  const checker = join(root, 'dist', 'tools', 'bundle-check', 'cli.js');
+  if (!existsSync(checker)) throw new Failure(`the bundle checker ${rel(checker)} is missing: run npm run build`, 2);
+  const check = spawnSync(process.execPath, [checker, bundle], { encoding: 'utf8' });
+  if (check.status !== 0) throw new Failure(`${rel(bundle)} fails the Espruino bundle check, refusing to flash it:\n${indent(check.stdout + check.stderr)}`, 2);
+  const bytes = readFileSync(bundle);
+  const crc = crc32(bytes);
+  const cli = espruinoCli();
+  const port = v.port ?? '<PORT>';
+  const steps = plan(port, bundle);
+  if (v['no-start']) steps.pop();
+
+  console.log(`${v['dry-run'] ? 'semper flash (dry run: no port is opened, nothing is sent)' : 'semper flash'}`);
+  console.log(`  bundle        ${rel(bundle)}: ${bytes.length} bytes, CRC32 ${hex32(crc)} (${crc}), bundle check passed`);
+  console.log(`  Storage file  ${BOOT_FILE}  ${bytes.length} bytes  CRC32 ${hex32(crc)}  (run from flash at every boot)`);
+  console.log(`  board         ${v.board}${v.port ? ` on ${v.port}` : ''}`);
+  console.log(`  espruino CLI  ${cli.from}`);
+  const area = STORAGE_BYTES[v.board];
+  if (area !== undefined && bytes.length + 32 > area) {
+    console.log(`  WARNING       ${v.board}'s Storage holds ${area} bytes in all (${area / 1024} KB, boards/${v.board}.py saved_code);\n                this bundle needs ${bytes.length + 32} with its header: it cannot fit, the probe will refuse it`);
+  }
+
+  if (v['dry-run']) {
+    const writes = storageWriteCode(BOOT_FILE, bytes);
+    steps.forEach((s, i) => {
+      console.log(`\n${i + 1}. ${s.name}: ${s.what}`);
+      const cmd = [...cli.cmd.map((c) => (c === process.execPath ? 'node' : c)), ...s.args].map(shellQuote).join(' ');
+      console.log(`   ${s.cwd ? `(cd ${shellQuote(rel(s.cwd))} && ${cmd})` : cmd}`);
+      if (s.name === 'write') {
+        console.log(`   sends ${writes.length} Storage.write calls (${CHUNK} bytes each, base64), then the check:`);
+        console.log(`     ${writes[0].slice(0, 64)}…",0,${bytes.length})`);
+        if (writes.length > 1) console.log(`     … ${writes.length - 1} more, the last at offset ${(writes.length - 1) * CHUNK}`);
+        console.log(`     ${VERIFY_JS}`);
+        console.log(`   expects SIZE=${bytes.length} CRC=${crc}`);
+      }
+    });
+    if (v.out) {
+      writeFileSync(v.out, [...writes, VERIFY_JS].join('\n') + '\n', 'latin1');
+      console.log(`\nwrote the write step's JavaScript to ${v.out} (${writes.length + 1} lines)`);
+    }
+    return 0;
+  }
+
+  // a port named wrongly: say so before the espruino CLI times out on it
+  if (!/^(tcp:\/\/|COM\d+$)/i.test(v.port)) {
+    if (!existsSync(v.port)) throw new Failure(`${v.port} does not exist\n${await portsHint()}`, 1);
+    try {
+      accessSync(v.port, constants.R_OK | constants.W_OK);
+    } catch (e) {
+      if (e.code === 'EACCES') throw new Failure(`no permission to open ${v.port}: run semper doctor --no-link (npm run semper -- doctor --no-link) for the fix (dialout group or a udev rule)`, 1);
+    }
+  }
+
+  const opts = { timeoutMs, verbose: v.verbose };
+  // 2. probe
+  console.log(`\n1/${steps.length} probe ${v.port} …`);
+  const probe = await runEspruino(cli, steps[0], opts);
+  const info = parseMarker(probe.text, /SEMPER-PROBE BOARD=(?<board>[A-Za-z0-9_]+) VERSION=(?<version>[\w.]+) FREE=(?<free>\d+) OLD=(?<old>\d+)/);
+  if (!info) {
+    if (/Unable to connect|Error: Opening|cannot open|No such file|Permission denied|Access denied|ECONNREFUSED/i.test(probe.text)) throw new Failure(`the espruino CLI could not open ${v.port}:\n${indent(probe.text)}\n${await portsHint()}`);
+    throw new Failure(`${LOCKED}${v.verbose ? '' : '\n(--verbose shows what the espruino CLI printed)'}`);
+  }
+  console.log(`  ${info.board}, Espruino ${info.version}, ${info.free} bytes of flash free${info.old ? `, an old ${BOOT_FILE} of ${info.old} bytes` : ''}`);
+  if (info.board !== v.board) throw new Failure(`the board on ${v.port} is ${info.board}, the firmware is built for ${v.board}: refusing (--board ${info.board} if you really mean it)`);
+  if (!/^2v29/.test(String(info.version))) console.log(`  warning: the firmware is made for Espruino 2v29, the board runs ${info.version} (device/FLASHING.md: updating Espruino)`);
+  if (bytes.length > info.free + info.old) throw new Failure(`not enough flash: ${bytes.length} bytes needed, ${info.free + info.old} available (require("Storage").eraseAll() in the REPL frees everything)`);
+
+  // 3. write and verify
+  console.log(`2/${steps.length} write ${BOOT_FILE} (${bytes.length} bytes, ${Math.ceil(bytes.length / CHUNK)} chunks) and verify …`);
+  const write = await runEspruino(cli, steps[1], opts);
+  const got = parseMarker(write.text, /SEMPER-VERIFY SIZE=(?<size>-?\d+) CRC=(?<crc>-?\d+)/);
+  if (!got) throw new Failure(`no answer to the check after writing:\n${indent(write.text)}\nThe board may have reset during the write: run this command again.`);
+  if (got.size !== bytes.length || got.crc >>> 0 !== crc) {
+    throw new Failure(`verification FAILED: the board stored ${got.size} bytes with CRC32 ${got.crc < 0 ? 'none' : hex32(got.crc >>> 0)}, expected ${bytes.length} bytes with ${hex32(crc)}. The firmware was NOT started; run this command again (require("Storage").eraseAll() in the REPL first if it keeps failing).`);
+  }
+  console.log(`  stored ${got.size} bytes, CRC32 ${hex32(crc)}: matches`);
+
+  // 4. start
+  if (v['no-start']) {
+    console.log(`done: ${BOOT_FILE} verified; the board stays in its REPL until it is reset or re-plugged, then the firmware runs`);
+    return 0;
+  }
+  console.log(`3/${steps.length} start the firmware (load()) …`);
+  try {
+    await runEspruino(cli, steps[2], { ...opts, timeoutMs: Math.min(timeoutMs, 30_000) });
+  } catch (e) {
+    if (!(e instanceof Failure) || e.code !== 1) throw e;
+    console.log(`  the espruino CLI did not confirm the restart (${e.message.split(';')[0]}).\n  The firmware is stored and verified: unplug the board and plug it in again to start it.`);
+    return 0;
+  }
+  console.log(`done: the firmware runs from flash and at every boot. USB now carries only the SEMPER link;\ncheck it with: npm run semper -- doctor --device ${v.port.startsWith('tcp://') ? v.port : `serial:${v.port}`}`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    if (!(e instanceof Failure)) throw e;
+    process.stderr.write(`semper flash: ${e.message}\n`);
+    process.exitCode = e.code;
+  },
+);
