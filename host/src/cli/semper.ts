@@ -51,6 +51,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'find the device and fix what keeps the host agent from it (serial port, permissions, udev, ModemManager, link)',
     run: async (argv) => (await import('./doctor')).run(argv),
   },
+  device: {
+    summary: 'the device: what it is (info), the purse balance (balance), the card\u2019s log (log)',
+    run: async (argv) => (await import('./device')).run(argv),
+  },
   archive: {
     summary: 'browse, export (CSV, evidence pack) and verify the transaction archive',
     run: async (argv) => (await import('./archive')).run(argv),

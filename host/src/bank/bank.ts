@@ -1,0 +1,499 @@
+// The bank (`semper bank`): accounts, a double-entry ledger, deposits of card-signed payment
+// tokens with double-spending detection, account-instrument payment orders, and issuer-
+// signed load instructions — all durable in SQLite, every request idempotent by its
+// client-chosen request id. API.md in this folder is the specification; this file is the
+// logic, http.ts the wire.
+//
+// Money: integer minor units. Every balance change is one `ledger` row (debit account,
+// credit account, amount) written in the same transaction as both balances, so the sum of
+// all balances of a currency is always 0: customers' money is matched by the `cash:CUR`
+// account (money that came in from outside) and the purse float `float:CUR` (value on cards:
+// loads move money from a buyer into the float, deposits of tokens from the float to a
+// merchant).
+
+import { p256 } from '@noble/curves/p256';
+import { sha256 } from '@noble/hashes/sha256';
+import Database from 'better-sqlite3';
+import { TrustStore } from '../../../shared/src/certificate';
+import { assertPublicKey, CoseError, Sign1 } from '../../../shared/src/cose';
+import { decodeLoadRequest, decodePaymentOrder, decodePaymentToken, hex, makeLoadInstruction, PaymentError, verifyPaymentToken, verifySignedBy } from '../payment/formats';
+import { immediate, mapSqliteError, SqliteDb, StoreError } from '../services/sqlite';
+import { BankError, DoubleSpendingEvidence, HTTP_STATUS } from './errors';
+
+export type AccountKind = 'buyer' | 'merchant' | 'float' | 'cash';
+
+export interface Account {
+  id: string;
+  kind: AccountKind;
+  name: string;
+  currency: string;
+  balance: number;
+  /** base64url SEC1 public key (buyers: signs orders and load requests). */
+  publicKey?: string;
+}
+
+export interface BankOptions {
+  /** The issuer's P-256 private key: signs load instructions. */
+  issuerKey: Uint8Array;
+  /** The name the card knows its issuer by (load instruction field 4). */
+  issuerName: string;
+  /** Trust anchors for card certificates. */
+  trust: TrustStore;
+  /** Clock, ms (default Date.now). */
+  now?: () => number;
+  busyTimeoutMs?: number;
+}
+
+/** A completed request: its HTTP status and JSON answer (stored for idempotency). */
+export interface Answer {
+  status: number;
+  body: unknown;
+  /** True when this is the stored answer of an earlier identical request. */
+  replay?: boolean;
+}
+
+export const SCHEMA_VERSION = 1;
+const BANK_KIND = 'semper-bank';
+
+const appendOnly = (t: string): string => `
+CREATE TRIGGER ${t}_no_update BEFORE UPDATE ON ${t} BEGIN SELECT RAISE(ABORT, '${t} is append-only'); END;
+CREATE TRIGGER ${t}_no_delete BEFORE DELETE ON ${t} BEGIN SELECT RAISE(ABORT, '${t} is append-only'); END;`;
+
+const SCHEMA_V1 = `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;
+CREATE TABLE accounts (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('buyer', 'merchant', 'float', 'cash')),
+  name TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  balance INTEGER NOT NULL,
+  public_key BLOB,
+  created INTEGER NOT NULL,
+  CHECK (kind IN ('float', 'cash') OR balance >= 0)
+) STRICT;
+CREATE TABLE ledger (
+  id INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL,
+  op TEXT NOT NULL,
+  debit TEXT NOT NULL REFERENCES accounts (id),
+  credit TEXT NOT NULL REFERENCES accounts (id),
+  amount INTEGER NOT NULL CHECK (amount > 0),
+  currency TEXT NOT NULL,
+  ref TEXT NOT NULL
+) STRICT;
+CREATE TABLE deposits (
+  card_id BLOB NOT NULL,
+  counter INTEGER NOT NULL,
+  token BLOB NOT NULL,
+  payload BLOB NOT NULL,
+  merchant TEXT NOT NULL,
+  entry INTEGER NOT NULL REFERENCES ledger (id),
+  time INTEGER NOT NULL,
+  PRIMARY KEY (card_id, counter)
+) STRICT;
+CREATE TABLE orders (
+  order_id TEXT PRIMARY KEY,
+  payer TEXT NOT NULL,
+  payee TEXT NOT NULL,
+  body BLOB NOT NULL,
+  entry INTEGER NOT NULL REFERENCES ledger (id),
+  time INTEGER NOT NULL
+) STRICT;
+CREATE TABLE cards (card_id BLOB PRIMARY KEY, load_counter INTEGER NOT NULL) STRICT;
+CREATE TABLE loads (
+  card_id BLOB NOT NULL,
+  load_counter INTEGER NOT NULL,
+  account TEXT NOT NULL,
+  request BLOB NOT NULL,
+  instruction BLOB NOT NULL,
+  entry INTEGER NOT NULL REFERENCES ledger (id),
+  time INTEGER NOT NULL,
+  PRIMARY KEY (card_id, load_counter)
+) STRICT;
+CREATE TABLE requests (
+  request_id TEXT PRIMARY KEY,
+  op TEXT NOT NULL,
+  digest BLOB NOT NULL,
+  status INTEGER NOT NULL,
+  answer TEXT NOT NULL,
+  time INTEGER NOT NULL
+) STRICT;
+CREATE TABLE refusals (
+  id INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL,
+  code TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  evidence TEXT NOT NULL
+) STRICT;
+${['ledger', 'deposits', 'orders', 'loads', 'requests', 'refusals'].map(appendOnly).join('\n')}
+`;
+
+/** Opens the bank database: WAL, synchronous=FULL, busy timeout, the schema (as host/src/services/sqlite.ts does for the archive). */
+export function openBankDatabase(path: string, busyTimeoutMs = 5000): SqliteDb {
+  let db: SqliteDb;
+  try {
+    db = new Database(path);
+  } catch (e) {
+    return mapSqliteError(e);
+  }
+  try {
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    const v = db.pragma('user_version', { simple: true }) as number;
+    if (v > SCHEMA_VERSION) throw new StoreError('UNSUPPORTED', `bank schema ${v} is newer than this program`);
+    if (v < SCHEMA_VERSION) {
+      immediate(db, () => {
+        if ((db.pragma('user_version', { simple: true }) as number) === SCHEMA_VERSION) return;
+        db.exec(SCHEMA_V1);
+        db.prepare("INSERT INTO meta (key, value) VALUES ('kind', ?)").run(Buffer.from(BANK_KIND));
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      });
+    }
+    // another SEMPER database (the archive also has user_version 1) is not a bank
+    const kind = db.prepare("SELECT value FROM meta WHERE key = 'kind'").pluck().get() as Buffer | undefined;
+    if (!kind || kind.toString() !== BANK_KIND) throw new StoreError('NOT_A_DATABASE', 'the file is a SEMPER database, but not a bank');
+  } catch (e) {
+    db.close();
+    return mapSqliteError(e);
+  }
+  return db;
+}
+
+// ------------------------------------------------------------------ request checks
+
+export const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64url');
+
+function bad(field: string, msg: string): never {
+  throw new BankError('BAD_REQUEST', `${field}: ${msg}`, field);
+}
+
+type Body = Record<string, unknown>;
+
+function str(b: Body, k: string, re: RegExp, what: string): string {
+  const v = b[k];
+  if (typeof v !== 'string' || !re.test(v)) bad(k, what);
+  return v;
+}
+
+function bytesOf(b: Body, k: string, optional = false): Uint8Array | undefined {
+  const v = b[k];
+  if (v === undefined && optional) return undefined;
+  if (typeof v !== 'string' || !/^[A-Za-z0-9_-]{1,1398102}$/.test(v)) bad(k, 'base64url bytes expected');
+  return new Uint8Array(Buffer.from(v, 'base64url'));
+}
+
+function amountOf(b: Body, k: string): number {
+  const v = b[k];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) bad(k, 'a positive integer of minor units');
+  return v;
+}
+
+const ID = /^[a-z0-9][a-z0-9._:-]{0,63}$/;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const CURRENCY = /^[A-Z]{3}$/;
+const NAME = /^\P{Cc}{1,64}$/u; // 1..64 characters, no control characters
+
+/** Order-independent serialisation for the request digest. */
+function stable(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stable((v as Body)[k])}`).join(',')}}`;
+  return JSON.stringify(v);
+}
+
+function badToken(e: unknown): never {
+  if (e instanceof PaymentError) throw new BankError('BAD_TOKEN', e.message, e.detail ?? e.code);
+  if (e instanceof CoseError) throw new BankError('BAD_TOKEN', e.message, e.code);
+  throw e;
+}
+
+interface AccountRow {
+  id: string;
+  kind: AccountKind;
+  name: string;
+  currency: string;
+  balance: number;
+  public_key: Buffer | null;
+}
+
+const toAccount = (r: AccountRow): Account => {
+  const a: Account = { id: r.id, kind: r.kind, name: r.name, currency: r.currency, balance: r.balance };
+  if (r.public_key) a.publicKey = b64(r.public_key);
+  return a;
+};
+
+export class Bank {
+  private readonly now: () => number;
+  readonly issuerPublicKey: Uint8Array;
+
+  constructor(
+    readonly db: SqliteDb,
+    private readonly o: BankOptions,
+  ) {
+    this.now = o.now ?? Date.now;
+    // the issuer's public key, for clients and cards (GET /v1/issuer)
+    this.issuerPublicKey = p256.getPublicKey(o.issuerKey, false);
+  }
+
+  static open(path: string, o: BankOptions): Bank {
+    return new Bank(openBankDatabase(path, o.busyTimeoutMs), o);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  // ---------------------------------------------------------------- idempotent execution
+
+  /**
+   * Runs one state-changing request exactly once per request id: in one BEGIN IMMEDIATE
+   * transaction, look the id up (same request → the stored answer; another request → 
+   * IDEMPOTENCY_CONFLICT), run `fn` in a savepoint (its writes roll back if it refuses), store
+   * refusal evidence and the answer, COMMIT. BUSY and internal failures commit nothing.
+   */
+  execute(op: string, body: Body, fn: () => unknown): Answer {
+    const requestId = str(body, 'requestId', REQUEST_ID, '1..128 characters [A-Za-z0-9._:-]');
+    const { requestId: _omit, ...rest } = body;
+    const digest = sha256(new TextEncoder().encode(`${op}\n${stable(rest)}`));
+    try {
+      return immediate(this.db, () => {
+        const prior = this.db.prepare('SELECT op, digest, status, answer FROM requests WHERE request_id = ?').get(requestId) as { op: string; digest: Buffer; status: number; answer: string } | undefined;
+        if (prior) {
+          if (prior.op !== op || hex(prior.digest) !== hex(digest)) throw new BankError('IDEMPOTENCY_CONFLICT', 'this request id was used for a different request');
+          return { status: prior.status, body: JSON.parse(prior.answer), replay: true };
+        }
+        let answer: Answer;
+        try {
+          answer = { status: 200, body: this.db.transaction(fn)() };
+        } catch (e) {
+          if (!(e instanceof BankError) || e.code === 'BUSY' || e.code === 'INTERNAL' || e.code === 'IDEMPOTENCY_CONFLICT') throw e;
+          if (e.code === 'BAD_REQUEST' || e.code === 'UNAUTHORIZED') throw e; // not a decision on the request: not stored
+          answer = errorAnswer(e);
+          if (e.code === 'DOUBLE_SPENDING' || e.code === 'DUPLICATE_ORDER') {
+            this.db.prepare('INSERT INTO refusals (time, code, request_id, evidence) VALUES (?, ?, ?, ?)').run(this.now(), e.code, requestId, JSON.stringify(e.detail ?? null));
+          }
+        }
+        this.db.prepare('INSERT INTO requests (request_id, op, digest, status, answer, time) VALUES (?, ?, ?, ?, ?, ?)').run(requestId, op, digest, answer.status, JSON.stringify(answer.body), this.now());
+        return answer;
+      });
+    } catch (e) {
+      if (e instanceof BankError) throw e;
+      if (e instanceof StoreError && e.code === 'BUSY') throw new BankError('BUSY', 'the bank database is busy; retry with the same request id');
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------- accounts
+
+  private account(id: string): AccountRow {
+    const r = this.db.prepare('SELECT id, kind, name, currency, balance, public_key FROM accounts WHERE id = ?').get(id) as AccountRow | undefined;
+    if (!r) throw new BankError('NOT_FOUND', `no account ${id}`);
+    return r;
+  }
+
+  getAccount(id: string): Account {
+    try {
+      return toAccount(this.account(id));
+    } catch (e) {
+      if (e instanceof BankError) throw e;
+      return mapSqliteError(e);
+    }
+  }
+
+  /** The system accounts of a currency (created on first use). */
+  private system(kind: 'float' | 'cash', currency: string): string {
+    const id = `${kind}:${currency}`;
+    this.db.prepare('INSERT OR IGNORE INTO accounts (id, kind, name, currency, balance, created) VALUES (?, ?, ?, ?, 0, ?)').run(id, kind, kind === 'float' ? `purse float ${currency}` : `cash ${currency}`, currency, this.now());
+    return id;
+  }
+
+  /** Moves `amount` from `debit` to `credit`: both balances and the ledger row, in the caller's transaction. */
+  private move(op: string, debit: AccountRow, credit: AccountRow, amount: number, ref: string): number {
+    if (debit.currency !== credit.currency) throw new BankError('CURRENCY', `${debit.id} holds ${debit.currency}, ${credit.id} ${credit.currency}`);
+    if ((debit.kind === 'buyer' || debit.kind === 'merchant') && debit.balance < amount) throw new BankError('INSUFFICIENT_FUNDS', `${debit.id} holds less than ${amount}`);
+    this.db.prepare('UPDATE accounts SET balance = balance - ? WHERE id = ?').run(amount, debit.id);
+    this.db.prepare('UPDATE accounts SET balance = balance + ? WHERE id = ?').run(amount, credit.id);
+    return Number(this.db.prepare('INSERT INTO ledger (time, op, debit, credit, amount, currency, ref) VALUES (?, ?, ?, ?, ?, ?, ?)').run(this.now(), op, debit.id, credit.id, amount, debit.currency, ref).lastInsertRowid);
+  }
+
+  private balance(id: string): number {
+    return this.account(id).balance;
+  }
+
+  /** POST /v1/accounts (admin). */
+  openAccount(body: Body): Answer {
+    return this.execute('open-account', body, () => {
+      const id = str(body, 'id', ID, 'an account id [a-z0-9._:-], 1..64');
+      const kind = str(body, 'kind', /^(buyer|merchant)$/, 'buyer or merchant') as AccountKind;
+      const name = str(body, 'name', NAME, '1..64 characters');
+      const currency = str(body, 'currency', CURRENCY, 'an ISO 4217 code');
+      const pub = bytesOf(body, 'publicKey', kind === 'merchant');
+      if (kind === 'buyer' && !pub) bad('publicKey', 'a buyer account needs the key that signs its orders');
+      if (pub) {
+        try {
+          assertPublicKey(pub);
+        } catch (_e) {
+          bad('publicKey', 'not an uncompressed P-256 point');
+        }
+      }
+      if (this.db.prepare('SELECT 1 FROM accounts WHERE id = ?').get(id)) throw new BankError('ACCOUNT_EXISTS', `account ${id} exists`);
+      this.db.prepare('INSERT INTO accounts (id, kind, name, currency, balance, public_key, created) VALUES (?, ?, ?, ?, 0, ?, ?)').run(id, kind, name, currency, pub ?? null, this.now());
+      return { account: toAccount(this.account(id)) };
+    });
+  }
+
+  /** POST /v1/accounts/{id}/fund (admin): money paid in from outside (cash:CUR → account). */
+  fund(id: string, body: Body): Answer {
+    return this.execute(`fund:${id}`, body, () => {
+      const amount = amountOf(body, 'amount');
+      const acc = this.account(id);
+      if (acc.kind !== 'buyer' && acc.kind !== 'merchant') throw new BankError('NOT_FOUND', `no customer account ${id}`);
+      const entry = this.move('fund', this.account(this.system('cash', acc.currency)), acc, amount, 'funding');
+      return { balance: this.balance(id), entry };
+    });
+  }
+
+  // ---------------------------------------------------------------- deposits of card tokens
+
+  /** POST /v1/deposits: a merchant deposits a card-signed payment token. */
+  deposit(body: Body): Answer {
+    return this.execute('deposit', body, () => {
+      const merchantId = str(body, 'merchant', ID, 'an account id');
+      const tokenBytes = bytesOf(body, 'token')!;
+      const cert = bytesOf(body, 'cardCertificate')!;
+      const im = body.intermediates;
+      if (im !== undefined && (!Array.isArray(im) || im.length > 4)) bad('intermediates', 'at most 4 certificates');
+      const intermediates = ((im as unknown[] | undefined) ?? []).map((_, i) => bytesOf(im as unknown as Body, String(i))!);
+      let token;
+      let payload: Uint8Array;
+      try {
+        const v = verifyPaymentToken(tokenBytes, cert, this.o.trust, Math.floor(this.now() / 1000), intermediates);
+        token = v.token;
+        payload = decodePaymentToken(tokenBytes).sign1.payload;
+      } catch (e) {
+        return badToken(e);
+      }
+      const merchant = this.account(merchantId);
+      if (merchant.kind !== 'merchant') throw new BankError('NOT_FOUND', `no merchant account ${merchantId}`);
+      if (token.payee !== merchant.id) throw new BankError('WRONG_PAYEE', `the token pays ${token.payee}, not ${merchant.id}`);
+      if (token.currency !== merchant.currency) throw new BankError('CURRENCY', `the token is in ${token.currency}, the account in ${merchant.currency}`);
+      const first = this.db.prepare('SELECT token, payload, merchant, time, entry FROM deposits WHERE card_id = ? AND counter = ?').get(token.cardId, token.counter) as { token: Buffer; payload: Buffer; merchant: string; time: number; entry: number } | undefined;
+      if (first) {
+        const evidence: DoubleSpendingEvidence = {
+          cardId: hex(token.cardId),
+          counter: token.counter,
+          samePayment: hex(first.payload) === hex(payload),
+          first: { token: b64(first.token), merchant: first.merchant, time: first.time, entry: first.entry },
+          second: { token: b64(tokenBytes) },
+        };
+        throw new BankError('DOUBLE_SPENDING', `card ${evidence.cardId} counter ${token.counter} was deposited already`, evidence);
+      }
+      const entry = this.move('deposit', this.account(this.system('float', token.currency)), merchant, token.amount, `card ${hex(token.cardId)} #${token.counter}`);
+      this.db.prepare('INSERT INTO deposits (card_id, counter, token, payload, merchant, entry, time) VALUES (?, ?, ?, ?, ?, ?, ?)').run(token.cardId, token.counter, tokenBytes, payload, merchant.id, entry, this.now());
+      return { deposit: { cardId: hex(token.cardId), counter: token.counter, amount: token.amount, currency: token.currency }, balance: this.balance(merchant.id), entry };
+    });
+  }
+
+  /**
+   * Decodes a request signed by a buyer's account key (a payment order, a load request) and
+   * checks the signature with the key registered for that account. BAD_REQUEST (field), NOT_FOUND, BAD_SIGNATURE.
+   */
+  private signedByBuyer<T>(bytes: Uint8Array, field: string, decode: (b: Uint8Array) => { value: T; account: string; sign1: Sign1 }): { value: T; account: AccountRow } {
+    let d;
+    try {
+      d = decode(bytes);
+    } catch (e) {
+      if (e instanceof PaymentError) bad(field, e.message);
+      throw e;
+    }
+    const account = this.account(d.account);
+    if (account.kind !== 'buyer' || !account.public_key) throw new BankError('NOT_FOUND', `no buyer account ${d.account}`);
+    try {
+      verifySignedBy(d.sign1, new Uint8Array(account.public_key), field);
+    } catch (e) {
+      if (e instanceof PaymentError) throw new BankError('BAD_SIGNATURE', `the ${field} is not signed by the key of account ${account.id}`);
+      throw e;
+    }
+    return { value: d.value, account };
+  }
+
+  // ---------------------------------------------------------------- account-instrument payments
+
+  /** POST /v1/payments: settles a payment order signed by the payer's account key. */
+  settleOrder(body: Body): Answer {
+    return this.execute('payment', body, () => {
+      const bytes = bytesOf(body, 'order')!;
+      const { value: order, account: payer } = this.signedByBuyer(bytes, 'order', (b) => {
+        const d = decodePaymentOrder(b);
+        return { value: d.order, account: d.order.payer, sign1: d.sign1 };
+      });
+      const payee = this.account(order.payee);
+      if (payee.kind !== 'merchant' && payee.kind !== 'buyer') throw new BankError('NOT_FOUND', `no account ${order.payee}`);
+      if (order.currency !== payer.currency) throw new BankError('CURRENCY', `the order is in ${order.currency}`);
+      const first = this.db.prepare('SELECT payee, entry, time FROM orders WHERE order_id = ?').get(order.orderId) as { payee: string; entry: number; time: number } | undefined;
+      if (first) throw new BankError('DUPLICATE_ORDER', `order ${order.orderId} was settled already`, { orderId: order.orderId, first: { entry: first.entry, time: first.time }, order: b64(bytes) });
+      const entry = this.move('payment', payer, payee, order.amount, `order ${order.orderId}`);
+      this.db.prepare('INSERT INTO orders (order_id, payer, payee, body, entry, time) VALUES (?, ?, ?, ?, ?, ?)').run(order.orderId, payer.id, payee.id, bytes, entry, this.now());
+      return { payment: { orderId: order.orderId, payer: payer.id, payee: payee.id, amount: order.amount, currency: order.currency }, balance: this.balance(payee.id), entry };
+    });
+  }
+
+  // ---------------------------------------------------------------- loads
+
+  /** POST /v1/loads: debits the buyer's account and issues a load instruction for its card. */
+  load(body: Body): Answer {
+    return this.execute('load', body, () => {
+      const bytes = bytesOf(body, 'request')!;
+      const { value: r, account: buyer } = this.signedByBuyer(bytes, 'request', (b) => {
+        const d = decodeLoadRequest(b);
+        return { value: d.request, account: d.request.account, sign1: d.sign1 };
+      });
+      if (r.currency !== buyer.currency) throw new BankError('CURRENCY', `the load is in ${r.currency}`);
+      const entry = this.move('load', buyer, this.account(this.system('float', r.currency)), r.amount, `load card ${hex(r.cardId)}`);
+      const last = (this.db.prepare('SELECT load_counter FROM cards WHERE card_id = ?').pluck().get(r.cardId) as number | undefined) ?? 0;
+      const loadCounter = last + 1;
+      this.db.prepare('INSERT INTO cards (card_id, load_counter) VALUES (?, ?) ON CONFLICT (card_id) DO UPDATE SET load_counter = excluded.load_counter').run(r.cardId, loadCounter);
+      const time = Math.floor(this.now() / 1000);
+      const instruction = makeLoadInstruction({ cardId: r.cardId, loadCounter, amount: r.amount, currency: r.currency, issuerName: this.o.issuerName, time }, this.o.issuerKey);
+      this.db.prepare('INSERT INTO loads (card_id, load_counter, account, request, instruction, entry, time) VALUES (?, ?, ?, ?, ?, ?, ?)').run(r.cardId, loadCounter, buyer.id, bytes, instruction, entry, this.now());
+      return { instruction: b64(instruction), loadCounter, balance: this.balance(buyer.id), entry };
+    });
+  }
+
+  // ---------------------------------------------------------------- audit
+
+  /**
+   * Checks the books: per currency the balances sum to 0; every account's balance equals its
+   * credits minus its debits in the ledger; no customer balance is negative.
+   */
+  audit(): { ok: boolean; totals: Record<string, number>; problems: string[] } {
+    const problems: string[] = [];
+    const totals: Record<string, number> = {};
+    const rows = this.db.prepare('SELECT id, kind, currency, balance FROM accounts').all() as { id: string; kind: AccountKind; currency: string; balance: number }[];
+    const flows = new Map<string, number>();
+    for (const l of this.db.prepare('SELECT debit, credit, amount FROM ledger').all() as { debit: string; credit: string; amount: number }[]) {
+      flows.set(l.debit, (flows.get(l.debit) ?? 0) - l.amount);
+      flows.set(l.credit, (flows.get(l.credit) ?? 0) + l.amount);
+    }
+    for (const a of rows) {
+      totals[a.currency] = (totals[a.currency] ?? 0) + a.balance;
+      if ((flows.get(a.id) ?? 0) !== a.balance) problems.push(`${a.id}: balance ${a.balance} but ledger says ${flows.get(a.id) ?? 0}`);
+      if ((a.kind === 'buyer' || a.kind === 'merchant') && a.balance < 0) problems.push(`${a.id}: negative balance`);
+    }
+    for (const [c, t] of Object.entries(totals)) if (t !== 0) problems.push(`${c}: balances sum to ${t}, not 0`);
+    return { ok: problems.length === 0, totals, problems };
+  }
+
+  /** Refused double-spending and duplicate-order attempts, with their evidence (newest last). */
+  refusals(): { time: number; code: string; requestId: string; evidence: unknown }[] {
+    return (this.db.prepare('SELECT time, code, request_id, evidence FROM refusals ORDER BY id').all() as { time: number; code: string; request_id: string; evidence: string }[]).map((r) => ({ time: r.time, code: r.code, requestId: r.request_id, evidence: JSON.parse(r.evidence) }));
+  }
+}
+
+export function errorAnswer(e: BankError): Answer {
+  const status = HTTP_STATUS[e.code];
+  const error: Record<string, unknown> = { code: e.code, message: e.message };
+  if (e.detail !== undefined) error.detail = e.detail;
+  return { status, body: { error } };
+}

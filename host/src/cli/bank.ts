@@ -1,0 +1,150 @@
+// `semper bank`: runs the bank as an HTTP service (host/src/bank, API.md there).
+
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { p256 } from '@noble/curves/p256';
+import { TrustStore } from '../../../shared/src/certificate';
+import { Bank } from '../bank/bank';
+import { serveBank } from '../bank/http';
+import { KeyStore } from '../services/keystore';
+
+export const HELP = `semper bank — the bank: accounts, deposits of card payment tokens, account payments, purse loads
+
+usage:
+  semper bank --trust-root FILE [--port N] [--host ADDR] [--db FILE]
+              [--issuer-key LABEL | --issuer-key test] [--keystore FILE] [--issuer-name NAME]
+
+options:
+  --port N           TCP port (default 8480; 0 = any free port)
+  --host ADDR        address to listen on (default 127.0.0.1)
+  --db FILE          the bank database (default $SEMPER_HOME/bank.db, SEMPER_HOME defaults to ~/.semper)
+  --issuer-key LABEL the key in the key store that signs load instructions (role bank);
+                     the passphrase is read from $SEMPER_KEYSTORE_PASSPHRASE
+  --issuer-key test  a freshly generated TEST issuer key: loads it signs are worthless
+                     outside tests, and a card personalised for another issuer refuses them
+  --keystore FILE    the key store (default $SEMPER_HOME/keys.semper)
+  --issuer-name NAME the issuer's name as the cards know it (default "SEMPER Test Issuer")
+  --trust-root FILE  a CA root certificate (COSE, binary) that card certificates chain to; repeatable
+  --help             this text
+
+The admin token (open accounts, fund them, audit) is $SEMPER_BANK_ADMIN_TOKEN, or a random one
+printed at start. The service runs until SIGINT or SIGTERM.
+
+exit status: 0 stopped; 2 bad options; 3 cannot open the database, key store or a trust root.`;
+
+export interface BankCliIo {
+  out?: (s: string) => void;
+  err?: (s: string) => void;
+  env?: NodeJS.ProcessEnv;
+  /** Called once the service listens (tests). */
+  onListening?: (url: string, adminToken: string) => void;
+  /** Stops the service (tests); SIGINT/SIGTERM otherwise. */
+  signal?: AbortSignal;
+}
+
+const OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  db: { type: 'string' },
+  'issuer-key': { type: 'string' },
+  keystore: { type: 'string' },
+  'issuer-name': { type: 'string' },
+  'trust-root': { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export async function run(argv: string[], io: BankCliIo = {}): Promise<number> {
+  const out = io.out ?? ((s: string) => void process.stdout.write(s));
+  const err = io.err ?? ((s: string) => void process.stderr.write(s));
+  const env = io.env ?? process.env;
+  let v;
+  try {
+    v = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }).values;
+  } catch (e) {
+    err(`semper bank: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (v.help) {
+    out(`${HELP}\n`);
+    return 0;
+  }
+  const port = v.port === undefined ? 8480 : Number(v.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    err('semper bank: --port must be 0..65535\n');
+    return 2;
+  }
+  if (!v['trust-root']?.length) {
+    err('semper bank: give at least one --trust-root (the CA root that card certificates chain to)\n');
+    return 2;
+  }
+  if (!v['issuer-key']) {
+    err('semper bank: give --issuer-key LABEL (from the key store) or --issuer-key test\n');
+    return 2;
+  }
+  const home = env.SEMPER_HOME ?? join(homedir(), '.semper');
+  let issuerKey: Uint8Array;
+  const trust = new TrustStore();
+  try {
+    for (const f of v['trust-root']) trust.addRoot(new Uint8Array(readFileSync(f)));
+    if (v['issuer-key'] === 'test') {
+      issuerKey = p256.utils.randomPrivateKey();
+      err(
+        [
+          '',
+          '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
+          '!!  WARNING: TEST ISSUER KEY. This bank signs load instructions with a key    !!',
+          '!!  generated just now and forgotten when it stops. Never use it with money.  !!',
+          `!!  issuer public key: ${Buffer.from(p256.getPublicKey(issuerKey, false)).toString('hex').slice(0, 40)}…  !!`,
+          '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
+          '',
+        ].join('\n') + '\n',
+      );
+    } else {
+      const pass = env.SEMPER_KEYSTORE_PASSPHRASE;
+      if (!pass) {
+        err('semper bank: set SEMPER_KEYSTORE_PASSPHRASE to open the key store\n');
+        return 2;
+      }
+      const ks = await KeyStore.open(v.keystore ?? join(home, 'keys.semper'), pass);
+      issuerKey = ks.privateKey(v['issuer-key']);
+      ks.close();
+    }
+  } catch (e) {
+    err(`semper bank: ${(e as Error).name} ${(e as { code?: string }).code ?? ''}: ${(e as Error).message}\n`);
+    return 3;
+  }
+  let bank: Bank;
+  try {
+    bank = Bank.open(v.db ?? join(home, 'bank.db'), { issuerKey, issuerName: v['issuer-name'] ?? 'SEMPER Test Issuer', trust });
+  } catch (e) {
+    err(`semper bank: cannot open the database: ${(e as Error).message}\n`);
+    return 3;
+  }
+  const adminToken = env.SEMPER_BANK_ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
+  let svc;
+  try {
+    svc = await serveBank(bank, { port, host: v.host ?? '127.0.0.1', adminToken });
+  } catch (e) {
+    bank.close();
+    err(`semper bank: cannot listen: ${(e as Error).message}\n`);
+    return 3;
+  }
+  out(`semper bank listening on ${svc.url}\n`);
+  if (!env.SEMPER_BANK_ADMIN_TOKEN) out(`admin token: ${adminToken}\n`);
+  io.onListening?.(svc.url, adminToken);
+  await new Promise<void>((stop) => {
+    if (io.signal) {
+      if (io.signal.aborted) stop();
+      io.signal.addEventListener('abort', () => stop(), { once: true });
+    } else {
+      process.once('SIGINT', () => stop());
+      process.once('SIGTERM', () => stop());
+    }
+  });
+  await svc.close();
+  bank.close();
+  return 0;
+}
