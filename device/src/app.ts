@@ -45,6 +45,8 @@ export class App implements Ctx {
     if (!settings || !settings.lang || !setLanguage(settings.lang)) setLanguage(languageCodes()[0]);
     const handlers: HandlerTable = {};
     this.link = new HostLink(handlers);
+    // a new request reusing the running operation's id is a host error (SPEC §5.0.5)
+    this.link.runningId = () => (this.op && this.op.req ? this.op.id : 0);
     handlers[MsgType.HELLO] = hello(handlers, () => this.card.reader.present());
     handlers[MsgType.PING] = ping;
     handlers[MsgType.CANCEL] = (req) => this.cancel(req);
@@ -57,8 +59,12 @@ export class App implements Ctx {
     handlers[MsgType.READ_LOG] = (req) => readLog(this, req);
     handlers[MsgType.CHANGE_PIN] = (req) => changePin(this, req);
     this.link.onLinkState = (up) => {
-      // a host that went away cannot answer for the user: a prompt it asked for is dropped
-      if (!up && this.op && this.op.req) this.op.fail(ErrorCode.CANCELLED, 'link to the host lost');
+      // a host that went away cannot answer for the user: a prompt it asked for is dropped,
+      // with no ERROR for it on the new link (SPEC §3.8); what the card already did stays done
+      if (!up && this.op && this.op.req && !this.op.committed) {
+        this.op.req = null;
+        this.op.fail(ErrorCode.CANCELLED, 'link to the host lost');
+      }
       this.ui.setStatus(up, this.card.reader.present());
     };
     this.ui.onActivity = () => this.touch();
@@ -109,7 +115,7 @@ export class App implements Ctx {
 
   private cancel(req: Request): void {
     const target = (req.msg.body as { target: number }).target;
-    if (this.op && this.op.req && this.op.id === target) {
+    if (this.op && this.op.req && this.op.id === target && !this.op.committed) {
       this.op.fail(ErrorCode.CANCELLED, 'cancelled by the host');
       req.reply({ cancelled: true });
     } else req.reply({ cancelled: false });

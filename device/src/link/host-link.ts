@@ -40,6 +40,8 @@ export class HostLink {
   onLinkState: (synced: boolean) => void;
   /** Told of a handler's fault after the host got its ERROR (the operation must end). */
   onFault: (e: unknown) => void;
+  /** The request id of the running operation (0: none), for DUPLICATE_ID. */
+  runningId: () => number;
 
   constructor(handlers: HandlerTable) {
     this.handlers = handlers;
@@ -47,6 +49,7 @@ export class HostLink {
     this.synced = false;
     this.onLinkState = () => {};
     this.onFault = () => {};
+    this.runningId = () => 0;
     this.link = new Link({
       write: (bytes) => USB.write(bytes),
       crc32: (data) => E.CRC32(data),
@@ -117,6 +120,10 @@ export class HostLink {
         // an ERROR that cannot be encoded must not take the link down with it
         this.error(peekId(bytes), ErrorCode.INTERNAL, 'error reply could not be encoded');
       }
+      return;
+    }
+    if (msg.id === this.runningId()) {
+      this.error(msg.id, ErrorCode.DUPLICATE_ID, 'request id ' + msg.id + ' belongs to the running operation');
       return;
     }
     const h = this.handlers[msg.type];

@@ -101,6 +101,7 @@ export function sign(ctx: Ctx, req: Request): void {
     const body = req.msg.body as { statement: Uint8Array };
     // the device builds what is signed: the host never supplies the bytes behind the digest
     const digest = sigStructureDigest(PROTECTED_ES256, body.statement);
+    op.committed = true; // the card acts now: a CANCEL can no longer undo it
     ctx.card.sign(
       digest,
       op.guard((e: CardError | null, sig?: Uint8Array) => {
@@ -120,6 +121,7 @@ export function debit(ctx: Ctx, req: Request): void {
   reviewAndPin(ctx, req, [StatementKind.PAYMENT], 3, true, (op, r) => {
     const body = req.msg.body as { statement: Uint8Array };
     const amount = r.st.amount as { amount: number; currency: string };
+    op.committed = true;
     ctx.card.debit(
       { amount: amount.amount, currency: amount.currency, time: 0, digest: sha256(body.statement), payee: r.party },
       op.guard((e: CardError | null, token?: Uint8Array) => {
@@ -196,6 +198,7 @@ export function load(ctx: Ctx, req: Request): void {
     op.step(2, t('step.card'), DeviceState.CARD);
     op.deadline(30, ErrorCode.CARD_ERROR);
     ctx.ui.show(busyView(t('busy.card')));
+    op.committed = true;
     ctx.card.load(
       body.instruction,
       op.guard((e: CardError | null, bal?: { amount: number; currency: string }) => {
@@ -325,6 +328,7 @@ function replacePin(
         op.step(4, t('step.card'), DeviceState.CARD);
         op.deadline(30, ErrorCode.CARD_ERROR);
         ctx.ui.show(busyView(t('busy.card')));
+        op.committed = true;
         card(
           secret,
           newPin,

@@ -32,6 +32,11 @@ export class Operation {
   lastError: number;
   /** PIN tries left reported with the error, if any. */
   lastTries?: number;
+  /**
+   * The card has been told to sign, debit, load or change the PIN: past this point a CANCEL
+   * is refused ({cancelled: false}, SPEC §5.0.6) and the operation answers as the card does.
+   */
+  committed: boolean;
   /** No user interaction: on success the display goes straight back to idle, no result screen. */
   quiet: boolean;
 
@@ -45,6 +50,7 @@ export class Operation {
     this.onEnd = () => {};
     this.lastError = 0;
     this.quiet = false;
+    this.committed = false;
   }
 
   step(n: number, label: string, state: number): void {

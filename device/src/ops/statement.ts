@@ -114,6 +114,8 @@ export function review(bytes: Uint8Array, kinds: number[], offers: OfferBook): R
     bad = add(t('st.merchant'), strict(merchant, 'statement.5'));
     if (bad) return bad;
     rows.push({ t: t('st.verified') });
+    // a payee field beside the offer (equal to the merchant, checked above) is signed too: shown
+    if (st.payee !== undefined) add(t('st.payeeNamed'), merchant);
   } else if (st.payee !== undefined) {
     bad = add(t('st.payee'), strict(st.payee, 'statement.4'));
     if (bad) return bad;
@@ -137,8 +139,9 @@ export function review(bytes: Uint8Array, kinds: number[], offers: OfferBook): R
     bad = add('', (toDisplay(st.text, true) || '').split('\n').join('\n\n'));
     if (bad) return bad;
   }
-  if (st.deliverBy !== undefined) rows.push({ t: t('st.deliverBy') + ' ' + formatDate(st.deliverBy) });
-  if (st.refundUntil !== undefined) rows.push({ t: t('st.refundUntil') + ' ' + formatDate(st.refundUntil) });
+  // wrapped like any field: the time of day must be on screen, not past its edge
+  if (st.deliverBy !== undefined) add(t('st.deliverBy'), formatDate(st.deliverBy));
+  if (st.refundUntil !== undefined) add(t('st.refundUntil'), formatDate(st.refundUntil));
   if (st.code !== undefined) {
     rows.push({ t: t('st.code') });
     bad = add('', strict(st.code, 'statement.11'), true);
