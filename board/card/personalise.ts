@@ -8,10 +8,11 @@
 
 import { p256 } from '@noble/curves/p256';
 import { sha256 } from '@noble/hashes/sha256';
-import { encodeCanonical, HostCbor, HostCborMap } from '../../shared/src/cbor';
+import { HostCbor } from '../../shared/src/cbor';
 import { encodeCommand, parseResponse, SW } from './apdu';
 import { AID, INS, PIN_TRIES, pinBlock, PUK_TRIES, PurseApplet, R } from './applet';
-import { coseSign1, decodeMap, issueCertificate, verifySign1 } from './cose';
+import { decodeMap, issueCertificate, verifySign1 } from './cose';
+import { LoadInstruction, signLoadInstruction } from '../../shared/src/purse';
 import { CardStore, MemoryNv, Nv, uintBytes } from './store';
 
 export interface KeyPair {
@@ -98,25 +99,11 @@ export function personalise(o: PersonaliseOptions): Personalised {
   return { nv, cardId, publicKey: gen.data, certificate, ca, issuer };
 }
 
-export interface LoadInstruction {
-  cardId: Uint8Array;
-  loadCounter: number;
-  amount: number;
-  currency: string;
-  issuerName: string;
-  time?: number;
-}
+export type { LoadInstruction };
 
 /** Issuer side: a signed load instruction (COSE_Sign1, payload per APPLET.md). */
 export function makeLoadInstruction(issuerPrivateKey: Uint8Array, l: LoadInstruction): Uint8Array {
-  const m: HostCborMap = new Map<number | string, HostCbor>([
-    [1, l.cardId],
-    [2, l.loadCounter],
-    [3, [l.amount, l.currency]],
-    [4, l.issuerName],
-  ]);
-  if (l.time !== undefined) m.set(5, l.time);
-  return coseSign1(encodeCanonical(m), issuerPrivateKey);
+  return signLoadInstruction(l, issuerPrivateKey);
 }
 
 export interface PaymentToken {

@@ -132,39 +132,30 @@ export function debit(ctx: Ctx, req: Request): void {
   });
 }
 
-/** The payload map of a COSE_Sign1 (tagged or not), or null. */
-function sign1Payload(bytes: Uint8Array): CborMap | null {
-  let v: CborValue;
+/** Canonical CBOR within the nested limits, or null when it is not. */
+function decodeNested(bytes: Uint8Array): CborValue | null {
   try {
-    v = decode(bytes, NESTED_LIMITS);
-  } catch (e) {
-    if (e instanceof CborError) return null;
-    throw e;
-  }
-  if (v instanceof CborTag) v = v.tag === 18 ? v.value : null;
-  if (!Array.isArray(v) || v.length !== 4 || !(v[2] instanceof Uint8Array)) return null;
-  try {
-    const p = decode(v[2], NESTED_LIMITS);
-    return p instanceof CborMap ? p : null;
+    return decode(bytes, NESTED_LIMITS);
   } catch (e) {
     if (e instanceof CborError) return null;
     throw e;
   }
 }
 
-/** Parts of a COSE_Sign1: protected header, payload and signature, or null. */
+/** Parts of a COSE_Sign1 (tagged or not): protected header, payload and signature, or null. */
 function sign1Parts(bytes: Uint8Array): { prot: Uint8Array; payload: Uint8Array; sig: Uint8Array } | null {
-  let v: CborValue;
-  try {
-    v = decode(bytes, NESTED_LIMITS);
-  } catch (e) {
-    if (e instanceof CborError) return null;
-    throw e;
-  }
+  let v = decodeNested(bytes);
   if (v instanceof CborTag) v = v.tag === 18 ? v.value : null;
   if (!Array.isArray(v) || v.length !== 4) return null;
   if (!(v[0] instanceof Uint8Array) || !(v[2] instanceof Uint8Array) || !(v[3] instanceof Uint8Array) || v[3].length !== 64) return null;
   return { prot: v[0], payload: v[2], sig: v[3] };
+}
+
+/** The payload map of a COSE_Sign1, or null. */
+function sign1Payload(bytes: Uint8Array): CborMap | null {
+  const parts = sign1Parts(bytes);
+  const p = parts ? decodeNested(parts.payload) : null;
+  return p instanceof CborMap ? p : null;
 }
 
 export function load(ctx: Ctx, req: Request): void {
@@ -283,13 +274,7 @@ export function readLog(ctx: Ctx, req: Request): void {
     max,
     op.guard((e: CardError | null, raw?: Uint8Array) => {
       if (e) return op.cardFail(e);
-      let entries: CborValue;
-      try {
-        entries = decode(raw as Uint8Array, NESTED_LIMITS);
-      } catch (err) {
-        if (err instanceof CborError) return op.fail(ErrorCode.CARD_ERROR, 'card log unreadable');
-        throw err;
-      }
+      const entries = decodeNested(raw as Uint8Array);
       if (!Array.isArray(entries)) return op.fail(ErrorCode.CARD_ERROR, 'card log unreadable');
       const out: { [name: string]: unknown }[] = [];
       for (let i = 0; i < entries.length && i < max; i++) {

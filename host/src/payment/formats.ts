@@ -3,6 +3,7 @@
 // order, the buyer's load request and the issuer's load instruction (APPLET.md format).
 // README.md in this folder lists every field.
 
+import { LoadInstruction, signLoadInstruction } from '../../../shared/src/purse';
 import { sha256 } from '@noble/hashes/sha256';
 import { encodeCanonical, HostCbor, HostCborMap } from '../../../shared/src/cbor';
 import { Certificate, CertificateError, TrustStore } from '../../../shared/src/certificate';
@@ -205,25 +206,11 @@ export function verifySignedBy(s: Sign1, publicKey: Uint8Array, what: string): v
   cose(() => verifyDecodedSign1(s, publicKey), 'BAD_SIGNATURE', what);
 }
 
-export interface LoadInstruction {
-  cardId: Uint8Array;
-  loadCounter: number;
-  amount: number;
-  currency: string;
-  issuerName: string;
-  time?: number;
-}
+export type { LoadInstruction };
 
-/** The issuer's load instruction (APPLET.md): COSE_Sign1 over {1: card id, 2: load counter, 3: [amount, currency], 4: issuer name, ? 5: time}. */
+/** The issuer's load instruction (APPLET.md): see shared/src/purse.ts. */
 export function makeLoadInstruction(l: LoadInstruction, issuerPrivateKey: Uint8Array): Uint8Array {
-  const m: HostCborMap = new Map<number | string, HostCbor>([
-    [1, l.cardId],
-    [2, l.loadCounter],
-    [3, [l.amount, l.currency]],
-    [4, l.issuerName],
-  ]);
-  if (l.time !== undefined) m.set(5, l.time);
-  return signSign1(encodeCanonical(m), issuerPrivateKey);
+  return signLoadInstruction(l, issuerPrivateKey);
 }
 
 export function verifyLoadInstruction(bytes: Uint8Array, issuerPublicKey: Uint8Array): LoadInstruction {
