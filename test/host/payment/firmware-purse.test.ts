@@ -1,0 +1,90 @@
+// The payment manager with the device purse as it really runs: the firmware bundle in the
+// emulator with a card issued by the bank's CA, the user confirming on the device's screen
+// and keypad, the card-signed token negotiated, verified and deposited at the bank over HTTP
+// — and a purse load the bank issues and the device shows before the card accepts it.
+
+import { join } from 'node:path';
+import { sha256 } from '@noble/hashes/sha256';
+import { encodeCanonical, HostCbor } from '../../../shared/src/cbor';
+import { issueCertificate } from '../../../shared/src/certificate';
+import { signLoadRequest } from '../../../host/src/payment/formats';
+import { DevicePurse, PaymentManager, PaymentRequest } from '../../../host/src/payment/manager';
+import { MsgType } from '../../../protocol/src/messages';
+import { BankClient } from '../../../host/src/bank/client';
+import { ca, issuer, key, RunningBank, startBank, tempDir, trustStore } from '../bank/rig';
+import { closeAll, DeviceRig, deviceRig } from '../../helpers/device-rig';
+
+jest.setTimeout(60000);
+const SHOP = 'cd-rom.example';
+let tmp: ReturnType<typeof tempDir>;
+let bank: RunningBank;
+let rig: DeviceRig;
+let cardCertificate: Uint8Array;
+const buyerKey = key('firmware purse buyer');
+
+beforeAll(async () => {
+  tmp = tempDir('firmware-purse-');
+  bank = await startBank(join(tmp.dir, 'bank.db'), { now: () => Date.now() });
+  await bank.client.openAccount({ id: SHOP, kind: 'merchant', name: 'CD-ROM Versand', currency: 'EUR' });
+  await bank.client.openAccount({ id: 'erika', kind: 'buyer', name: 'Erika', currency: 'EUR', publicKey: buyerKey.publicKey });
+  await bank.client.fund('erika', 100_00);
+  rig = await deviceRig({ ca, issuer, balance: 20_00 });
+  cardCertificate = issueCertificate(
+    { name: 'Erika Mustermann', publicKey: rig.persona.publicKey, role: 'buyer-card', subjectId: rig.persona.cardId, issuerId: Uint8Array.of(0xca, 1), notBefore: 0, notAfter: 4102444800, serial: 900 },
+    ca.privateKey,
+  );
+});
+afterAll(async () => {
+  closeAll();
+  await bank.stop();
+  tmp.cleanup();
+});
+
+/** The user at the device: reads the statement to its end, OK, PIN, OK. */
+async function userConfirms(pin = '1234'): Promise<void> {
+  const load = /LOAD PURSE/.test(await rig.waitFor(/PAYMENT|LOAD PURSE/));
+  await rig.scrollTo(/-- end --/);
+  await rig.press('OK');
+  if (load) return; // value only flows in: no PIN
+  await rig.waitFor(/Enter your PIN/);
+  await rig.type(pin);
+  await rig.press('OK');
+}
+
+test('debit on the device through the payment manager, deposited at the bank', async () => {
+  // the statement the device will show and hash: its digest is the order digest the payee expects
+  const statement = encodeCanonical(new Map<number, HostCbor>([[1, 1], [2, 'Order 7: 1 CD-ROM'], [3, [12_50, 'EUR']], [4, SHOP]]));
+  const req: PaymentRequest = { payee: SHOP, amount: 12_50, currency: 'EUR', txDigest: sha256(statement), time: 0 };
+  const payer = new PaymentManager([
+    new DevicePurse({
+      cardCertificate,
+      debit: async () => {
+        const p = rig.host.request(MsgType.PURSE_DEBIT, { statement });
+        await userConfirms();
+        return ((await p) as { token: Uint8Array }).token;
+      },
+    }),
+  ]);
+  const payee = new PaymentManager([new DevicePurse({ trust: trustStore(), now: () => Math.floor(Date.now() / 1000) })]);
+  const item = await payer.pay(payee.offerFor(req.amount), req);
+  expect(item.instrument).toBe('device-purse/1');
+  expect(payee.verify(item, req)).toMatchObject({ amount: 12_50, payee: SHOP });
+  const before = (await bank.client.account(SHOP)).balance;
+  await payee.settle(item, new BankClient(bank.url), 'deposit-1');
+  expect((await bank.client.account(SHOP)).balance).toBe(before + 12_50);
+  // the same token again: the bank refuses it (double spending by card id + counter)
+  await expect(payee.settle(item, new BankClient(bank.url), 'deposit-2')).rejects.toThrow();
+  await expect(rig.host.request(MsgType.PURSE_BALANCE, {})).resolves.toEqual({ balance: { amount: 7_50, currency: 'EUR' } });
+});
+
+test('load: the bank issues an instruction from the buyer account, the device shows it, the card takes it', async () => {
+  const request = signLoadRequest({ account: 'erika', cardId: rig.persona.cardId, amount: 30_00, currency: 'EUR', time: Math.floor(Date.now() / 1000) }, buyerKey.privateKey);
+  const { instruction } = await bank.client.load({ requestId: 'load-1', request });
+  const p = rig.host.request(MsgType.PURSE_LOAD, { instruction });
+  await userConfirms();
+  const res = (await p) as { balance: { amount: number } };
+  expect(res.balance.amount).toBeGreaterThanOrEqual(30_00);
+  expect((await bank.client.account('erika')).balance).toBe(70_00);
+  const log = (await rig.host.request(MsgType.READ_LOG, {})) as { entries: { kind: number; amount: number }[] };
+  expect(log.entries[0]).toMatchObject({ kind: 2, amount: 30_00 });
+});
