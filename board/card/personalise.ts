@@ -12,7 +12,7 @@ import { HostCbor } from '../../shared/src/cbor';
 import { encodeCommand, parseResponse, SW } from './apdu';
 import { AID, INS, PIN_TRIES, pinBlock, PUK_TRIES, PurseApplet, R } from './applet';
 import { decodeMap, issueCertificate, verifySign1 } from './cose';
-import { LoadInstruction, signLoadInstruction } from '../../shared/src/purse';
+import { LoadInstruction, PaymentToken, signLoadInstruction } from '../../shared/src/purse';
 import { CardStore, MemoryNv, Nv, uintBytes } from './store';
 
 export interface KeyPair {
@@ -106,15 +106,7 @@ export function makeLoadInstruction(issuerPrivateKey: Uint8Array, l: LoadInstruc
   return signLoadInstruction(l, issuerPrivateKey);
 }
 
-export interface PaymentToken {
-  cardId: Uint8Array;
-  counter: number;
-  payee: string;
-  amount: number;
-  currency: string;
-  txDigest: Uint8Array;
-  time: number;
-}
+export type { PaymentToken };
 
 /** Merchant/bank side: verifies a payment token with the card's public key; null if invalid. */
 export function verifyToken(token: Uint8Array, cardPublicKey: Uint8Array): PaymentToken | null {

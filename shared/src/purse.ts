@@ -1,9 +1,20 @@
-// The purse's signed formats that more than one party makes: the issuer's load instruction
-// (board/card/APPLET.md § Load instruction). The bank issues it, the card verifies it, tests
+// The purse's formats that more than one party handles: the card's payment token and the
+// issuer's load instruction (board/card/APPLET.md). The bank issues it, the card verifies it, tests
 // and the emulated card's tools make it — all with this one encoder.
 
 import { encodeCanonical, HostCbor, HostCborMap } from './cbor';
 import { signSign1 } from './cose';
+
+/** The payload of a card-signed payment token (APPLET.md § Payment token). */
+export interface PaymentToken {
+  cardId: Uint8Array;
+  counter: number;
+  payee: string;
+  amount: number;
+  currency: string;
+  txDigest: Uint8Array;
+  time: number;
+}
 
 export interface LoadInstruction {
   cardId: Uint8Array;

@@ -17,7 +17,7 @@ import Database from 'better-sqlite3';
 import { TrustStore } from '../../../shared/src/certificate';
 import { assertPublicKey, CoseError, Sign1 } from '../../../shared/src/cose';
 import { decodeLoadRequest, decodePaymentOrder, decodePaymentToken, hex, makeLoadInstruction, PaymentError, verifyPaymentToken, verifySignedBy } from '../payment/formats';
-import { immediate, mapSqliteError, SqliteDb, StoreError } from '../services/sqlite';
+import { appendOnly, immediate, mapSqliteError, SqliteDb, StoreError } from '../services/sqlite';
 import { BankError, DoubleSpendingEvidence, HTTP_STATUS } from './errors';
 
 export type AccountKind = 'buyer' | 'merchant' | 'float' | 'cash';
@@ -54,10 +54,6 @@ export interface Answer {
 
 export const SCHEMA_VERSION = 1;
 const BANK_KIND = 'semper-bank';
-
-const appendOnly = (t: string): string => `
-CREATE TRIGGER ${t}_no_update BEFORE UPDATE ON ${t} BEGIN SELECT RAISE(ABORT, '${t} is append-only'); END;
-CREATE TRIGGER ${t}_no_delete BEFORE DELETE ON ${t} BEGIN SELECT RAISE(ABORT, '${t} is append-only'); END;`;
 
 const SCHEMA_V1 = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;

@@ -3,7 +3,7 @@
 // order, the buyer's load request and the issuer's load instruction (APPLET.md format).
 // README.md in this folder lists every field.
 
-import { LoadInstruction, signLoadInstruction } from '../../../shared/src/purse';
+import { LoadInstruction, PaymentToken, signLoadInstruction } from '../../../shared/src/purse';
 import { sha256 } from '@noble/hashes/sha256';
 import { encodeCanonical, HostCbor, HostCborMap } from '../../../shared/src/cbor';
 import { Certificate, CertificateError, TrustStore } from '../../../shared/src/certificate';
@@ -65,15 +65,7 @@ function signedMap(bytes: Uint8Array, what: string): { s: Sign1; m: HostCborMap 
 
 // ------------------------------------------------------------------ payment token (card)
 
-export interface PaymentToken {
-  cardId: Uint8Array;
-  counter: number;
-  payee: string;
-  amount: number;
-  currency: string;
-  txDigest: Uint8Array;
-  time: number;
-}
+export type { PaymentToken };
 
 /** Decodes a card payment token without checking its signature (the bank's first look). */
 export function decodePaymentToken(bytes: Uint8Array): { token: PaymentToken; sign1: Sign1 } {

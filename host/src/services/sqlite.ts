@@ -41,7 +41,7 @@ export const SCHEMA_VERSION = 1;
 // Every evidence table refuses UPDATE and DELETE: the API never issues them, and a
 // program that tries (a bug, an SQL injection) fails loudly. Someone with the file can
 // drop the triggers: that is what the hash chain and the signed checkpoints detect.
-const appendOnly = (table: string): string => `
+export const appendOnly = (table: string): string => `
 CREATE TRIGGER ${table}_no_update BEFORE UPDATE ON ${table} BEGIN SELECT RAISE(ABORT, '${table} is append-only'); END;
 CREATE TRIGGER ${table}_no_delete BEFORE DELETE ON ${table} BEGIN SELECT RAISE(ABORT, '${table} is append-only'); END;`;
 
