@@ -1,0 +1,223 @@
+// Exchange modules: what the exchange layer needs to know of an item type, and nothing more.
+// A module checks that an item is the one its description promised in *this* exchange
+// (external verifiability, used by the receiving party and by the third party alike), and
+// says how the third party can stand in for it: generate a replacement (an affidavit), or
+// revoke it (a refund authorisation the bank honours). The protocols (protocol.ts, manager.ts,
+// ../ttp/) are written once against this interface: a new item type with the right
+// properties needs a module, never new exchange code.
+
+import { sha256 } from '@noble/hashes/sha256';
+import { HostCbor, HostCborMap } from '../../../shared/src/cbor';
+import { Element, InformationItem, PaymentItem, StatementItem, statement } from '../transfer/items';
+import { PaymentRequest, VerifiedPayment } from '../payment/manager';
+import { ExchangeError } from './errors';
+import { Agreement, AFFIDAVIT_FORMAT, Fields, hasProperty, PROPERTY, ItemDescription, openSigned, checkSignature, propertyBits, sameBytes, signAffidavit, signMap } from './formats';
+
+/** What a module sees when it checks or replaces an item. */
+export interface ExchangeContext {
+  agreement: Agreement;
+  /** SHA-256 of the signed agreement payload: what items bind to. */
+  agreementHash: Uint8Array;
+  /** ms. */
+  now: number;
+}
+
+/** The third party's tools, given to generate/revoke. */
+export interface ThirdPartyTools {
+  privateKey: Uint8Array;
+  /** Fresh random bytes. */
+  random(n: number): Uint8Array;
+}
+
+export interface ExchangeItemModule {
+  /** The description's `type`. */
+  readonly type: string;
+  /** Checks that `element` is the item `desc` promised in this exchange. ExchangeError MISMATCH / WRONG_EXCHANGE / MALFORMED. */
+  verify(element: Element, desc: ItemDescription, ctx: ExchangeContext): void;
+  /** Third party: an item that stands in for the withheld one (only for descriptions offering `generateable` without escrow). */
+  generate?(desc: ItemDescription, evidence: Uint8Array, ctx: ExchangeContext, t: ThirdPartyTools): Element;
+  /** Third party: what undoes the transfer of `element` (only for `revocable`): refund authorisations. */
+  revoke?(element: Element, desc: ItemDescription, ctx: ExchangeContext, t: ThirdPartyTools): Uint8Array[];
+}
+
+function mismatch(what: string): never {
+  throw new ExchangeError('MISMATCH', what, what);
+}
+
+function only<K extends Element['kind']>(e: Element, kind: K): Extract<Element, { kind: K }> {
+  if (e.kind !== kind) mismatch(`a ${kind} was promised, a ${e.kind} came`);
+  return e as Extract<Element, { kind: K }>;
+}
+
+// ------------------------------------------------------------------ payment
+
+/** spec of a payment: {1: [amount, currency], 2: payee} */
+export function paymentDescription(amount: number, currency: string, payee: string, opts: { revocable?: boolean; label?: string } = {}): ItemDescription {
+  return {
+    type: 'payment',
+    properties: propertyBits(opts.revocable === false ? ['externally-verifiable'] : ['externally-verifiable', 'revocable']),
+    spec: new Map<number, HostCbor>([[1, [amount, currency]], [2, payee]]),
+    label: opts.label ?? `${amount} ${currency} to ${payee}`,
+  };
+}
+
+function paymentSpec(desc: ItemDescription): { amount: number; currency: string; payee: string } {
+  const f = new Fields(desc.spec, 'payment').only([1, 2]);
+  const m = f.m.get(1);
+  const [amount, currency] = Array.isArray(m) && m.length === 2 ? m : [];
+  if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount <= 0 || typeof currency !== 'string') return f.fail(1, '[amount, currency] expected');
+  return { amount, currency, payee: f.text(2) };
+}
+
+/** The refund authorisation of a revoked payment (payment/README.md, "semper-refund"): the reference and the amount. */
+export interface RefundSigner {
+  (r: { reference: HostCbor; amount: number; currency: string; refundId: Uint8Array; reason: string; time: number }, privateKey: Uint8Array): Uint8Array;
+}
+
+/**
+ * Payments: externally verifiable (the card's token, or the signed order, checked as the payee's
+ * instrument checks it, bound to the agreement by its transaction digest) and revocable (the third
+ * party signs a refund authorisation for the bank).
+ */
+export class PaymentExchangeModule implements ExchangeItemModule {
+  readonly type = 'payment';
+  constructor(
+    private readonly o: {
+      /** The payee's check of a payment item (PaymentManager.verify). */
+      verify(item: PaymentItem, expect: PaymentRequest): VerifiedPayment;
+      /** Makes refund authorisations (payment/formats.ts); without it payments are not revocable here. */
+      signRefund?: RefundSigner;
+    },
+  ) {}
+
+  private check(element: Element, desc: ItemDescription, ctx: ExchangeContext): VerifiedPayment {
+    const item = only(element, 'payment');
+    const want = paymentSpec(desc);
+    try {
+      return this.o.verify(item, { ...want, txDigest: ctx.agreementHash, time: Math.floor(ctx.now / 1000) });
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (code === 'MISMATCH' && (e as { detail?: unknown }).detail === 'txDigest') throw new ExchangeError('WRONG_EXCHANGE', 'the payment is bound to another exchange', 'txDigest');
+      throw new ExchangeError('MISMATCH', `the payment does not verify: ${(e as Error).message}`, typeof code === 'string' ? code : undefined);
+    }
+  }
+
+  verify(element: Element, desc: ItemDescription, ctx: ExchangeContext): void {
+    this.check(element, desc, ctx);
+  }
+
+  revoke(element: Element, desc: ItemDescription, ctx: ExchangeContext, t: ThirdPartyTools): Uint8Array[] {
+    if (!this.o.signRefund) throw new ExchangeError('REFUSED', 'this third party cannot revoke payments (no refund signer)');
+    const v = this.check(element, desc, ctx);
+    const reference: HostCbor = v.token ? [v.token.cardId, v.token.counter] : Buffer.from(v.orderId ?? '', 'hex');
+    return [this.o.signRefund({ reference, amount: v.amount, currency: v.currency, refundId: t.random(16), reason: `fair exchange ${Buffer.from(ctx.agreement.id).toString('hex')} aborted`, time: Math.floor(ctx.now / 1000) }, t.privateKey)];
+  }
+}
+
+// ------------------------------------------------------------------ statement (a signature: receipt, contract signature)
+
+export const SIGNATURE_FORMAT = 'semper-exchange-signature/1';
+const SIGNATURE = 'semper-exchange-signature';
+
+/** spec of a signature: {1: signer name, 2: signer public key, ? 3: SHA-256 of the content signed} */
+export function signatureDescription(signer: { name: string; publicKey: Uint8Array }, opts: { contentHash?: Uint8Array; label?: string } = {}): ItemDescription {
+  const spec = new Map<number, HostCbor>([[1, signer.name], [2, signer.publicKey]]);
+  if (opts.contentHash) spec.set(3, opts.contentHash);
+  return { type: 'statement', properties: propertyBits(['externally-verifiable', 'generateable']), spec, label: opts.label ?? `signature of ${signer.name}` };
+}
+
+/** A signature bound to the exchange: over {1: magic, 2: agreement hash, ? 3: content hash, 4: text, 5: time}. */
+export function makeSignature(agreementHash: Uint8Array, text: string, privateKey: Uint8Array, opts: { contentHash?: Uint8Array; time?: number } = {}): StatementItem {
+  const m = new Map<number, HostCbor>([[1, SIGNATURE], [2, agreementHash], [4, text], [5, opts.time ?? Date.now()]]);
+  if (opts.contentHash) m.set(3, opts.contentHash);
+  return statement(SIGNATURE_FORMAT, signMap(m, privateKey));
+}
+
+/**
+ * Signatures (receipts, contract signatures): externally verifiable under the signer key the
+ * agreement names, bound to the agreement; generateable — the third party's affidavit stands in.
+ */
+export class SignatureExchangeModule implements ExchangeItemModule {
+  readonly type = 'statement';
+
+  verify(element: Element, desc: ItemDescription, ctx: ExchangeContext): void {
+    const s = only(element, 'statement');
+    if (s.format !== SIGNATURE_FORMAT) mismatch(`a ${SIGNATURE_FORMAT} statement was promised, a ${s.format} came`);
+    const spec = new Fields(desc.spec, 'statement').only([1, 2, 3]);
+    const { sign1, f } = openSigned(s.document, SIGNATURE);
+    f.only([1, 2, 3, 4, 5]);
+    checkSignature(sign1, spec.bytes(2, 65), 'signature');
+    if (!sameBytes(f.bytes(2, 32), ctx.agreementHash)) throw new ExchangeError('WRONG_EXCHANGE', 'the signature is for another exchange');
+    if (spec.has(3) && (!f.has(3) || !sameBytes(f.bytes(3, 32), spec.bytes(3, 32)))) mismatch('the signature is over other content');
+  }
+
+  generate(desc: ItemDescription, evidence: Uint8Array, ctx: ExchangeContext, t: ThirdPartyTools): Element {
+    return statement(AFFIDAVIT_FORMAT, signAffidavit({ exchangeId: ctx.agreement.id, agreementHash: ctx.agreementHash, replaces: desc, evidenceHash: sha256(evidence), time: ctx.now }, t.privateKey));
+  }
+}
+
+// ------------------------------------------------------------------ information (goods: documents, query results)
+
+/** spec of information: {1: media type, 2: SHA-256 of the data} */
+export function informationDescription(mediaType: string, data: Uint8Array, label?: string): ItemDescription {
+  return {
+    type: 'information',
+    properties: propertyBits(['externally-verifiable', 'generateable']),
+    spec: new Map<number, HostCbor>([[1, mediaType], [2, sha256(data)]]),
+    label: label ?? `${mediaType}, ${data.length} bytes`,
+  };
+}
+
+/**
+ * Information: externally verifiable by its hash; generateable only by escrow (the originator
+ * encrypts it to the third party in the first message; the agreement commits to the escrow).
+ */
+export class InformationExchangeModule implements ExchangeItemModule {
+  readonly type = 'information';
+
+  verify(element: Element, desc: ItemDescription): void {
+    const i: InformationItem = only(element, 'information');
+    const spec = new Fields(desc.spec, 'information').only([1, 2]);
+    if (i.encrypted) mismatch('the information came encrypted');
+    if (i.mediaType !== spec.text(1)) mismatch(`${spec.text(1)} was promised, ${i.mediaType} came`);
+    if (!sameBytes(sha256(i.data), spec.bytes(2, 32))) mismatch('the information is not what was described (hash)');
+  }
+}
+
+/** The registry of exchange modules by type. */
+export class ExchangeModules {
+  private readonly byType = new Map<string, ExchangeItemModule>();
+
+  constructor(modules: ExchangeItemModule[] = []) {
+    for (const m of modules) this.register(m);
+  }
+
+  register(m: ExchangeItemModule): this {
+    if (this.byType.has(m.type)) throw new ExchangeError('UNKNOWN_ITEM', `a module for ${m.type} is registered already`);
+    this.byType.set(m.type, m);
+    return this;
+  }
+
+  get(type: string): ExchangeItemModule {
+    const m = this.byType.get(type);
+    if (!m) throw new ExchangeError('UNKNOWN_ITEM', `no exchange module for items of type ${type}`, type);
+    return m;
+  }
+
+  /**
+   * The properties a description claims, as far as its module can deliver them: revocable needs
+   * the module's revoke. Generateable is always deliverable — by the module's affidavit, else by
+   * escrow (the third party opens the originator's encrypted item).
+   */
+  effectiveProperties(desc: ItemDescription): number {
+    const m = this.get(desc.type);
+    return hasProperty(desc.properties, 'revocable') && !m.revoke ? desc.properties & ~PROPERTY.revocable : desc.properties;
+  }
+
+  /** How the third party generates the originator's item: the module's affidavit, else escrow. */
+  generation(desc: ItemDescription): 'affidavit' | 'escrow' {
+    return this.get(desc.type).generate ? 'affidavit' : 'escrow';
+  }
+}
+
+export type { HostCborMap };
