@@ -70,6 +70,14 @@ const COMMANDS: Record<string, Command> = {
       return mod.run(argv);
     },
   },
+  ttp: {
+    summary: 'the fair-exchange third party: resolves and aborts exchanges that went wrong, signed and final',
+    run: async (argv) => (await import('./ttp')).run(argv),
+  },
+  arbiter: {
+    summary: 'judge a dispute: verify an exchange\u2019s evidence bundle and say who is owed what, and why',
+    run: async (argv) => (await import('./arbiter')).run(argv),
+  },
   emulator: {
     summary: 'the firmware in the board emulator: USB link on TCP, a pty or stdio; the device in a web page',
     run: (argv) => boardCli(() => import('../../../board/emulator/cli'), argv),

@@ -1,0 +1,137 @@
+// `semper ttp`: runs the fair-exchange third party as an HTTP service (host/src/ttp).
+
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { p256 } from '@noble/curves/p256';
+import { TrustStore } from '../../../shared/src/certificate';
+import { SqliteArchive } from '../services/archive';
+import { KeyStore } from '../services/keystore';
+import { ThirdParty } from '../ttp/third-party';
+import { serveThirdParty } from '../ttp/http';
+import { standardModules } from '../ttp/modules';
+
+export const HELP = `semper ttp — the fair-exchange third party: resolves and aborts exchanges that went wrong
+
+usage:
+  semper ttp --key LABEL|test [--port N] [--host ADDR] [--db FILE] [--keystore FILE]
+             [--name NAME] [--trust-root FILE]...
+
+options:
+  --port N          TCP port (default 8482; 0 = any free port)
+  --host ADDR       address to listen on (default 127.0.0.1)
+  --db FILE         its decisions: a SEMPER archive (default $SEMPER_HOME/ttp.db, SEMPER_HOME
+                    defaults to ~/.semper); check it with \`semper archive verify --db FILE\`
+  --key LABEL       the key in the key store that signs decisions, affidavits and refund
+                    authorisations (role ttp); passphrase from $SEMPER_KEYSTORE_PASSPHRASE
+  --key test        a freshly generated TEST key, forgotten when it stops: its decisions are
+                    worthless outside tests (and to the parties after a restart)
+  --keystore FILE   the key store (default $SEMPER_HOME/keys.semper)
+  --name NAME       the name the agreements give it (default "SEMPER Test TTP")
+  --trust-root FILE a CA root certificate (COSE, binary) that card certificates chain to;
+                    repeatable (needed to check purse payments)
+  --help            this text
+
+Endpoints: GET /v1/health, GET /v1/ttp (name and public key), POST /v1/decisions
+(application/cbor: a signed request in, the signed decision out). Runs until SIGINT or SIGTERM.
+
+exit status: 0 stopped; 2 bad options; 3 cannot open the database, key store or a trust root.`;
+
+const OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  db: { type: 'string' },
+  key: { type: 'string' },
+  keystore: { type: 'string' },
+  name: { type: 'string' },
+  'trust-root': { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface TtpCliIo {
+  out?: (s: string) => void;
+  err?: (s: string) => void;
+  env?: NodeJS.ProcessEnv;
+  onListening?: (url: string, publicKey: Uint8Array) => void;
+  signal?: AbortSignal;
+}
+
+export async function run(argv: string[], io: TtpCliIo = {}): Promise<number> {
+  const out = io.out ?? ((s: string) => void process.stdout.write(s));
+  const err = io.err ?? ((s: string) => void process.stderr.write(s));
+  const env = io.env ?? process.env;
+  let v;
+  try {
+    v = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }).values;
+  } catch (e) {
+    err(`semper ttp: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (v.help) {
+    out(`${HELP}\n`);
+    return 0;
+  }
+  const port = v.port === undefined ? 8482 : Number(v.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    err('semper ttp: --port must be 0..65535\n');
+    return 2;
+  }
+  if (!v.key) {
+    err('semper ttp: give --key LABEL (from the key store) or --key test\n');
+    return 2;
+  }
+  const home = env.SEMPER_HOME ?? join(homedir(), '.semper');
+  const trust = new TrustStore();
+  let privateKey: Uint8Array;
+  try {
+    for (const f of v['trust-root'] ?? []) trust.addRoot(new Uint8Array(readFileSync(f)));
+    if (v.key === 'test') {
+      privateKey = p256.utils.randomPrivateKey();
+      err('WARNING: TEST third-party key, generated now and forgotten at exit: never use it for real exchanges\n');
+    } else {
+      const pass = env.SEMPER_KEYSTORE_PASSPHRASE;
+      if (!pass) {
+        err('semper ttp: set SEMPER_KEYSTORE_PASSPHRASE to open the key store\n');
+        return 2;
+      }
+      const ks = await KeyStore.open(v.keystore ?? join(home, 'keys.semper'), pass);
+      privateKey = ks.privateKey(v.key);
+      ks.close();
+    }
+  } catch (e) {
+    err(`semper ttp: ${(e as Error).name} ${(e as { code?: string }).code ?? ''}: ${(e as Error).message}\n`);
+    return 3;
+  }
+  let archive: SqliteArchive;
+  try {
+    archive = SqliteArchive.open(v.db ?? join(home, 'ttp.db'));
+  } catch (e) {
+    err(`semper ttp: cannot open the database: ${(e as Error).message}\n`);
+    return 3;
+  }
+  const identity = { name: v.name ?? 'SEMPER Test TTP', privateKey, publicKey: p256.getPublicKey(privateKey, false) };
+  const ttp = new ThirdParty({ identity, archive, modules: standardModules({ trust }) });
+  let svc;
+  try {
+    svc = await serveThirdParty(ttp, { port, host: v.host ?? '127.0.0.1' });
+  } catch (e) {
+    archive.close();
+    err(`semper ttp: cannot listen: ${(e as Error).message}\n`);
+    return 3;
+  }
+  out(`semper ttp "${identity.name}" listening on ${svc.url}\npublic key: ${Buffer.from(identity.publicKey).toString('base64url')}\n`);
+  io.onListening?.(svc.url, identity.publicKey);
+  await new Promise<void>((stop) => {
+    if (io.signal) {
+      if (io.signal.aborted) stop();
+      io.signal.addEventListener('abort', () => stop(), { once: true });
+    } else {
+      process.once('SIGINT', () => stop());
+      process.once('SIGTERM', () => stop());
+    }
+  });
+  await svc.close();
+  archive.close();
+  return 0;
+}
