@@ -476,11 +476,14 @@ export class ExchangeManager {
     }
     const out: ExchangeOutcome[] = [];
     for (const [deal, msgs] of byDeal) {
-      if (finals.has(deal) || this.sessions.get(deal)?.final) continue;
-      const s = this.rebuild(msgs);
+      if (finals.has(deal)) continue;
+      const known = this.sessions.get(deal);
+      if (known?.final && known.final.outcome !== 'pending') continue;
+      const s = known ?? this.rebuild(msgs);
       if (!s) continue;
       this.sessions.set(deal, s);
-      out.push(await this.recoverSession(s, new ExchangeError('CHANNEL', 'resumed after a restart')));
+      if (s.final?.outcome === 'completed') out.push(await this.finish(s, { ...s.final }));
+      else out.push(await this.recoverSession(s, new ExchangeError('CHANNEL', 'resumed after a restart')));
     }
     return out;
   }
@@ -488,6 +491,7 @@ export class ExchangeManager {
   /** A session from its archived messages (this party's view). */
   private rebuild(msgs: Uint8Array[]): Session | undefined {
     let s: Session | undefined;
+    let done = false;
     for (const bytes of msgs) {
       const { msg } = openMessage(bytes);
       const f = new Fields(msg.body, msg.step);
@@ -504,10 +508,12 @@ export class ExchangeManager {
       } else if (s && msg.step === 'originatorItem') {
         if (s.role === 'originator') s.sent = f.bytes(1);
         else s.received = f.bytes(1);
-      }
+      } else if (msg.step === 'done') done = true;
     }
     if (s && s.received && s.sent && s.acceptance) {
-      s.final = { exchangeId: idHex(s.id), protocol: s.protocol!, role: s.role, outcome: 'completed', received: decodeElement(s.received), refunds: [], deadline: s.opened!.agreement.deadline, reason: 'both items exchanged as agreed (from the archive)' };
+      // both items went; only the rev-rev originator without the responder's "done" cannot know the responder did not abort
+      const sure = !(s.protocol === 'rev-rev/1' && s.role === 'originator' && !done);
+      s.final = { exchangeId: idHex(s.id), protocol: s.protocol!, role: s.role, outcome: sure ? 'completed' : 'pending', received: decodeElement(s.received), refunds: [], deadline: s.opened!.agreement.deadline, reason: sure ? 'both items exchanged as agreed (from the archive)' : 'the item went unconfirmed; final at the deadline' };
     }
     return s;
   }

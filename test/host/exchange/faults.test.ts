@@ -1,0 +1,97 @@
+// Faults at every step: for each layout of a conversation, every request lost, every answer
+// lost, and the server crashing after archiving each answer — with the third party out of
+// reach meanwhile, so that each party really stops with only its archive. Then both restart
+// from their archives (`recover`), and again after the deadline. Whatever happened, the end is
+// fair: either each party holds the other's item (or the third party's replacement), or
+// every transfer that happened is revoked, or nothing changed hands — and an honest party
+// always ends in a final state.
+
+import { SqliteArchive } from '../../../host/src/services/archive';
+import { openMessage, StepName, verifyDecision } from '../../../host/src/exchange/formats';
+import { Offering } from '../../../host/src/exchange/manager';
+import { infoOffering, line, payOffering, receiptOffering, rig, Rig } from './rig';
+
+const pdf = new TextEncoder().encode('%PDF the delivered document');
+
+interface Layout {
+  name: string;
+  offers: (r: Rig) => [Offering, Offering];
+  /** Requests the client sends, in order, and the server's answers. */
+  requests: StepName[];
+  answers: StepName[];
+  clientIsOriginator: boolean;
+  protocol: string;
+}
+
+const layouts: Layout[] = [
+  { name: 'payment for a receipt (server originates)', offers: (r) => [payOffering(r.buyer, 'acct-buyer', 990, 'acct-merchant'), receiptOffering(r.merchant)], requests: ['propose', 'responderItem'], answers: ['agreement', 'originatorItem'], clientIsOriginator: false, protocol: 'gen-ev/1' },
+  { name: 'certified mail (client originates)', offers: (r) => [infoOffering(pdf), receiptOffering(r.merchant)], requests: ['propose', 'agreement', 'originatorItem'], answers: ['terms', 'responderItem', 'done'], clientIsOriginator: true, protocol: 'gen-ev/1' },
+  { name: 'payment for payment (rev-rev, client originates)', offers: (r) => [payOffering(r.buyer, 'acct-buyer', 990, 'acct-merchant'), payOffering(r.merchant, 'acct-merchant', 700, 'acct-buyer')], requests: ['propose', 'agreement', 'originatorItem'], answers: ['terms', 'responderItem', 'done'], clientIsOriginator: true, protocol: 'rev-rev/1' },
+];
+
+type Fault = { kind: 'request lost' | 'answer lost'; step: StepName } | { kind: 'server crash'; step: StepName };
+
+const cases: [string, string, Layout, Fault][] = [];
+for (const l of layouts) {
+  for (const s of l.requests) cases.push([l.name, `${s} lost`, l, { kind: 'request lost', step: s }], [l.name, `answer to ${s} lost`, l, { kind: 'answer lost', step: s }]);
+  for (const s of l.answers) cases.push([l.name, `server crashes after archiving its ${s}`, l, { kind: 'server crash', step: s }]);
+}
+
+async function labels(a: SqliteArchive, deal: string): Promise<string[]> {
+  return (await a.list({ deal })).map((x) => x.label ?? '');
+}
+
+test.each(cases)('%s: %s', async (_n, _f, layout, fault) => {
+  const r = rig();
+  const [give, get] = layout.offers(r);
+  const serverArchive = SqliteArchive.open(':memory:', { now: r.clock.now });
+  const clientArchive = SqliteArchive.open(':memory:', { now: r.clock.now });
+  const serverOpts = { respond: () => get, stepTimeoutMs: 60_000, ...(fault.kind === 'server crash' ? { crashAfter: fault.step } : {}) };
+  const server1 = r.manager(r.merchant, serverOpts, serverArchive);
+  const client1 = r.manager(r.buyer, {}, clientArchive);
+  r.port.down = true; // while the fault happens nobody reaches the third party: each side is left with its archive
+  const hooks = fault.kind === 'request lost' ? { dropRequestOf: fault.step } : fault.kind === 'answer lost' ? { dropAnswerOf: fault.step } : {};
+  const first = await client1.m.exchange(line(server1.m, hooks), { peer: r.merchant, give, want: get.description, fair: true });
+  const deal = first.exchangeId;
+
+  // both restart from their archives with the third party back
+  r.port.down = false;
+  const server2 = r.manager(r.merchant, { respond: () => get }, serverArchive);
+  const client2 = r.manager(r.buyer, {}, clientArchive);
+  await client2.m.recover();
+  await server2.m.recover();
+  // and once more after the deadline: whatever was pending becomes final
+  r.clock.t = (first.deadline || r.clock.t) + 1;
+  await client2.m.recover();
+  await server2.m.recover();
+
+  const cl = await labels(clientArchive, deal);
+  const sl = await labels(serverArchive, deal);
+  const agreed = [...cl, ...sl].some((x) => x.startsWith('exchange agreement'));
+  // every honest party ends in a final state (or nothing was ever agreed)
+  if (agreed) {
+    if (cl.some((x) => x.startsWith('exchange agreement'))) expect(cl.some((x) => x.startsWith('exchange final'))).toBe(true);
+    if (sl.some((x) => x.startsWith('exchange agreement'))) expect(sl.some((x) => x.startsWith('exchange final'))).toBe(true);
+  }
+
+  // what each holds of the other, by its own evidence
+  const decisions = (await r.ttpArchive.list({ deal, kind: 'ttp-decision' })).map((x) => verifyDecision(x.evidence!, r.ttpId.publicKey));
+  const last = decisions[decisions.length - 1];
+  const [oLabels, rLabels] = layout.clientIsOriginator ? [cl, sl] : [sl, cl];
+  const oHas = oLabels.includes('exchange responderItem received') || last?.outcome === 'resolved';
+  const rHas = rLabels.includes('exchange originatorItem received') || last?.outcome === 'resolved';
+  if (last?.outcome === 'aborted') {
+    // every item that went over the line is revoked
+    const sent = new Set<string>();
+    for (const a of [clientArchive, serverArchive])
+      for (const rec of await a.list({ deal })) {
+        if (rec.label === 'exchange responderItem sent') sent.add(Buffer.from(openMessage(rec.evidence!).msg.body.get(2) as Uint8Array).toString('hex'));
+        if (rec.label === 'exchange originatorItem sent') sent.add(Buffer.from(openMessage(rec.evidence!).msg.body.get(1) as Uint8Array).toString('hex'));
+      }
+    expect(last.refunds.length).toBe(sent.size);
+  } else {
+    expect({ originatorHas: oHas, responderHas: rHas }).toEqual({ originatorHas: oHas, responderHas: oHas });
+  }
+  // the third party never both resolved and expired (or aborted and completed) this exchange
+  expect(new Set(decisions.map((d) => d.outcome)).size).toBeLessThanOrEqual(1);
+});
