@@ -73,7 +73,8 @@ export class ThirdParty {
     const recs = await this.o.archive.list({ deal: hex(exchangeId), kind: 'ttp-decision' });
     const last = recs[recs.length - 1];
     if (!last?.evidence) return undefined;
-    return { bytes: last.evidence, decision: verifyDecision(last.evidence, this.o.identity.publicKey) };
+    // a fresh plain Uint8Array, as a fresh decision is (the CBOR decoder may decorate the array it reads)
+    return { bytes: Uint8Array.from(last.evidence), decision: verifyDecision(last.evidence, this.o.identity.publicKey) };
   }
 
   private async decide(r: TtpRequest, opened: OpenedAgreement, requester: Party, requestBytes: Uint8Array): Promise<Uint8Array> {
@@ -200,7 +201,7 @@ export class ThirdParty {
     d: { outcome: Outcome; reason: string; generated?: Element[]; forwarded?: Uint8Array[]; refunds?: Uint8Array[] },
   ): Promise<Uint8Array> {
     if (!FINAL.includes(d.outcome)) throw new Error(`internal: ${d.outcome} is not a decision to store`);
-    const bytes = signDecision(
+    const bytes = Uint8Array.from(signDecision(
       {
         exchangeId: ctx.agreement.id,
         agreementHash: ctx.agreementHash,
@@ -212,7 +213,7 @@ export class ThirdParty {
         reason: d.reason,
       },
       this.o.identity.privateKey,
-    );
+    ));
     const deal = hex(ctx.agreement.id);
     await this.o.archive.append({ kind: 'transfer', deal, counterparty: requester.name, label: 'ttp request', evidence: requestBytes });
     await this.o.archive.append({ kind: 'ttp-decision', deal, counterparty: requester.name, parties: [ctx.agreement.originator.name, ctx.agreement.responder.name], label: `exchange ${d.outcome}`, evidence: bytes, note: d.reason });
