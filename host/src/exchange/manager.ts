@@ -89,6 +89,12 @@ export interface ExchangeManagerOptions {
   /** The deadline a proposer asks for, from now (ms, default 10 min). */
   deadlineMs?: number;
   now?(): number;
+  /**
+   * The application's look at the peer's item once it verified, before this party gives its own
+   * (the originator) — e.g. a payee deposits the payment at the bank first. Throw to refuse: the
+   * originator then gives nothing (the responder may still resolve or abort at the third party).
+   */
+  accept?(item: Element, ctx: ExchangeContext & { exchangeId: string; peer: Party }): void | Promise<void>;
   /** Test hook: the server stops (as if it crashed) after archiving a step, before answering. */
   crashAfter?: StepName;
 }
@@ -225,7 +231,8 @@ export class ExchangeManager {
     });
     if (answer.step !== 'responderItem') throw new ExchangeError('MALFORMED', `expected the responder's item, got ${answer.step}`);
     this.takeResponderItem(s, answer.body);
-    // R's item verified: now O's own item
+    await this.accepted(s);
+    // R's item verified (and accepted): now O's own item
     if (!s.sent) s.sent = encodeElement(await s.offering!.make(this.context(s)));
     try {
       await this.call(channel, s, 'originatorItem', new Map<number, HostCbor>([[1, s.sent]]), signal);
@@ -368,6 +375,7 @@ export class ExchangeManager {
       case 'responderItem': {
         if (s.role !== 'originator' || !s.opened || s.received) throw new ExchangeError('REFUSED', 'no responder item expected now');
         this.takeResponderItem(s, msg.body);
+        await this.accepted(s);
         if (!s.sent) s.sent = encodeElement(await s.offering!.make(this.context(s)));
         await this.finish(s, { outcome: 'completed', received: decodeElement(s.received!), reason: 'both items exchanged as agreed', deadline: s.opened.agreement.deadline });
         return { step: 'originatorItem', body: new Map<number, HostCbor>([[1, s.sent]]) };
@@ -519,6 +527,15 @@ export class ExchangeManager {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  private async accepted(s: Session): Promise<void> {
+    if (!this.o.accept) return;
+    try {
+      await this.o.accept(decodeElement(s.received!), { ...this.context(s), exchangeId: idHex(s.id), peer: s.peer });
+    } catch (e) {
+      throw isExchangeError(e) ? e : new ExchangeError('REFUSED', `not accepted: ${(e as Error).message}`);
+    }
+  }
 
   private context(s: Session): ExchangeContext {
     return { agreement: s.opened!.agreement, agreementHash: s.opened!.hash, now: this.now() };

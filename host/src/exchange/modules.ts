@@ -34,6 +34,12 @@ export interface ExchangeItemModule {
   readonly type: string;
   /** Checks that `element` is the item `desc` promised in this exchange. ExchangeError MISMATCH / WRONG_EXCHANGE / MALFORMED. */
   verify(element: Element, desc: ItemDescription, ctx: ExchangeContext): void;
+  /**
+   * Third party, before it resolves on the strength of this item: that the transfer really took
+   * effect outside the two parties (a payment: settled at the bank — deposited on the payee's
+   * behalf if the payee never did). ExchangeError MISMATCH / REFUSED if not.
+   */
+  confirm?(element: Element, desc: ItemDescription, ctx: ExchangeContext): Promise<void>;
   /** Third party: an item that stands in for the withheld one (only for descriptions offering `generateable` without escrow). */
   generate?(desc: ItemDescription, evidence: Uint8Array, ctx: ExchangeContext, t: ThirdPartyTools): Element;
   /** Third party: what undoes the transfer of `element` (only for `revocable`): refund authorisations. */
@@ -51,22 +57,30 @@ function only<K extends Element['kind']>(e: Element, kind: K): Extract<Element, 
 
 // ------------------------------------------------------------------ payment
 
-/** spec of a payment: {1: [amount, currency], 2: payee} */
-export function paymentDescription(amount: number, currency: string, payee: string, opts: { revocable?: boolean; label?: string } = {}): ItemDescription {
+/**
+ * spec of a payment: {1: [amount, currency], 2: payee, ? 3: transaction digest}. Without 3 the
+ * payment's transaction digest must be the agreement hash. With 3 it must be that digest — the
+ * SHA-256 of the order statement the user confirmed on the device (the card signs the digest of
+ * what it showed, and the device cannot show an agreement hash to a person); the agreement binds
+ * the digest, and the statement's order reference makes it unique to the deal.
+ */
+export function paymentDescription(amount: number, currency: string, payee: string, opts: { revocable?: boolean; label?: string; txDigest?: Uint8Array } = {}): ItemDescription {
+  const spec = new Map<number, HostCbor>([[1, [amount, currency]], [2, payee]]);
+  if (opts.txDigest) spec.set(3, opts.txDigest);
   return {
     type: 'payment',
     properties: propertyBits(opts.revocable === false ? ['externally-verifiable'] : ['externally-verifiable', 'revocable']),
-    spec: new Map<number, HostCbor>([[1, [amount, currency]], [2, payee]]),
+    spec,
     label: opts.label ?? `${amount} ${currency} to ${payee}`,
   };
 }
 
-function paymentSpec(desc: ItemDescription): { amount: number; currency: string; payee: string } {
-  const f = new Fields(desc.spec, 'payment').only([1, 2]);
+function paymentSpec(desc: ItemDescription): { amount: number; currency: string; payee: string; txDigest?: Uint8Array } {
+  const f = new Fields(desc.spec, 'payment').only([1, 2, 3]);
   const m = f.m.get(1);
   const [amount, currency] = Array.isArray(m) && m.length === 2 ? m : [];
   if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount <= 0 || typeof currency !== 'string') return f.fail(1, '[amount, currency] expected');
-  return { amount, currency, payee: f.text(2) };
+  return { amount, currency, payee: f.text(2), ...(f.has(3) ? { txDigest: f.bytes(3, 32) } : {}) };
 }
 
 /** The refund authorisation of a revoked payment (payment/README.md, "semper-refund"): the reference and the amount. */
@@ -87,14 +101,26 @@ export class PaymentExchangeModule implements ExchangeItemModule {
       verify(item: PaymentItem, expect: PaymentRequest): VerifiedPayment;
       /** Makes refund authorisations (payment/formats.ts); without it payments are not revocable here. */
       signRefund?: RefundSigner;
+      /** The third party's check at the bank that the payment took effect (bank/client.ts behind it); without it the signature alone is trusted. */
+      settle?(item: PaymentItem, verified: VerifiedPayment, requestId: string): Promise<void>;
     },
   ) {}
+
+  async confirm(element: Element, desc: ItemDescription, ctx: ExchangeContext): Promise<void> {
+    const v = this.check(element, desc, ctx);
+    if (!this.o.settle) return;
+    try {
+      await this.o.settle(only(element, 'payment'), v, `ttp-${Buffer.from(ctx.agreement.id).toString('hex')}`);
+    } catch (e) {
+      throw new ExchangeError('MISMATCH', `the payment does not stand at the bank: ${(e as Error).message}`, (e as { detail?: string; code?: string }).detail ?? (e as { code?: string }).code);
+    }
+  }
 
   private check(element: Element, desc: ItemDescription, ctx: ExchangeContext): VerifiedPayment {
     const item = only(element, 'payment');
     const want = paymentSpec(desc);
     try {
-      return this.o.verify(item, { ...want, txDigest: ctx.agreementHash, time: Math.floor(ctx.now / 1000) });
+      return this.o.verify(item, { ...want, txDigest: want.txDigest ?? ctx.agreementHash, time: Math.floor(ctx.now / 1000) });
     } catch (e) {
       const code = (e as { code?: unknown }).code;
       if (code === 'MISMATCH' && (e as { detail?: unknown }).detail === 'txDigest') throw new ExchangeError('WRONG_EXCHANGE', 'the payment is bound to another exchange', 'txDigest');

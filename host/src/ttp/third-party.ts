@@ -112,7 +112,9 @@ export class ThirdParty {
     const evidence = r.items[0];
     const responderItem = this.element(evidence);
     // external verifiability: the responder's item is what was agreed, bound to this exchange
-    this.o.modules.get(a.responderItem.type).verify(responderItem, a.responderItem, ctx);
+    const rm = this.o.modules.get(a.responderItem.type);
+    rm.verify(responderItem, a.responderItem, ctx);
+    await rm.confirm?.(responderItem, a.responderItem, ctx);
     const generation = this.o.modules.generation(a.originatorItem);
     if (generation === 'affidavit') {
       const gen = this.o.modules.get(a.originatorItem.type).generate;
