@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const ttpId = keyed('ttp');
   const payers = new Map([['acct-buyer', buyer.publicKey]]);
   const payments = new PaymentManager([new AccountInstrument({ payerKey: (a) => payers.get(a) })]);
-  const modules = new ExchangeModules([new PaymentExchangeModule({ verify: (i, e) => payments.verify(i, e) }), new SignatureExchangeModule(), new InformationExchangeModule()]);
+  const modules = ExchangeModules.withPackages([new PaymentExchangeModule({ verify: (i, e) => payments.verify(i, e) }), new SignatureExchangeModule(), new InformationExchangeModule()]);
   const dir = mkdtempSync(join(tmpdir(), 'semper-bench-exchange-'));
   try {
     for (const durable of [true, false]) {

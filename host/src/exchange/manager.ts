@@ -73,6 +73,8 @@ export interface Proposal {
   /** What the proposer wants from this party. */
   wants: ItemDescription;
   fair: boolean;
+  /** Application data the proposer sent along (e.g. the order the payment is for); archived with the proposal. */
+  context?: Uint8Array;
 }
 
 export interface ExchangeManagerOptions {
@@ -137,8 +139,9 @@ interface Session {
   received?: Uint8Array;
   offering?: Offering;
   final?: ExchangeOutcome;
-  /** Server: the deadline the proposer asked for. */
+  /** Server: the deadline the proposer asked for, and what it sent along. */
   proposedDeadline?: number;
+  context?: Uint8Array;
   timer?: NodeJS.Timeout;
 }
 
@@ -161,7 +164,7 @@ export class ExchangeManager {
   // ---------------------------------------------------------------- client (proposer)
 
   /** Proposes and runs an exchange with the server behind `channel`. Never throws for a peer's misbehaviour: the outcome says what happened. */
-  async exchange(channel: Channel, r: { peer: Party; give: Offering; want: ItemDescription; fair: boolean; deadlineMs?: number; signal?: AbortSignal }): Promise<ExchangeOutcome> {
+  async exchange(channel: Channel, r: { peer: Party; give: Offering; want: ItemDescription; fair: boolean; deadlineMs?: number; signal?: AbortSignal; context?: Uint8Array }): Promise<ExchangeOutcome> {
     const s: Session = { id: randomBytes(16), role: 'responder', peer: r.peer, mine: r.give.description, theirs: r.want, fair: r.fair, offering: r.give };
     this.sessions.set(idHex(s.id), s);
     const deadline = this.now() + (r.deadlineMs ?? this.o.deadlineMs ?? 600_000);
@@ -173,6 +176,7 @@ export class ExchangeManager {
       [5, [...PROTOCOLS]],
       [6, deadline],
     ]);
+    if (r.context) propose.set(7, r.context);
     let answer: ExchangeMessage;
     try {
       answer = await this.call(channel, s, 'propose', propose, r.signal);
@@ -320,7 +324,7 @@ export class ExchangeManager {
 
   private acceptProposal(msg: ExchangeMessage): Session {
     if (this.sessions.has(idHex(msg.exchangeId))) throw new ExchangeError('WRONG_EXCHANGE', 'this exchange id is taken');
-    const f = new Fields(msg.body, 'propose').only([1, 2, 3, 4, 5, 6]);
+    const f = new Fields(msg.body, 'propose').only([1, 2, 3, 4, 5, 6, 7]);
     const p = f.m.get(1);
     const [name, key] = Array.isArray(p) && p.length === 2 ? p : [];
     if (typeof name !== 'string' || name.length === 0 || !(key instanceof Uint8Array) || key.length !== 65) return f.fail(1, '[name, key] expected');
@@ -331,6 +335,7 @@ export class ExchangeManager {
     const s: Session = { id: msg.exchangeId, role: 'originator', peer: { name, publicKey: key }, theirs: descriptionOf(f.map(2)), mine: descriptionOf(f.map(3)), fair };
     // the deadline proposed: kept in the session until the agreement exists
     s.proposedDeadline = f.uint(6);
+    if (f.has(7)) s.context = f.bytes(7, 64 * 1024);
     this.sessions.set(idHex(s.id), s);
     return s;
   }
@@ -339,7 +344,7 @@ export class ExchangeManager {
     switch (msg.step) {
       case 'propose': {
         if (!this.o.respond) throw new ExchangeError('REFUSED', 'this party takes no proposals');
-        const offering = await this.o.respond({ exchangeId: idHex(s.id), peer: s.peer, gives: s.theirs, wants: s.mine, fair: s.fair });
+        const offering = await this.o.respond({ exchangeId: idHex(s.id), peer: s.peer, gives: s.theirs, wants: s.mine, fair: s.fair, ...(s.context ? { context: s.context } : {}) });
         this.checkPromised(offering.description, s.mine);
         s.mine = offering.description;
         s.offering = offering;

@@ -16,5 +16,5 @@ export interface StandardModulesOptions {
 
 export function standardModules(o: StandardModulesOptions = {}): ExchangeModules {
   const payments = new PaymentManager([new DevicePurse({ trust: o.trust }), new AccountInstrument({ payerKey: o.payerKey })]);
-  return new ExchangeModules([new PaymentExchangeModule({ verify: (item, expect) => payments.verify(item, expect) }), new SignatureExchangeModule(), new InformationExchangeModule()]);
+  return ExchangeModules.withPackages([new PaymentExchangeModule({ verify: (item, expect) => payments.verify(item, expect) }), new SignatureExchangeModule(), new InformationExchangeModule()]);
 }

@@ -32,7 +32,7 @@ export const signRefundForTest: RefundSigner = (r, key) =>
 
 export function modulesFor(payers: Map<string, Uint8Array>): ExchangeModules {
   const payments = new PaymentManager([new AccountInstrument({ payerKey: (a) => payers.get(a) })]);
-  return new ExchangeModules([new PaymentExchangeModule({ verify: (i, e) => payments.verify(i, e), signRefund: signRefundForTest }), new SignatureExchangeModule(), new InformationExchangeModule()]);
+  return ExchangeModules.withPackages([new PaymentExchangeModule({ verify: (i, e) => payments.verify(i, e), signRefund: signRefundForTest }), new SignatureExchangeModule(), new InformationExchangeModule()]);
 }
 
 export interface Clock {
