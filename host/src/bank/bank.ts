@@ -14,9 +14,30 @@
 import { p256 } from '@noble/curves/p256';
 import { sha256 } from '@noble/hashes/sha256';
 import Database from 'better-sqlite3';
-import { TrustStore } from '../../../shared/src/certificate';
+import { CertificateError, decodeCertificate, TrustStore } from '../../../shared/src/certificate';
 import { assertPublicKey, CoseError, Sign1 } from '../../../shared/src/cose';
-import { decodeLoadRequest, decodePaymentOrder, decodePaymentToken, hex, makeLoadInstruction, PaymentError, verifyPaymentToken, verifySignedBy } from '../payment/formats';
+import {
+  BankReceipt,
+  CardOrder,
+  decodeLoadRequest,
+  decodePaymentOrder,
+  decodePaymentToken,
+  decodeRead,
+  decodeRefund,
+  hex,
+  kidOf,
+  makeLoadInstruction,
+  PaymentError,
+  PaymentOrder,
+  PaymentReference,
+  referenceJson,
+  referenceKey,
+  signBankReceipt,
+  signPaymentStatus,
+  verifyCardOrder,
+  verifyPaymentToken,
+  verifySignedBy,
+} from '../payment/formats';
 import { appendOnly, immediate, mapSqliteError, SqliteDb, StoreError } from '../services/sqlite';
 import { BankError, DoubleSpendingEvidence, HTTP_STATUS } from './errors';
 
@@ -37,8 +58,15 @@ export interface BankOptions {
   issuerKey: Uint8Array;
   /** The name the card knows its issuer by (load instruction field 4). */
   issuerName: string;
-  /** Trust anchors for card certificates. */
+  /** Trust anchors for card certificates (and certificates of role ttp). */
   trust: TrustStore;
+  /**
+   * The bank key that signs receipts and payment status statements. Absent: a key generated
+   * at the first start and kept in the database (meta `bank-key`).
+   */
+  bankKey?: Uint8Array;
+  /** Public keys (SEC1) of third parties whose refund decisions the bank carries out. */
+  ttpKeys?: Uint8Array[];
   /** Clock, ms (default Date.now). */
   now?: () => number;
   busyTimeoutMs?: number;
@@ -52,8 +80,14 @@ export interface Answer {
   replay?: boolean;
 }
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 const BANK_KIND = 'semper-bank';
+
+function assertBank(db: SqliteDb): void {
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+  const kind = hasMeta ? (db.prepare("SELECT value FROM meta WHERE key = 'kind'").pluck().get() as Buffer | undefined) : undefined;
+  if (!kind || kind.toString() !== BANK_KIND) throw new StoreError('NOT_A_DATABASE', 'the file is a SEMPER database, but not a bank');
+}
 
 const SCHEMA_V1 = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;
@@ -122,7 +156,37 @@ CREATE TABLE refusals (
   evidence TEXT NOT NULL
 ) STRICT;
 ${['ledger', 'deposits', 'orders', 'loads', 'requests', 'refusals'].map(appendOnly).join('\n')}
+INSERT INTO meta (key, value) VALUES ('kind', CAST('${BANK_KIND}' AS BLOB));
 `;
+
+// Version 2: refunds (append-only) and the cards registered for buyer accounts (card-signed
+// account payments, and where a purse token's refund goes).
+const SCHEMA_V2 = `
+CREATE TABLE refunds (
+  refund_id TEXT PRIMARY KEY,
+  ref TEXT NOT NULL,
+  amount INTEGER NOT NULL CHECK (amount > 0),
+  currency TEXT NOT NULL,
+  payer TEXT NOT NULL REFERENCES accounts (id),
+  payee TEXT NOT NULL REFERENCES accounts (id),
+  signer TEXT NOT NULL CHECK (signer IN ('payee', 'ttp')),
+  authorisation BLOB NOT NULL,
+  entry INTEGER NOT NULL REFERENCES ledger (id),
+  time INTEGER NOT NULL
+) STRICT;
+CREATE INDEX refunds_ref ON refunds (ref);
+CREATE TABLE card_accounts (
+  card_id BLOB PRIMARY KEY,
+  account TEXT NOT NULL REFERENCES accounts (id),
+  certificate BLOB NOT NULL,
+  intermediates TEXT NOT NULL,
+  time INTEGER NOT NULL
+) STRICT;
+${appendOnly('refunds')}
+`;
+
+/** MIGRATIONS[v] takes a database of schema version v to v + 1. */
+const MIGRATIONS = [SCHEMA_V1, SCHEMA_V2];
 
 /** Opens the bank database: WAL, synchronous=FULL, busy timeout, the schema (as host/src/services/sqlite.ts does for the archive). */
 export function openBankDatabase(path: string, busyTimeoutMs = 5000): SqliteDb {
@@ -141,15 +205,15 @@ export function openBankDatabase(path: string, busyTimeoutMs = 5000): SqliteDb {
     if (v > SCHEMA_VERSION) throw new StoreError('UNSUPPORTED', `bank schema ${v} is newer than this program`);
     if (v < SCHEMA_VERSION) {
       immediate(db, () => {
-        if ((db.pragma('user_version', { simple: true }) as number) === SCHEMA_VERSION) return;
-        db.exec(SCHEMA_V1);
-        db.prepare("INSERT INTO meta (key, value) VALUES ('kind', ?)").run(Buffer.from(BANK_KIND));
+        // re-read under the write lock: another process may have migrated meanwhile
+        const now = db.pragma('user_version', { simple: true }) as number;
+        // another SEMPER database (the archive also has user_version 1) is not a bank: never migrate it
+        if (now >= 1) assertBank(db);
+        for (let step = now; step < SCHEMA_VERSION; step++) db.exec(MIGRATIONS[step]);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       });
     }
-    // another SEMPER database (the archive also has user_version 1) is not a bank
-    const kind = db.prepare("SELECT value FROM meta WHERE key = 'kind'").pluck().get() as Buffer | undefined;
-    if (!kind || kind.toString() !== BANK_KIND) throw new StoreError('NOT_A_DATABASE', 'the file is a SEMPER database, but not a bank');
+    assertBank(db);
   } catch (e) {
     db.close();
     return mapSqliteError(e);
@@ -219,9 +283,27 @@ const toAccount = (r: AccountRow): Account => {
   return a;
 };
 
+/** A settled payment as the bank knows it: what refunds and status statements are about. */
+interface Settled {
+  reference: PaymentReference;
+  amount: number;
+  currency: string;
+  payee: string;
+  /** The account a refund goes to: the order's payer, or the account registered for the card. */
+  payer?: string;
+  /** Milliseconds. */
+  time: number;
+}
+
+/** How long a signed read stays valid around the bank's clock (s). */
+export const READ_WINDOW_S = 300;
+
 export class Bank {
   private readonly now: () => number;
   readonly issuerPublicKey: Uint8Array;
+  /** The key that signs receipts and status statements (GET /v1/bank). */
+  readonly bankPublicKey: Uint8Array;
+  private readonly bankKey: Uint8Array;
 
   constructor(
     readonly db: SqliteDb,
@@ -230,6 +312,29 @@ export class Bank {
     this.now = o.now ?? Date.now;
     // the issuer's public key, for clients and cards (GET /v1/issuer)
     this.issuerPublicKey = p256.getPublicKey(o.issuerKey, false);
+    this.bankKey = o.bankKey ?? this.storedBankKey();
+    this.bankPublicKey = p256.getPublicKey(this.bankKey, false);
+  }
+
+  /** The bank key kept in the database, made at the first start (receipts must stay verifiable after a restart). */
+  private storedBankKey(): Uint8Array {
+    const read = () => this.db.prepare("SELECT value FROM meta WHERE key = 'bank-key'").pluck().get() as Buffer | undefined;
+    let k = read();
+    if (!k) {
+      // INSERT OR IGNORE: two processes starting on one new file agree on the first key written
+      immediate(this.db, () => this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('bank-key', ?)").run(Buffer.from(p256.utils.randomPrivateKey())));
+      k = read()!;
+    }
+    return new Uint8Array(k);
+  }
+
+  /** GET /v1/bank. */
+  info(): { issuerName: string; publicKey: string; kid: string; issuerPublicKey: string } {
+    return { issuerName: this.o.issuerName, publicKey: b64(this.bankPublicKey), kid: hex(kidOf(this.bankPublicKey)), issuerPublicKey: b64(this.issuerPublicKey) };
+  }
+
+  private receipt(r: Omit<BankReceipt, 'time'>): string {
+    return b64(signBankReceipt({ ...r, time: Math.floor(this.now() / 1000) }, this.bankKey));
   }
 
   static open(path: string, o: BankOptions): Bank {
@@ -358,9 +463,7 @@ export class Bank {
       const merchantId = str(body, 'merchant', ID, 'an account id');
       const tokenBytes = bytesOf(body, 'token')!;
       const cert = bytesOf(body, 'cardCertificate')!;
-      const im = body.intermediates;
-      if (im !== undefined && (!Array.isArray(im) || im.length > 4)) bad('intermediates', 'at most 4 certificates');
-      const intermediates = ((im as unknown[] | undefined) ?? []).map((_, i) => bytesOf(im as unknown as Body, String(i))!);
+      const intermediates = this.intermediatesOf(body);
       let token;
       let payload: Uint8Array;
       try {
@@ -387,7 +490,8 @@ export class Bank {
       }
       const entry = this.move('deposit', this.account(this.system('float', token.currency)), merchant, token.amount, `card ${hex(token.cardId)} #${token.counter}`);
       this.db.prepare('INSERT INTO deposits (card_id, counter, token, payload, merchant, entry, time) VALUES (?, ?, ?, ?, ?, ?, ?)').run(token.cardId, token.counter, tokenBytes, payload, merchant.id, entry, this.now());
-      return { deposit: { cardId: hex(token.cardId), counter: token.counter, amount: token.amount, currency: token.currency }, balance: this.balance(merchant.id), entry };
+      const receipt = this.receipt({ op: 'deposit', reference: { cardId: token.cardId, counter: token.counter }, amount: token.amount, currency: token.currency, debit: `float:${token.currency}`, credit: merchant.id, entry });
+      return { deposit: { cardId: hex(token.cardId), counter: token.counter, amount: token.amount, currency: token.currency }, balance: this.balance(merchant.id), entry, receipt };
     });
   }
 
@@ -416,14 +520,27 @@ export class Bank {
 
   // ---------------------------------------------------------------- account-instrument payments
 
-  /** POST /v1/payments: settles a payment order signed by the payer's account key. */
+  /**
+   * POST /v1/payments: settles a payment order signed by the payer's account key
+   * (`order`, account/1) or by the card registered for the payer account (`cardOrder`,
+   * account-card/1).
+   */
   settleOrder(body: Body): Answer {
     return this.execute('payment', body, () => {
-      const bytes = bytesOf(body, 'order')!;
-      const { value: order, account: payer } = this.signedByBuyer(bytes, 'order', (b) => {
-        const d = decodePaymentOrder(b);
-        return { value: d.order, account: d.order.payer, sign1: d.sign1 };
-      });
+      if ((body.order === undefined) === (body.cardOrder === undefined)) bad('order', 'give either order (account/1) or cardOrder (account-card/1)');
+      let order: PaymentOrder | CardOrder;
+      let payer: AccountRow;
+      let bytes: Uint8Array;
+      if (body.order !== undefined) {
+        bytes = bytesOf(body, 'order')!;
+        ({ value: order, account: payer } = this.signedByBuyer(bytes, 'order', (b) => {
+          const d = decodePaymentOrder(b);
+          return { value: d.order, account: d.order.payer, sign1: d.sign1 };
+        }));
+      } else {
+        bytes = bytesOf(body, 'cardOrder')!;
+        ({ order, payer } = this.signedByCard(bytes));
+      }
       const payee = this.account(order.payee);
       if (payee.kind !== 'merchant' && payee.kind !== 'buyer') throw new BankError('NOT_FOUND', `no account ${order.payee}`);
       if (order.currency !== payer.currency) throw new BankError('CURRENCY', `the order is in ${order.currency}`);
@@ -431,8 +548,193 @@ export class Bank {
       if (first) throw new BankError('DUPLICATE_ORDER', `order ${order.orderId} was settled already`, { orderId: order.orderId, first: { entry: first.entry, time: first.time }, order: b64(bytes) });
       const entry = this.move('payment', payer, payee, order.amount, `order ${order.orderId}`);
       this.db.prepare('INSERT INTO orders (order_id, payer, payee, body, entry, time) VALUES (?, ?, ?, ?, ?, ?)').run(order.orderId, payer.id, payee.id, bytes, entry, this.now());
-      return { payment: { orderId: order.orderId, payer: payer.id, payee: payee.id, amount: order.amount, currency: order.currency }, balance: this.balance(payee.id), entry };
+      const receipt = this.receipt({ op: 'payment', reference: { orderId: order.orderId }, amount: order.amount, currency: order.currency, debit: payer.id, credit: payee.id, entry });
+      return { payment: { orderId: order.orderId, payer: payer.id, payee: payee.id, amount: order.amount, currency: order.currency }, balance: this.balance(payee.id), entry, receipt };
     });
+  }
+
+  /**
+   * A card order (account-card/1): the certificate validates now (role buyer-card), the card
+   * signed the statement, and that card is the one registered for the payer account it names.
+   */
+  private signedByCard(bytes: Uint8Array): { order: CardOrder; payer: AccountRow } {
+    let v;
+    try {
+      v = verifyCardOrder(bytes, this.o.trust, Math.floor(this.now() / 1000));
+    } catch (e) {
+      if (!(e instanceof PaymentError)) throw e;
+      if (e.code === 'MALFORMED') bad('cardOrder', e.message);
+      if (e.code === 'CERTIFICATE') throw new BankError('BAD_CERTIFICATE', e.message, e.detail);
+      throw new BankError('BAD_SIGNATURE', e.message, e.code);
+    }
+    const payer = this.account(v.order.payer);
+    if (payer.kind !== 'buyer') throw new BankError('NOT_FOUND', `no buyer account ${v.order.payer}`);
+    const reg = this.db.prepare('SELECT account, certificate FROM card_accounts WHERE card_id = ?').get(v.certificate.subjectId!) as { account: string; certificate: Buffer } | undefined;
+    if (!reg || reg.account !== payer.id || hex(decodeCertificate(new Uint8Array(reg.certificate)).publicKey) !== hex(v.certificate.publicKey)) {
+      throw new BankError('BAD_SIGNATURE', `the card ${hex(v.certificate.subjectId!)} is not registered for account ${payer.id}`, 'WRONG_CARD');
+    }
+    return { order: v.order, payer };
+  }
+
+  /** POST /v1/accounts/{id}/cards (admin): the buyer's card, for card-signed payments and purse refunds. */
+  registerCard(id: string, body: Body): Answer {
+    return this.execute(`register-card:${id}`, body, () => {
+      const cert = bytesOf(body, 'cardCertificate')!;
+      const intermediates = this.intermediatesOf(body);
+      const acc = this.account(id);
+      if (acc.kind !== 'buyer') throw new BankError('NOT_FOUND', `no buyer account ${id}`);
+      let card;
+      try {
+        [card] = this.o.trust.validate(cert, Math.floor(this.now() / 1000), { roles: ['buyer-card'], intermediates });
+      } catch (e) {
+        if (e instanceof CertificateError) throw new BankError('BAD_CERTIFICATE', `card certificate: ${e.message}`, e.code);
+        if (e instanceof CoseError) throw new BankError('BAD_CERTIFICATE', `card certificate: ${e.message}`, e.code);
+        throw e;
+      }
+      if (!card.subjectId || card.subjectId.length !== 8) throw new BankError('BAD_CERTIFICATE', 'the certificate names no card id', 'subjectId');
+      const prior = this.db.prepare('SELECT account FROM card_accounts WHERE card_id = ?').pluck().get(card.subjectId) as string | undefined;
+      if (prior !== undefined && prior !== id) throw new BankError('CARD_REGISTERED', `card ${hex(card.subjectId)} is registered for another account`);
+      this.db
+        .prepare('INSERT INTO card_accounts (card_id, account, certificate, intermediates, time) VALUES (?, ?, ?, ?, ?) ON CONFLICT (card_id) DO UPDATE SET certificate = excluded.certificate, intermediates = excluded.intermediates, time = excluded.time')
+        .run(card.subjectId, id, cert, JSON.stringify(intermediates.map(b64)), this.now());
+      return { card: { cardId: hex(card.subjectId), account: id } };
+    });
+  }
+
+  private intermediatesOf(body: Body): Uint8Array[] {
+    const im = body.intermediates;
+    if (im !== undefined && (!Array.isArray(im) || im.length > 4)) bad('intermediates', 'at most 4 certificates');
+    return ((im as unknown[] | undefined) ?? []).map((_, i) => bytesOf(im as unknown as Body, String(i))!);
+  }
+
+  // ---------------------------------------------------------------- refunds and status
+
+  /** The settled payment a reference names, or undefined. */
+  private settled(r: PaymentReference): Settled | undefined {
+    if ('orderId' in r) {
+      const o = this.db.prepare('SELECT o.payer, o.payee, o.time, l.amount, l.currency FROM orders o JOIN ledger l ON l.id = o.entry WHERE o.order_id = ?').get(r.orderId) as { payer: string; payee: string; time: number; amount: number; currency: string } | undefined;
+      return o && { reference: r, amount: o.amount, currency: o.currency, payee: o.payee, payer: o.payer, time: o.time };
+    }
+    const d = this.db.prepare('SELECT d.merchant, d.time, l.amount, l.currency FROM deposits d JOIN ledger l ON l.id = d.entry WHERE d.card_id = ? AND d.counter = ?').get(r.cardId, r.counter) as { merchant: string; time: number; amount: number; currency: string } | undefined;
+    if (!d) return undefined;
+    const payer = this.db.prepare('SELECT account FROM card_accounts WHERE card_id = ?').pluck().get(r.cardId) as string | undefined;
+    const s: Settled = { reference: r, amount: d.amount, currency: d.currency, payee: d.merchant, time: d.time };
+    if (payer !== undefined) s.payer = payer;
+    return s;
+  }
+
+  private refunded(r: PaymentReference): number {
+    return (this.db.prepare('SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE ref = ?').pluck().get(referenceKey(r)) as number) ?? 0;
+  }
+
+  /** Who signed a refund authorisation: the payee's registered key, or a TTP the bank trusts. BAD_SIGNATURE otherwise. */
+  private refundSigner(sign1: Sign1, payee: AccountRow, ttpCertificate: Uint8Array | undefined, intermediates: Uint8Array[]): 'payee' | 'ttp' {
+    const verifies = (key: Uint8Array): boolean => {
+      try {
+        verifySignedBy(sign1, key, 'refund');
+        return true;
+      } catch (e) {
+        if (e instanceof PaymentError) return false;
+        throw e;
+      }
+    };
+    if (payee.public_key && verifies(new Uint8Array(payee.public_key))) return 'payee';
+    if ((this.o.ttpKeys ?? []).some(verifies)) return 'ttp';
+    if (ttpCertificate) {
+      let ttp;
+      try {
+        [ttp] = this.o.trust.validate(ttpCertificate, Math.floor(this.now() / 1000), { roles: ['ttp'], intermediates });
+      } catch (e) {
+        if (e instanceof CertificateError || e instanceof CoseError) throw new BankError('BAD_SIGNATURE', `the TTP certificate does not validate: ${e.message}`, e.code);
+        throw e;
+      }
+      if (verifies(ttp.publicKey)) return 'ttp';
+    }
+    throw new BankError('BAD_SIGNATURE', `the refund is signed neither by the key of ${payee.id} nor by a third party this bank trusts`);
+  }
+
+  /** POST /v1/refunds: pays (part of) a settled payment back to its payer, on the payee's or a TTP's signed decision. */
+  refund(body: Body): Answer {
+    return this.execute('refund', body, () => {
+      const bytes = bytesOf(body, 'refund')!;
+      const ttpCertificate = bytesOf(body, 'ttpCertificate', true);
+      const intermediates = this.intermediatesOf(body);
+      let d;
+      try {
+        d = decodeRefund(bytes);
+      } catch (e) {
+        if (e instanceof PaymentError) bad('refund', e.message);
+        throw e;
+      }
+      const { refund } = d;
+      const paid = this.settled(refund.reference);
+      if (!paid) throw new BankError('NOT_FOUND', `no settled payment ${referenceKey(refund.reference)}`);
+      if (refund.currency !== paid.currency) throw new BankError('CURRENCY', `the payment was in ${paid.currency}`);
+      const payee = this.account(paid.payee);
+      const signer = this.refundSigner(d.sign1, payee, ttpCertificate, intermediates);
+      const first = this.db.prepare('SELECT entry, time FROM refunds WHERE refund_id = ?').get(refund.refundId) as { entry: number; time: number } | undefined;
+      if (first) throw new BankError('DUPLICATE_REFUND', `refund ${refund.refundId} was made already`, { refundId: refund.refundId, first });
+      const refunded = this.refunded(refund.reference);
+      if (refunded + refund.amount > paid.amount) throw new BankError('REFUND_EXCEEDS', `${refunded} of ${paid.amount} were refunded already; ${refund.amount} more is too much`, { paid: paid.amount, refunded });
+      if (paid.payer === undefined) throw new BankError('NO_REFUND_ACCOUNT', 'no account is registered for this card: register it (POST /v1/accounts/{id}/cards), then refund again');
+      const payer = this.account(paid.payer);
+      const entry = this.move('refund', payee, payer, refund.amount, `refund ${refund.refundId} of ${referenceKey(refund.reference)}`);
+      this.db
+        .prepare('INSERT INTO refunds (refund_id, ref, amount, currency, payer, payee, signer, authorisation, entry, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(refund.refundId, referenceKey(refund.reference), refund.amount, refund.currency, payer.id, payee.id, signer, bytes, entry, this.now());
+      const receipt = this.receipt({ op: 'refund', reference: refund.reference, amount: refund.amount, currency: refund.currency, debit: payee.id, credit: payer.id, entry, refundId: refund.refundId });
+      return {
+        refund: { refundId: refund.refundId, reference: referenceJson(refund.reference), amount: refund.amount, currency: refund.currency, payer: payer.id, payee: payee.id, refunded: refunded + refund.amount, authorisedBy: signer },
+        balance: this.balance(payer.id),
+        entry,
+        receipt,
+      };
+    });
+  }
+
+  /** GET /v1/payments/status: the bank-signed statement about one payment (settled or not, refunded how much). */
+  paymentStatus(reference: PaymentReference, nonce?: Uint8Array): { status: string; settled: boolean; amount?: number; currency?: string; payee?: string; payer?: string; refunded?: number; settledAt?: number } {
+    try {
+      // one read transaction: the payment and its refunds as of one commit
+      return this.db.transaction(() => {
+        const time = Math.floor(this.now() / 1000);
+        const p = this.settled(reference);
+        if (!p) return { status: b64(signPaymentStatus({ reference, settled: false, time, nonce }, this.bankKey)), settled: false };
+        const facts = { amount: p.amount, currency: p.currency, payee: p.payee, payer: p.payer, refunded: this.refunded(reference), settledAt: Math.floor(p.time / 1000) };
+        if (facts.payer === undefined) delete facts.payer;
+        return { status: b64(signPaymentStatus({ reference, settled: true, time, nonce, ...facts }, this.bankKey)), settled: true, ...facts };
+      })();
+    } catch (e) {
+      return mapSqliteError(e);
+    }
+  }
+
+  /**
+   * A signed read of account `id` (Authorization: SEMPER-Signed): signed by the account's
+   * registered key, for this path, within READ_WINDOW_S of the bank's clock. UNAUTHORIZED otherwise.
+   */
+  checkSignedRead(id: string, path: string, signed: Uint8Array): void {
+    const no = (why: string): never => {
+      throw new BankError('UNAUTHORIZED', `signed read refused: ${why}`);
+    };
+    let r;
+    try {
+      r = decodeRead(signed);
+    } catch (e) {
+      if (e instanceof PaymentError) return no(e.message);
+      throw e;
+    }
+    if (r.path !== path) no('signed for another path');
+    if (Math.abs(r.time - this.now() / 1000) > READ_WINDOW_S) no(`the time is more than ${READ_WINDOW_S} s away from the bank's clock`);
+    const acc = this.db.prepare('SELECT kind, public_key FROM accounts WHERE id = ?').get(id) as { kind: AccountKind; public_key: Buffer | null } | undefined;
+    const key = acc && (acc.kind === 'buyer' || acc.kind === 'merchant') ? acc.public_key : null;
+    if (!key) return no('no key is registered for this account');
+    try {
+      verifySignedBy(r.sign1, new Uint8Array(key), 'read');
+    } catch (e) {
+      if (e instanceof PaymentError) no('not signed by the account key');
+      throw e;
+    }
   }
 
   // ---------------------------------------------------------------- loads

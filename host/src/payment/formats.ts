@@ -4,8 +4,9 @@
 // README.md in this folder lists every field.
 
 import { LoadInstruction, PaymentToken, signLoadInstruction } from '../../../shared/src/purse';
+import { p256 } from '@noble/curves/p256';
 import { sha256 } from '@noble/hashes/sha256';
-import { encodeCanonical, HostCbor, HostCborMap } from '../../../shared/src/cbor';
+import { encodeCanonical, HostCbor, HostCborMap, Tag } from '../../../shared/src/cbor';
 import { Certificate, CertificateError, TrustStore } from '../../../shared/src/certificate';
 import { CoseError, decodeMapStrict, decodeSign1, Sign1, signSign1, verifyDecodedSign1 } from '../../../shared/src/cose';
 
@@ -215,4 +216,321 @@ export function verifyLoadInstruction(bytes: Uint8Array, issuerPublicKey: Uint8A
   const out: LoadInstruction = { cardId, loadCounter, amount, currency, issuerName };
   if (time !== undefined) out.time = time as number;
   return out;
+}
+
+// ------------------------------------------------------------------ payment references
+
+/** What a refund or a status query is about: a deposited purse token, or an account payment's order. */
+export type PaymentReference = { cardId: Uint8Array; counter: number } | { orderId: string };
+
+/** The reference as JSON (hex bytes), as the bank's answers carry it. */
+export type PaymentReferenceJson = { cardId: string; counter: number } | { orderId: string };
+
+const ORDER_ID = /^[0-9a-f]{32}$/;
+
+export function encodeReference(r: PaymentReference): HostCbor {
+  if ('orderId' in r) {
+    if (!ORDER_ID.test(r.orderId)) fail('reference', 'order id of 32 lowercase hex characters');
+    return new Uint8Array(Buffer.from(r.orderId, 'hex'));
+  }
+  if (r.cardId.length !== 8 || !isUint(r.counter)) fail('reference', '[card id of 8 bytes, counter]');
+  return [r.cardId, r.counter];
+}
+
+function decodeReference(v: HostCbor | undefined, field: string): PaymentReference {
+  if (v instanceof Uint8Array && v.length === 16) return { orderId: hex(v) };
+  if (Array.isArray(v) && v.length === 2 && v[0] instanceof Uint8Array && v[0].length === 8 && isUint(v[1])) return { cardId: v[0], counter: v[1] };
+  return fail(field, 'reference: [card id bstr 8, counter] or order id bstr 16');
+}
+
+export const referenceJson = (r: PaymentReference): PaymentReferenceJson => ('orderId' in r ? { orderId: r.orderId } : { cardId: hex(r.cardId), counter: r.counter });
+
+/** A stable text key of a reference (database column, map key). */
+export const referenceKey = (r: PaymentReference): string => ('orderId' in r ? `order:${r.orderId}` : `card:${hex(r.cardId)}:${r.counter}`);
+
+function signMap(entries: [number, HostCbor][], privateKey: Uint8Array): Uint8Array {
+  const pub = p256.getPublicKey(privateKey, false);
+  return signSign1(encodeCanonical(new Map<number | string, HostCbor>(entries)), privateKey, { kid: kidOf(pub) });
+}
+
+function verifiedMap(bytes: Uint8Array, publicKey: Uint8Array, what: string): HostCborMap {
+  const { s, m } = signedMap(bytes, what);
+  cose(() => verifyDecodedSign1(s, publicKey), 'BAD_SIGNATURE', `${what} signature`);
+  return m;
+}
+
+const isText = (v: unknown, max: number, min = 1): v is string => typeof v === 'string' && v.length >= min && v.length <= max;
+
+// ------------------------------------------------------------------ refund authorisation
+
+export interface RefundAuthorisation {
+  reference: PaymentReference;
+  amount: number;
+  currency: string;
+  /** 16 bytes, hex: each refund id is refunded once. */
+  refundId: string;
+  reason: string;
+  /** Seconds since 1970. */
+  time: number;
+}
+
+const REFUND = 'semper-refund';
+
+/** COSE_Sign1 (kid = the signer's) over {1: "semper-refund", 2: reference, 3: [amount, currency], 4: refund id, 5: reason, 6: time}: the payee's or a TTP's decision to pay back. */
+export function signRefund(r: RefundAuthorisation, privateKey: Uint8Array): Uint8Array {
+  const entries: [number, HostCbor][] = [
+    [1, REFUND],
+    [2, encodeReference(r.reference)],
+    [3, [r.amount, r.currency]],
+    [4, ORDER_ID.test(r.refundId) ? new Uint8Array(Buffer.from(r.refundId, 'hex')) : fail('refund/4', 'refund id of 32 lowercase hex characters')],
+    [5, r.reason],
+    [6, r.time],
+  ];
+  decodeRefundMap(new Map(entries)); // the reader's rules
+  return signMap(entries, privateKey);
+}
+
+function decodeRefundMap(m: HostCborMap): RefundAuthorisation {
+  exactKeys(m, [1, 2, 3, 4, 5, 6], [], 'refund');
+  if (m.get(1) !== REFUND) fail('refund/1', 'not a refund authorisation');
+  const reference = decodeReference(m.get(2), 'refund/2');
+  const [amount, currency] = money(m.get(3), 'refund/3');
+  const id = m.get(4);
+  if (!(id instanceof Uint8Array) || id.length !== 16) fail('refund/4', 'refund id of 16 bytes');
+  const reason = m.get(5);
+  if (!isText(reason, 256, 0)) fail('refund/5', 'reason of at most 256 characters');
+  const time = m.get(6);
+  if (!isUint(time)) fail('refund/6', 'time');
+  return { reference, amount, currency, refundId: hex(id), reason, time };
+}
+
+/** Decodes a refund authorisation without checking its signature (the bank then finds out who signed). */
+export function decodeRefund(bytes: Uint8Array): { refund: RefundAuthorisation; sign1: Sign1 } {
+  const { s, m } = signedMap(bytes, 'refund');
+  return { refund: decodeRefundMap(m), sign1: s };
+}
+
+// ------------------------------------------------------------------ bank receipt
+
+export type ReceiptOp = 'deposit' | 'payment' | 'refund';
+
+export interface BankReceipt {
+  op: ReceiptOp;
+  reference: PaymentReference;
+  amount: number;
+  currency: string;
+  /** The ledger entry's debit and credit accounts. */
+  debit: string;
+  credit: string;
+  entry: number;
+  time: number;
+  /** Refunds only. */
+  refundId?: string;
+}
+
+const RECEIPT = 'semper-receipt';
+
+/** The bank's signed receipt {1: "semper-receipt", 2: op, 3: reference, 4: [amount, currency], 5: debit, 6: credit, 7: entry, 8: time, ? 9: refund id}. */
+export function signBankReceipt(r: BankReceipt, bankPrivateKey: Uint8Array): Uint8Array {
+  const entries: [number, HostCbor][] = [
+    [1, RECEIPT],
+    [2, r.op],
+    [3, encodeReference(r.reference)],
+    [4, [r.amount, r.currency]],
+    [5, r.debit],
+    [6, r.credit],
+    [7, r.entry],
+    [8, r.time],
+  ];
+  if (r.refundId !== undefined) entries.push([9, new Uint8Array(Buffer.from(r.refundId, 'hex'))]);
+  return signMap(entries, bankPrivateKey);
+}
+
+/** Verifies a receipt with the bank key and decodes it. PaymentError BAD_SIGNATURE / MALFORMED. */
+export function verifyBankReceipt(bytes: Uint8Array, bankPublicKey: Uint8Array): BankReceipt {
+  const m = verifiedMap(bytes, bankPublicKey, 'receipt');
+  exactKeys(m, [1, 2, 3, 4, 5, 6, 7, 8], [9], 'receipt');
+  const op = m.get(2);
+  if (m.get(1) !== RECEIPT) fail('receipt/1', 'not a receipt');
+  if (op !== 'deposit' && op !== 'payment' && op !== 'refund') fail('receipt/2', 'op');
+  const [amount, currency] = money(m.get(4), 'receipt/4');
+  const [debit, credit, entry, time, refundId] = [5, 6, 7, 8, 9].map((k) => m.get(k));
+  if (!isText(debit, 64) || !isText(credit, 64)) fail('receipt/5', 'accounts');
+  if (!isUint(entry) || !isUint(time)) fail('receipt/7', 'entry and time');
+  const out: BankReceipt = { op, reference: decodeReference(m.get(3), 'receipt/3'), amount, currency, debit, credit, entry, time };
+  if (refundId !== undefined) {
+    if (!(refundId instanceof Uint8Array) || refundId.length !== 16 || op !== 'refund') fail('receipt/9', 'refund id of a refund');
+    out.refundId = hex(refundId);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ payment status
+
+export interface PaymentStatus {
+  reference: PaymentReference;
+  settled: boolean;
+  /** When the bank made the statement (s). */
+  time: number;
+  amount?: number;
+  currency?: string;
+  payee?: string;
+  payer?: string;
+  refunded?: number;
+  settledAt?: number;
+  nonce?: Uint8Array;
+}
+
+const STATUS = 'semper-payment-status';
+
+/** The bank's signed statement about one payment (README: status). */
+export function signPaymentStatus(st: PaymentStatus, bankPrivateKey: Uint8Array): Uint8Array {
+  const entries: [number, HostCbor][] = [
+    [1, STATUS],
+    [2, encodeReference(st.reference)],
+    [3, st.settled],
+    [4, st.time],
+  ];
+  if (st.settled) {
+    entries.push([5, [st.amount!, st.currency!]], [6, st.payee!]);
+    if (st.payer !== undefined) entries.push([7, st.payer]);
+    entries.push([8, st.refunded ?? 0], [9, st.settledAt!]);
+  }
+  if (st.nonce) entries.push([10, st.nonce]);
+  return signMap(entries, bankPrivateKey);
+}
+
+/** Verifies a status statement with the bank key and decodes it. PaymentError BAD_SIGNATURE / MALFORMED. */
+export function verifyPaymentStatus(bytes: Uint8Array, bankPublicKey: Uint8Array): PaymentStatus {
+  const m = verifiedMap(bytes, bankPublicKey, 'status');
+  const settled = m.get(3);
+  if (typeof settled !== 'boolean') fail('status/3', 'settled flag');
+  exactKeys(m, settled ? [1, 2, 3, 4, 5, 6, 8, 9] : [1, 2, 3, 4], settled ? [7, 10] : [10], 'status');
+  if (m.get(1) !== STATUS) fail('status/1', 'not a payment status');
+  const time = m.get(4);
+  if (!isUint(time)) fail('status/4', 'time');
+  const st: PaymentStatus = { reference: decodeReference(m.get(2), 'status/2'), settled, time };
+  if (settled) {
+    [st.amount, st.currency] = money(m.get(5), 'status/5');
+    const [payee, payer, refunded, settledAt] = [6, 7, 8, 9].map((k) => m.get(k));
+    if (!isText(payee, 64)) fail('status/6', 'payee');
+    if (payer !== undefined && !isText(payer, 64)) fail('status/7', 'payer');
+    if (!isUint(refunded) || refunded > st.amount) fail('status/8', 'refunded amount');
+    if (!isUint(settledAt)) fail('status/9', 'settlement time');
+    st.payee = payee;
+    if (payer !== undefined) st.payer = payer;
+    st.refunded = refunded;
+    st.settledAt = settledAt;
+  }
+  const nonce = m.get(10);
+  if (nonce !== undefined) {
+    if (!(nonce instanceof Uint8Array) || nonce.length < 8 || nonce.length > 32) fail('status/10', 'nonce of 8..32 bytes');
+    st.nonce = nonce;
+  }
+  return st;
+}
+
+// ------------------------------------------------------------------ card-signed account payment (account-card/1)
+
+export interface CardOrder {
+  payer: string;
+  payee: string;
+  amount: number;
+  currency: string;
+  orderId: string;
+  txDigest: Uint8Array;
+  /** The statement's headline on the device. */
+  title: string;
+}
+
+const CARD_ORDER_TEXT = /^payer ([a-z0-9][a-z0-9._:-]{0,63})\norder ([0-9a-f]{64})$/;
+
+/**
+ * The device statement (protocol/SPEC.md §5.4, kind PAYMENT) the card signs for an account
+ * payment: every field the bank acts on is one the user reads on the device.
+ */
+export function cardOrderStatement(o: CardOrder): Uint8Array {
+  const m = new Map<number | string, HostCbor>([
+    [1, 1],
+    [2, o.title],
+    [3, [o.amount, o.currency]],
+    [4, o.payee],
+    [6, o.orderId],
+    [7, `payer ${o.payer}\norder ${hex(o.txDigest)}`],
+  ]);
+  decodeCardOrderStatement(m);
+  return encodeCanonical(m);
+}
+
+function decodeCardOrderStatement(m: HostCborMap): CardOrder {
+  exactKeys(m, [1, 2, 3, 4, 6, 7], [8, 9, 10], 'statement');
+  if (m.get(1) !== 1) fail('statement/1', 'not a PAYMENT statement');
+  const [title, payee, orderId, text] = [2, 4, 6, 7].map((k) => m.get(k));
+  if (!isText(title, 64)) fail('statement/2', 'title');
+  if (!isText(payee, 64)) fail('statement/4', 'payee account');
+  const [amount, currency] = money(m.get(3), 'statement/3');
+  if (typeof orderId !== 'string' || !ORDER_ID.test(orderId)) fail('statement/6', 'order id of 32 lowercase hex characters');
+  const t = typeof text === 'string' ? CARD_ORDER_TEXT.exec(text) : null;
+  if (!t) fail('statement/7', '"payer <account>\\norder <tx digest hex>"');
+  return { payer: t[1], payee, amount, currency, orderId, txDigest: new Uint8Array(Buffer.from(t[2], 'hex')), title };
+}
+
+/** COSE_Sign1 from the parts of a device SIGN answer (SPEC §5.6): 18([protected, {4: kid}, statement, signature]). */
+export function sign1FromDevice(r: { protected: Uint8Array; kid: Uint8Array; statement: Uint8Array; signature: Uint8Array }): Uint8Array {
+  return encodeCanonical(new Tag([r.protected, new Map<number | string, HostCbor>([[4, r.kid]]), r.statement, r.signature], 18));
+}
+
+/** The card order: canonical CBOR {1: signed statement, 2: card certificate, ? 3: [intermediates]}. */
+export function encodeCardOrder(signedStatement: Uint8Array, certificate: Uint8Array, intermediates: Uint8Array[] = []): Uint8Array {
+  const m = new Map<number | string, HostCbor>([[1, signedStatement], [2, certificate]]);
+  if (intermediates.length) m.set(3, intermediates);
+  return encodeCanonical(m);
+}
+
+/** Decodes a card order (signature not checked). */
+export function decodeCardOrder(bytes: Uint8Array): { order: CardOrder; sign1: Sign1; certificate: Uint8Array; intermediates: Uint8Array[] } {
+  const m = cose(() => decodeMapStrict(bytes), 'MALFORMED', 'card order');
+  exactKeys(m, [1, 2], [3], 'card order');
+  const [signed, certificate, im] = [1, 2, 3].map((k) => m.get(k));
+  if (!(signed instanceof Uint8Array) || !(certificate instanceof Uint8Array)) fail('card order', '{1: signed statement, 2: certificate}');
+  const intermediates = im ?? [];
+  if (!Array.isArray(intermediates) || intermediates.length > 4 || !intermediates.every((c) => c instanceof Uint8Array)) fail('card order/3', 'at most 4 certificates');
+  const { s, m: st } = signedMap(signed, 'statement');
+  return { order: decodeCardOrderStatement(st), sign1: s, certificate, intermediates: intermediates as Uint8Array[] };
+}
+
+/**
+ * Verifies a card order: the certificate validates in `trust` at `at` with role buyer-card,
+ * the kid names the certified key, the card's signature verifies.
+ */
+export function verifyCardOrder(bytes: Uint8Array, trust: TrustStore, at: number): { order: CardOrder; certificate: Certificate } {
+  const d = decodeCardOrder(bytes);
+  let cert: Certificate;
+  try {
+    [cert] = trust.validate(d.certificate, at, { roles: ['buyer-card'], intermediates: d.intermediates });
+  } catch (e) {
+    if (e instanceof CertificateError) throw new PaymentError('CERTIFICATE', `card certificate: ${e.message}`, e.code);
+    throw e;
+  }
+  if (!cert.subjectId) throw new PaymentError('WRONG_CARD', 'the certificate names no card');
+  if (d.sign1.kid && hex(d.sign1.kid) !== hex(kidOf(cert.publicKey))) throw new PaymentError('BAD_SIGNATURE', 'the order names another key');
+  cose(() => verifyDecodedSign1(d.sign1, cert.publicKey), 'BAD_SIGNATURE', 'card order signature');
+  return { order: d.order, certificate: cert };
+}
+
+// ------------------------------------------------------------------ signed read (GET /v1/accounts/{id})
+
+const READ = 'semper-read';
+
+/** Authorization: SEMPER-Signed <this, base64url>: {1: "semper-read", 2: path, 3: time (s)} by the account's key. */
+export function signRead(path: string, time: number, privateKey: Uint8Array): Uint8Array {
+  return signMap([[1, READ], [2, path], [3, time]], privateKey);
+}
+
+export function decodeRead(bytes: Uint8Array): { path: string; time: number; sign1: Sign1 } {
+  const { s, m } = signedMap(bytes, 'read');
+  exactKeys(m, [1, 2, 3], [], 'read');
+  const [tag, path, time] = [1, 2, 3].map((k) => m.get(k));
+  if (tag !== READ || !isText(path, 256) || !isUint(time)) fail('read', '{1: "semper-read", 2: path, 3: time}');
+  return { path, time, sign1: s };
 }

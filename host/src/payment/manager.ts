@@ -5,6 +5,9 @@
 //     and deposits it at the bank, which catches double spending by (card id, counter).
 //   account/1 (account-based): a payment order signed by the payer's software key; the bank
 //     settles it from the payer's account into the payee's, once per order id.
+//   account-card/1 (account-based, SET-like): the same settlement, but the order is a device
+//     statement the user read on the device and the card signed (SIGN, OK + PIN); the bank
+//     checks it against the card registered for the payer account.
 //
 // Payer and payee negotiate the instrument with ServiceManager.negotiate (the payer, as
 // initiator, wins ties of preference); `offerFor` leaves out instruments whose limits do not
@@ -17,7 +20,7 @@ import { TrustStore } from '../../../shared/src/certificate';
 import { COSE_LIMITS } from '../../../shared/src/cose';
 import { PaymentItem, payment } from '../transfer/items';
 import { moduleRef, ModuleRef, ServiceManager, ServiceModule } from '../transfer/openness';
-import { decodePaymentOrder, hex, PaymentError, PaymentToken, signPaymentOrder, verifyPaymentOrder, verifyPaymentToken } from './formats';
+import { cardOrderStatement, decodePaymentOrder, encodeCardOrder, hex, PaymentError, PaymentToken, sign1FromDevice, signPaymentOrder, verifyCardOrder, verifyPaymentOrder, verifyPaymentToken } from './formats';
 
 /** What the payee asks for: the amount, to whom, and the digest of the order being paid. */
 export interface PaymentRequest {
@@ -55,7 +58,8 @@ export interface Settlement {
 /** The bank as the payee's instruments see it (implemented over HTTP by bank/client.ts). */
 export interface SettlementPort {
   deposit(r: { requestId: string; merchant: string; token: Uint8Array; cardCertificate: Uint8Array; intermediates?: Uint8Array[] }): Promise<{ balance: number; entry: number }>;
-  settleOrder(r: { requestId: string; order: Uint8Array }): Promise<{ balance: number; entry: number }>;
+  /** `order` (account/1) or `cardOrder` (account-card/1). */
+  settleOrder(r: { requestId: string; order?: Uint8Array; cardOrder?: Uint8Array }): Promise<{ balance: number; entry: number }>;
 }
 
 /** The internal interface (SPI) of a payment module. */
@@ -187,6 +191,64 @@ export class AccountInstrument implements PaymentInstrument {
 
   settle(item: PaymentItem, bank: SettlementPort, requestId: string): Promise<Settlement> {
     return settled(moduleRef(this.info), item, () => bank.settleOrder({ requestId, order: item.evidence }));
+  }
+}
+
+// ------------------------------------------------------------------ account-card/1
+
+/** What the device's SIGN answers (DeviceClient.sign): the parts of the card's COSE_Sign1. */
+export interface DeviceSignature {
+  protected: Uint8Array;
+  signature: Uint8Array;
+  kid: Uint8Array;
+  statement: Uint8Array;
+}
+
+export interface AccountCardOptions {
+  /** Payer side: the account the card is registered for at the bank. */
+  account?: string;
+  /** Payer side: the device's SIGN (DeviceClient.sign): shows the statement, the user confirms with OK and PIN, the card signs. */
+  sign?: (statement: Uint8Array) => Promise<DeviceSignature>;
+  cardCertificate?: Uint8Array;
+  intermediates?: Uint8Array[];
+  /** Payer side: the statement's headline (default "Account payment"). */
+  title?: (req: PaymentRequest) => string;
+  /** Payee side: trust anchors for card certificates. */
+  trust?: TrustStore;
+  /** Seconds since 1970 (default: system time). */
+  now?: () => number;
+  random?: (n: number) => Uint8Array;
+}
+
+export class AccountCardInstrument implements PaymentInstrument {
+  readonly info = { name: 'account-card', version: 1, type: 'account-based' };
+
+  constructor(private readonly o: AccountCardOptions) {}
+
+  async pay(req: PaymentRequest): Promise<PaymentItem> {
+    const { account, sign, cardCertificate } = this.o;
+    if (!account || !sign || !cardCertificate) throw new PaymentError('MALFORMED', 'this account-card instrument has no payer account, device or card certificate');
+    const orderId = hex((this.o.random ?? randomBytes)(16));
+    const statement = cardOrderStatement({ payer: account, payee: req.payee, amount: req.amount, currency: req.currency, orderId, txDigest: req.txDigest, title: this.o.title?.(req) ?? 'Account payment' });
+    const r = await sign(statement);
+    // the device signs the bytes it was given and shows; anything else is not this order
+    if (hex(r.statement) !== hex(statement)) throw new PaymentError('MISMATCH', 'the device signed another statement', 'statement');
+    const evidence = encodeCardOrder(sign1FromDevice(r), cardCertificate, this.o.intermediates);
+    return payment({ instrument: moduleRef(this.info), amount: req.amount, currency: req.currency, payee: req.payee, evidence });
+  }
+
+  /** The card's certificate and signature and the fields; whether the card belongs to the payer account only the bank knows. */
+  verify(item: PaymentItem, expect: PaymentRequest): VerifiedPayment {
+    if (!this.o.trust) throw new PaymentError('MALFORMED', 'this account-card instrument has no trust anchors to check cards with');
+    const now = this.o.now ? this.o.now() : Math.floor(Date.now() / 1000);
+    const { order } = verifyCardOrder(item.evidence, this.o.trust, now);
+    expectMatches(order, expect);
+    if (item.amount !== order.amount || item.currency !== order.currency || item.payee !== order.payee) throw new PaymentError('MISMATCH', 'the item says another amount or payee than the order');
+    return { instrument: moduleRef(this.info), amount: order.amount, currency: order.currency, payee: order.payee, payer: order.payer, orderId: order.orderId };
+  }
+
+  settle(item: PaymentItem, bank: SettlementPort, requestId: string): Promise<Settlement> {
+    return settled(moduleRef(this.info), item, () => bank.settleOrder({ requestId, cardOrder: item.evidence }));
   }
 }
 
