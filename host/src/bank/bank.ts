@@ -51,6 +51,8 @@ export interface Account {
   balance: number;
   /** base64url SEC1 public key (buyers: signs orders and load requests). */
   publicKey?: string;
+  /** Buyer accounts: the card ids (hex) registered for the account. */
+  cards?: string[];
 }
 
 export interface BankOptions {
@@ -395,7 +397,9 @@ export class Bank {
 
   getAccount(id: string): Account {
     try {
-      return toAccount(this.account(id));
+      const a = toAccount(this.account(id));
+      if (a.kind === 'buyer') a.cards = (this.db.prepare('SELECT card_id FROM card_accounts WHERE account = ? ORDER BY time').pluck().all(id) as Buffer[]).map((c) => hex(c));
+      return a;
     } catch (e) {
       if (e instanceof BankError) throw e;
       return mapSqliteError(e);

@@ -7,15 +7,17 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { p256 } from '@noble/curves/p256';
 import { TrustStore } from '../../../shared/src/certificate';
+import { assertPublicKey } from '../../../shared/src/cose';
 import { Bank } from '../bank/bank';
 import { serveBank } from '../bank/http';
 import { KeyStore } from '../services/keystore';
 
-export const HELP = `semper bank — the bank: accounts, deposits of card payment tokens, account payments, purse loads
+export const HELP = `semper bank — the bank: accounts, deposits of card payment tokens, account payments, refunds, purse loads
 
 usage:
   semper bank --trust-root FILE [--port N] [--host ADDR] [--db FILE]
               [--issuer-key LABEL | --issuer-key test] [--keystore FILE] [--issuer-name NAME]
+              [--bank-key LABEL] [--ttp-key FILE ...]
 
 options:
   --port N           TCP port (default 8480; 0 = any free port)
@@ -28,6 +30,11 @@ options:
   --keystore FILE    the key store (default $SEMPER_HOME/keys.semper)
   --issuer-name NAME the issuer's name as the cards know it (default "SEMPER Test Issuer")
   --trust-root FILE  a CA root certificate (COSE, binary) that card certificates chain to; repeatable
+                     (certificates of role ttp that chain to it may authorise refunds)
+  --bank-key LABEL   the key in the key store that signs receipts and payment status statements;
+                     default: a key made at the first start and kept in the database
+  --ttp-key FILE     the public key (SEC1, 65 bytes binary) of a third party whose signed refund
+                     decisions the bank carries out; repeatable
   --help             this text
 
 The admin token (open accounts, fund them, audit) is $SEMPER_BANK_ADMIN_TOKEN, or a random one
@@ -53,6 +60,8 @@ const OPTIONS = {
   keystore: { type: 'string' },
   'issuer-name': { type: 'string' },
   'trust-root': { type: 'string', multiple: true },
+  'bank-key': { type: 'string' },
+  'ttp-key': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -86,9 +95,26 @@ export async function run(argv: string[], io: BankCliIo = {}): Promise<number> {
   }
   const home = env.SEMPER_HOME ?? join(homedir(), '.semper');
   let issuerKey: Uint8Array;
+  let bankKey: Uint8Array | undefined;
+  const ttpKeys: Uint8Array[] = [];
   const trust = new TrustStore();
   try {
     for (const f of v['trust-root']) trust.addRoot(new Uint8Array(readFileSync(f)));
+    for (const f of v['ttp-key'] ?? []) {
+      const k = new Uint8Array(readFileSync(f));
+      assertPublicKey(k);
+      ttpKeys.push(k);
+    }
+    if (v['bank-key']) {
+      const pass = env.SEMPER_KEYSTORE_PASSPHRASE;
+      if (!pass) {
+        err('semper bank: set SEMPER_KEYSTORE_PASSPHRASE to open the key store\n');
+        return 2;
+      }
+      const ks = await KeyStore.open(v.keystore ?? join(home, 'keys.semper'), pass);
+      bankKey = ks.privateKey(v['bank-key']);
+      ks.close();
+    }
     if (v['issuer-key'] === 'test') {
       issuerKey = p256.utils.randomPrivateKey();
       err(
@@ -118,7 +144,7 @@ export async function run(argv: string[], io: BankCliIo = {}): Promise<number> {
   }
   let bank: Bank;
   try {
-    bank = Bank.open(v.db ?? join(home, 'bank.db'), { issuerKey, issuerName: v['issuer-name'] ?? 'SEMPER Test Issuer', trust });
+    bank = Bank.open(v.db ?? join(home, 'bank.db'), { issuerKey, issuerName: v['issuer-name'] ?? 'SEMPER Test Issuer', trust, bankKey, ttpKeys });
   } catch (e) {
     err(`semper bank: cannot open the database: ${(e as Error).message}\n`);
     return 3;

@@ -55,6 +55,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'the device: what it is (info), the purse balance (balance), the card\u2019s log (log)',
     run: async (argv) => (await import('./device')).run(argv),
   },
+  purse: {
+    summary: 'the purse on the card: load value from a bank account onto it (load)',
+    run: async (argv) => (await import('./purse')).run(argv),
+  },
   archive: {
     summary: 'browse, export (CSV, evidence pack) and verify the transaction archive',
     run: async (argv) => (await import('./archive')).run(argv),
