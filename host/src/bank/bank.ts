@@ -40,6 +40,7 @@ import {
 } from '../payment/formats';
 import { appendOnly, immediate, mapSqliteError, SqliteDb, StoreError } from '../services/sqlite';
 import { BankError, DoubleSpendingEvidence, HTTP_STATUS } from './errors';
+import { ValidatedChains } from './trust-cache';
 
 export type AccountKind = 'buyer' | 'merchant' | 'float' | 'cash';
 
@@ -306,6 +307,10 @@ export class Bank {
   /** The key that signs receipts and status statements (GET /v1/bank). */
   readonly bankPublicKey: Uint8Array;
   private readonly bankKey: Uint8Array;
+  /** Prepared statements by their SQL: preparing is a visible part of a deposit's time. */
+  private readonly statements = new Map<string, Database.Statement>();
+  /** Card certificate chains validated recently (a card's deposits then cost one verification each). */
+  private readonly chains: ValidatedChains;
 
   constructor(
     readonly db: SqliteDb,
@@ -316,15 +321,16 @@ export class Bank {
     this.issuerPublicKey = p256.getPublicKey(o.issuerKey, false);
     this.bankKey = o.bankKey ?? this.storedBankKey();
     this.bankPublicKey = p256.getPublicKey(this.bankKey, false);
+    this.chains = new ValidatedChains(o.trust, this.now);
   }
 
   /** The bank key kept in the database, made at the first start (receipts must stay verifiable after a restart). */
   private storedBankKey(): Uint8Array {
-    const read = () => this.db.prepare("SELECT value FROM meta WHERE key = 'bank-key'").pluck().get() as Buffer | undefined;
+    const read = () => this.sql("SELECT value FROM meta WHERE key = 'bank-key'").pluck().get() as Buffer | undefined;
     let k = read();
     if (!k) {
       // INSERT OR IGNORE: two processes starting on one new file agree on the first key written
-      immediate(this.db, () => this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('bank-key', ?)").run(Buffer.from(p256.utils.randomPrivateKey())));
+      immediate(this.db, () => this.sql("INSERT OR IGNORE INTO meta (key, value) VALUES ('bank-key', ?)").run(Buffer.from(p256.utils.randomPrivateKey())));
       k = read()!;
     }
     return new Uint8Array(k);
@@ -337,6 +343,15 @@ export class Bank {
 
   private receipt(r: Omit<BankReceipt, 'time'>): string {
     return b64(signBankReceipt({ ...r, time: Math.floor(this.now() / 1000) }, this.bankKey));
+  }
+
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
   }
 
   static open(path: string, o: BankOptions): Bank {
@@ -361,7 +376,7 @@ export class Bank {
     const digest = sha256(new TextEncoder().encode(`${op}\n${stable(rest)}`));
     try {
       return immediate(this.db, () => {
-        const prior = this.db.prepare('SELECT op, digest, status, answer FROM requests WHERE request_id = ?').get(requestId) as { op: string; digest: Buffer; status: number; answer: string } | undefined;
+        const prior = this.sql('SELECT op, digest, status, answer FROM requests WHERE request_id = ?').get(requestId) as { op: string; digest: Buffer; status: number; answer: string } | undefined;
         if (prior) {
           if (prior.op !== op || hex(prior.digest) !== hex(digest)) throw new BankError('IDEMPOTENCY_CONFLICT', 'this request id was used for a different request');
           return { status: prior.status, body: JSON.parse(prior.answer), replay: true };
@@ -374,10 +389,10 @@ export class Bank {
           if (e.code === 'BAD_REQUEST' || e.code === 'UNAUTHORIZED') throw e; // not a decision on the request: not stored
           answer = errorAnswer(e);
           if (e.code === 'DOUBLE_SPENDING' || e.code === 'DUPLICATE_ORDER') {
-            this.db.prepare('INSERT INTO refusals (time, code, request_id, evidence) VALUES (?, ?, ?, ?)').run(this.now(), e.code, requestId, JSON.stringify(e.detail ?? null));
+            this.sql('INSERT INTO refusals (time, code, request_id, evidence) VALUES (?, ?, ?, ?)').run(this.now(), e.code, requestId, JSON.stringify(e.detail ?? null));
           }
         }
-        this.db.prepare('INSERT INTO requests (request_id, op, digest, status, answer, time) VALUES (?, ?, ?, ?, ?, ?)').run(requestId, op, digest, answer.status, JSON.stringify(answer.body), this.now());
+        this.sql('INSERT INTO requests (request_id, op, digest, status, answer, time) VALUES (?, ?, ?, ?, ?, ?)').run(requestId, op, digest, answer.status, JSON.stringify(answer.body), this.now());
         return answer;
       });
     } catch (e) {
@@ -390,7 +405,7 @@ export class Bank {
   // ---------------------------------------------------------------- accounts
 
   private account(id: string): AccountRow {
-    const r = this.db.prepare('SELECT id, kind, name, currency, balance, public_key FROM accounts WHERE id = ?').get(id) as AccountRow | undefined;
+    const r = this.sql('SELECT id, kind, name, currency, balance, public_key FROM accounts WHERE id = ?').get(id) as AccountRow | undefined;
     if (!r) throw new BankError('NOT_FOUND', `no account ${id}`);
     return r;
   }
@@ -398,7 +413,7 @@ export class Bank {
   getAccount(id: string): Account {
     try {
       const a = toAccount(this.account(id));
-      if (a.kind === 'buyer') a.cards = (this.db.prepare('SELECT card_id FROM card_accounts WHERE account = ? ORDER BY time').pluck().all(id) as Buffer[]).map((c) => hex(c));
+      if (a.kind === 'buyer') a.cards = (this.sql('SELECT card_id FROM card_accounts WHERE account = ? ORDER BY time').pluck().all(id) as Buffer[]).map((c) => hex(c));
       return a;
     } catch (e) {
       if (e instanceof BankError) throw e;
@@ -409,7 +424,7 @@ export class Bank {
   /** The system accounts of a currency (created on first use). */
   private system(kind: 'float' | 'cash', currency: string): string {
     const id = `${kind}:${currency}`;
-    this.db.prepare('INSERT OR IGNORE INTO accounts (id, kind, name, currency, balance, created) VALUES (?, ?, ?, ?, 0, ?)').run(id, kind, kind === 'float' ? `purse float ${currency}` : `cash ${currency}`, currency, this.now());
+    this.sql('INSERT OR IGNORE INTO accounts (id, kind, name, currency, balance, created) VALUES (?, ?, ?, ?, 0, ?)').run(id, kind, kind === 'float' ? `purse float ${currency}` : `cash ${currency}`, currency, this.now());
     return id;
   }
 
@@ -417,9 +432,9 @@ export class Bank {
   private move(op: string, debit: AccountRow, credit: AccountRow, amount: number, ref: string): number {
     if (debit.currency !== credit.currency) throw new BankError('CURRENCY', `${debit.id} holds ${debit.currency}, ${credit.id} ${credit.currency}`);
     if ((debit.kind === 'buyer' || debit.kind === 'merchant') && debit.balance < amount) throw new BankError('INSUFFICIENT_FUNDS', `${debit.id} holds less than ${amount}`);
-    this.db.prepare('UPDATE accounts SET balance = balance - ? WHERE id = ?').run(amount, debit.id);
-    this.db.prepare('UPDATE accounts SET balance = balance + ? WHERE id = ?').run(amount, credit.id);
-    return Number(this.db.prepare('INSERT INTO ledger (time, op, debit, credit, amount, currency, ref) VALUES (?, ?, ?, ?, ?, ?, ?)').run(this.now(), op, debit.id, credit.id, amount, debit.currency, ref).lastInsertRowid);
+    this.sql('UPDATE accounts SET balance = balance - ? WHERE id = ?').run(amount, debit.id);
+    this.sql('UPDATE accounts SET balance = balance + ? WHERE id = ?').run(amount, credit.id);
+    return Number(this.sql('INSERT INTO ledger (time, op, debit, credit, amount, currency, ref) VALUES (?, ?, ?, ?, ?, ?, ?)').run(this.now(), op, debit.id, credit.id, amount, debit.currency, ref).lastInsertRowid);
   }
 
   private balance(id: string): number {
@@ -442,8 +457,8 @@ export class Bank {
           bad('publicKey', 'not an uncompressed P-256 point');
         }
       }
-      if (this.db.prepare('SELECT 1 FROM accounts WHERE id = ?').get(id)) throw new BankError('ACCOUNT_EXISTS', `account ${id} exists`);
-      this.db.prepare('INSERT INTO accounts (id, kind, name, currency, balance, public_key, created) VALUES (?, ?, ?, ?, 0, ?, ?)').run(id, kind, name, currency, pub ?? null, this.now());
+      if (this.sql('SELECT 1 FROM accounts WHERE id = ?').get(id)) throw new BankError('ACCOUNT_EXISTS', `account ${id} exists`);
+      this.sql('INSERT INTO accounts (id, kind, name, currency, balance, public_key, created) VALUES (?, ?, ?, ?, 0, ?, ?)').run(id, kind, name, currency, pub ?? null, this.now());
       return { account: toAccount(this.account(id)) };
     });
   }
@@ -471,7 +486,7 @@ export class Bank {
       let token;
       let payload: Uint8Array;
       try {
-        const v = verifyPaymentToken(tokenBytes, cert, this.o.trust, Math.floor(this.now() / 1000), intermediates);
+        const v = verifyPaymentToken(tokenBytes, cert, this.chains, Math.floor(this.now() / 1000), intermediates);
         token = v.token;
         payload = decodePaymentToken(tokenBytes).sign1.payload;
       } catch (e) {
@@ -481,7 +496,7 @@ export class Bank {
       if (merchant.kind !== 'merchant') throw new BankError('NOT_FOUND', `no merchant account ${merchantId}`);
       if (token.payee !== merchant.id) throw new BankError('WRONG_PAYEE', `the token pays ${token.payee}, not ${merchant.id}`);
       if (token.currency !== merchant.currency) throw new BankError('CURRENCY', `the token is in ${token.currency}, the account in ${merchant.currency}`);
-      const first = this.db.prepare('SELECT token, payload, merchant, time, entry FROM deposits WHERE card_id = ? AND counter = ?').get(token.cardId, token.counter) as { token: Buffer; payload: Buffer; merchant: string; time: number; entry: number } | undefined;
+      const first = this.sql('SELECT token, payload, merchant, time, entry FROM deposits WHERE card_id = ? AND counter = ?').get(token.cardId, token.counter) as { token: Buffer; payload: Buffer; merchant: string; time: number; entry: number } | undefined;
       if (first) {
         const evidence: DoubleSpendingEvidence = {
           cardId: hex(token.cardId),
@@ -493,7 +508,7 @@ export class Bank {
         throw new BankError('DOUBLE_SPENDING', `card ${evidence.cardId} counter ${token.counter} was deposited already`, evidence);
       }
       const entry = this.move('deposit', this.account(this.system('float', token.currency)), merchant, token.amount, `card ${hex(token.cardId)} #${token.counter}`);
-      this.db.prepare('INSERT INTO deposits (card_id, counter, token, payload, merchant, entry, time) VALUES (?, ?, ?, ?, ?, ?, ?)').run(token.cardId, token.counter, tokenBytes, payload, merchant.id, entry, this.now());
+      this.sql('INSERT INTO deposits (card_id, counter, token, payload, merchant, entry, time) VALUES (?, ?, ?, ?, ?, ?, ?)').run(token.cardId, token.counter, tokenBytes, payload, merchant.id, entry, this.now());
       const receipt = this.receipt({ op: 'deposit', reference: { cardId: token.cardId, counter: token.counter }, amount: token.amount, currency: token.currency, debit: `float:${token.currency}`, credit: merchant.id, entry });
       return { deposit: { cardId: hex(token.cardId), counter: token.counter, amount: token.amount, currency: token.currency }, balance: this.balance(merchant.id), entry, receipt };
     });
@@ -548,10 +563,10 @@ export class Bank {
       const payee = this.account(order.payee);
       if (payee.kind !== 'merchant' && payee.kind !== 'buyer') throw new BankError('NOT_FOUND', `no account ${order.payee}`);
       if (order.currency !== payer.currency) throw new BankError('CURRENCY', `the order is in ${order.currency}`);
-      const first = this.db.prepare('SELECT payee, entry, time FROM orders WHERE order_id = ?').get(order.orderId) as { payee: string; entry: number; time: number } | undefined;
+      const first = this.sql('SELECT payee, entry, time FROM orders WHERE order_id = ?').get(order.orderId) as { payee: string; entry: number; time: number } | undefined;
       if (first) throw new BankError('DUPLICATE_ORDER', `order ${order.orderId} was settled already`, { orderId: order.orderId, first: { entry: first.entry, time: first.time }, order: b64(bytes) });
       const entry = this.move('payment', payer, payee, order.amount, `order ${order.orderId}`);
-      this.db.prepare('INSERT INTO orders (order_id, payer, payee, body, entry, time) VALUES (?, ?, ?, ?, ?, ?)').run(order.orderId, payer.id, payee.id, bytes, entry, this.now());
+      this.sql('INSERT INTO orders (order_id, payer, payee, body, entry, time) VALUES (?, ?, ?, ?, ?, ?)').run(order.orderId, payer.id, payee.id, bytes, entry, this.now());
       const receipt = this.receipt({ op: 'payment', reference: { orderId: order.orderId }, amount: order.amount, currency: order.currency, debit: payer.id, credit: payee.id, entry });
       return { payment: { orderId: order.orderId, payer: payer.id, payee: payee.id, amount: order.amount, currency: order.currency }, balance: this.balance(payee.id), entry, receipt };
     });
@@ -564,7 +579,7 @@ export class Bank {
   private signedByCard(bytes: Uint8Array): { order: CardOrder; payer: AccountRow } {
     let v;
     try {
-      v = verifyCardOrder(bytes, this.o.trust, Math.floor(this.now() / 1000));
+      v = verifyCardOrder(bytes, this.chains, Math.floor(this.now() / 1000));
     } catch (e) {
       if (!(e instanceof PaymentError)) throw e;
       if (e.code === 'MALFORMED') bad('cardOrder', e.message);
@@ -573,7 +588,7 @@ export class Bank {
     }
     const payer = this.account(v.order.payer);
     if (payer.kind !== 'buyer') throw new BankError('NOT_FOUND', `no buyer account ${v.order.payer}`);
-    const reg = this.db.prepare('SELECT account, certificate FROM card_accounts WHERE card_id = ?').get(v.certificate.subjectId!) as { account: string; certificate: Buffer } | undefined;
+    const reg = this.sql('SELECT account, certificate FROM card_accounts WHERE card_id = ?').get(v.certificate.subjectId!) as { account: string; certificate: Buffer } | undefined;
     if (!reg || reg.account !== payer.id || hex(decodeCertificate(new Uint8Array(reg.certificate)).publicKey) !== hex(v.certificate.publicKey)) {
       throw new BankError('BAD_SIGNATURE', `the card ${hex(v.certificate.subjectId!)} is not registered for account ${payer.id}`, 'WRONG_CARD');
     }
@@ -596,7 +611,7 @@ export class Bank {
         throw e;
       }
       if (!card.subjectId || card.subjectId.length !== 8) throw new BankError('BAD_CERTIFICATE', 'the certificate names no card id', 'subjectId');
-      const prior = this.db.prepare('SELECT account FROM card_accounts WHERE card_id = ?').pluck().get(card.subjectId) as string | undefined;
+      const prior = this.sql('SELECT account FROM card_accounts WHERE card_id = ?').pluck().get(card.subjectId) as string | undefined;
       if (prior !== undefined && prior !== id) throw new BankError('CARD_REGISTERED', `card ${hex(card.subjectId)} is registered for another account`);
       this.db
         .prepare('INSERT INTO card_accounts (card_id, account, certificate, intermediates, time) VALUES (?, ?, ?, ?, ?) ON CONFLICT (card_id) DO UPDATE SET certificate = excluded.certificate, intermediates = excluded.intermediates, time = excluded.time')
@@ -616,19 +631,19 @@ export class Bank {
   /** The settled payment a reference names, or undefined. */
   private settled(r: PaymentReference): Settled | undefined {
     if ('orderId' in r) {
-      const o = this.db.prepare('SELECT o.payer, o.payee, o.time, l.amount, l.currency FROM orders o JOIN ledger l ON l.id = o.entry WHERE o.order_id = ?').get(r.orderId) as { payer: string; payee: string; time: number; amount: number; currency: string } | undefined;
+      const o = this.sql('SELECT o.payer, o.payee, o.time, l.amount, l.currency FROM orders o JOIN ledger l ON l.id = o.entry WHERE o.order_id = ?').get(r.orderId) as { payer: string; payee: string; time: number; amount: number; currency: string } | undefined;
       return o && { reference: r, amount: o.amount, currency: o.currency, payee: o.payee, payer: o.payer, time: o.time };
     }
-    const d = this.db.prepare('SELECT d.merchant, d.time, l.amount, l.currency FROM deposits d JOIN ledger l ON l.id = d.entry WHERE d.card_id = ? AND d.counter = ?').get(r.cardId, r.counter) as { merchant: string; time: number; amount: number; currency: string } | undefined;
+    const d = this.sql('SELECT d.merchant, d.time, l.amount, l.currency FROM deposits d JOIN ledger l ON l.id = d.entry WHERE d.card_id = ? AND d.counter = ?').get(r.cardId, r.counter) as { merchant: string; time: number; amount: number; currency: string } | undefined;
     if (!d) return undefined;
-    const payer = this.db.prepare('SELECT account FROM card_accounts WHERE card_id = ?').pluck().get(r.cardId) as string | undefined;
+    const payer = this.sql('SELECT account FROM card_accounts WHERE card_id = ?').pluck().get(r.cardId) as string | undefined;
     const s: Settled = { reference: r, amount: d.amount, currency: d.currency, payee: d.merchant, time: d.time };
     if (payer !== undefined) s.payer = payer;
     return s;
   }
 
   private refunded(r: PaymentReference): number {
-    return (this.db.prepare('SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE ref = ?').pluck().get(referenceKey(r)) as number) ?? 0;
+    return (this.sql('SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE ref = ?').pluck().get(referenceKey(r)) as number) ?? 0;
   }
 
   /** Who signed a refund authorisation: the payee's registered key, or a TTP the bank trusts. BAD_SIGNATURE otherwise. */
@@ -676,7 +691,7 @@ export class Bank {
       if (refund.currency !== paid.currency) throw new BankError('CURRENCY', `the payment was in ${paid.currency}`);
       const payee = this.account(paid.payee);
       const signer = this.refundSigner(d.sign1, payee, ttpCertificate, intermediates);
-      const first = this.db.prepare('SELECT entry, time FROM refunds WHERE refund_id = ?').get(refund.refundId) as { entry: number; time: number } | undefined;
+      const first = this.sql('SELECT entry, time FROM refunds WHERE refund_id = ?').get(refund.refundId) as { entry: number; time: number } | undefined;
       if (first) throw new BankError('DUPLICATE_REFUND', `refund ${refund.refundId} was made already`, { refundId: refund.refundId, first });
       const refunded = this.refunded(refund.reference);
       if (refunded + refund.amount > paid.amount) throw new BankError('REFUND_EXCEEDS', `${refunded} of ${paid.amount} were refunded already; ${refund.amount} more is too much`, { paid: paid.amount, refunded });
@@ -730,7 +745,7 @@ export class Bank {
     }
     if (r.path !== path) no('signed for another path');
     if (Math.abs(r.time - this.now() / 1000) > READ_WINDOW_S) no(`the time is more than ${READ_WINDOW_S} s away from the bank's clock`);
-    const acc = this.db.prepare('SELECT kind, public_key FROM accounts WHERE id = ?').get(id) as { kind: AccountKind; public_key: Buffer | null } | undefined;
+    const acc = this.sql('SELECT kind, public_key FROM accounts WHERE id = ?').get(id) as { kind: AccountKind; public_key: Buffer | null } | undefined;
     const key = acc && (acc.kind === 'buyer' || acc.kind === 'merchant') ? acc.public_key : null;
     if (!key) return no('no key is registered for this account');
     try {
@@ -753,12 +768,12 @@ export class Bank {
       });
       if (r.currency !== buyer.currency) throw new BankError('CURRENCY', `the load is in ${r.currency}`);
       const entry = this.move('load', buyer, this.account(this.system('float', r.currency)), r.amount, `load card ${hex(r.cardId)}`);
-      const last = (this.db.prepare('SELECT load_counter FROM cards WHERE card_id = ?').pluck().get(r.cardId) as number | undefined) ?? 0;
+      const last = (this.sql('SELECT load_counter FROM cards WHERE card_id = ?').pluck().get(r.cardId) as number | undefined) ?? 0;
       const loadCounter = last + 1;
-      this.db.prepare('INSERT INTO cards (card_id, load_counter) VALUES (?, ?) ON CONFLICT (card_id) DO UPDATE SET load_counter = excluded.load_counter').run(r.cardId, loadCounter);
+      this.sql('INSERT INTO cards (card_id, load_counter) VALUES (?, ?) ON CONFLICT (card_id) DO UPDATE SET load_counter = excluded.load_counter').run(r.cardId, loadCounter);
       const time = Math.floor(this.now() / 1000);
       const instruction = makeLoadInstruction({ cardId: r.cardId, loadCounter, amount: r.amount, currency: r.currency, issuerName: this.o.issuerName, time }, this.o.issuerKey);
-      this.db.prepare('INSERT INTO loads (card_id, load_counter, account, request, instruction, entry, time) VALUES (?, ?, ?, ?, ?, ?, ?)').run(r.cardId, loadCounter, buyer.id, bytes, instruction, entry, this.now());
+      this.sql('INSERT INTO loads (card_id, load_counter, account, request, instruction, entry, time) VALUES (?, ?, ?, ?, ?, ?, ?)').run(r.cardId, loadCounter, buyer.id, bytes, instruction, entry, this.now());
       return { instruction: b64(instruction), loadCounter, balance: this.balance(buyer.id), entry };
     });
   }
@@ -772,9 +787,9 @@ export class Bank {
   audit(): { ok: boolean; totals: Record<string, number>; problems: string[] } {
     const problems: string[] = [];
     const totals: Record<string, number> = {};
-    const rows = this.db.prepare('SELECT id, kind, currency, balance FROM accounts').all() as { id: string; kind: AccountKind; currency: string; balance: number }[];
+    const rows = this.sql('SELECT id, kind, currency, balance FROM accounts').all() as { id: string; kind: AccountKind; currency: string; balance: number }[];
     const flows = new Map<string, number>();
-    for (const l of this.db.prepare('SELECT debit, credit, amount FROM ledger').all() as { debit: string; credit: string; amount: number }[]) {
+    for (const l of this.sql('SELECT debit, credit, amount FROM ledger').all() as { debit: string; credit: string; amount: number }[]) {
       flows.set(l.debit, (flows.get(l.debit) ?? 0) - l.amount);
       flows.set(l.credit, (flows.get(l.credit) ?? 0) + l.amount);
     }
@@ -789,7 +804,7 @@ export class Bank {
 
   /** Refused double-spending and duplicate-order attempts, with their evidence (newest last). */
   refusals(): { time: number; code: string; requestId: string; evidence: unknown }[] {
-    return (this.db.prepare('SELECT time, code, request_id, evidence FROM refusals ORDER BY id').all() as { time: number; code: string; request_id: string; evidence: string }[]).map((r) => ({ time: r.time, code: r.code, requestId: r.request_id, evidence: JSON.parse(r.evidence) }));
+    return (this.sql('SELECT time, code, request_id, evidence FROM refusals ORDER BY id').all() as { time: number; code: string; request_id: string; evidence: string }[]).map((r) => ({ time: r.time, code: r.code, requestId: r.request_id, evidence: JSON.parse(r.evidence) }));
   }
 }
 

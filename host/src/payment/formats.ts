@@ -66,6 +66,9 @@ function signedMap(bytes: Uint8Array, what: string): { s: Sign1; m: HostCborMap 
 
 // ------------------------------------------------------------------ payment token (card)
 
+/** What validates card certificates: a TrustStore, or something that remembers its answers (the bank's ValidatedChains). */
+export type ChainValidator = Pick<TrustStore, 'validate'>;
+
 export type { PaymentToken };
 
 /** Decodes a card payment token without checking its signature (the bank's first look). */
@@ -87,7 +90,7 @@ export function decodePaymentToken(bytes: Uint8Array): { token: PaymentToken; si
  * (seconds) with role buyer-card, the token's card id is the certificate's subject id, the
  * kid (when present) names the certified key, and the COSE signature verifies with it.
  */
-export function verifyPaymentToken(bytes: Uint8Array, cardCertificate: Uint8Array, trust: TrustStore, at: number, intermediates: Uint8Array[] = []): { token: PaymentToken; certificate: Certificate } {
+export function verifyPaymentToken(bytes: Uint8Array, cardCertificate: Uint8Array, trust: ChainValidator, at: number, intermediates: Uint8Array[] = []): { token: PaymentToken; certificate: Certificate } {
   const { token, sign1 } = decodePaymentToken(bytes);
   let cert: Certificate;
   try {
@@ -503,7 +506,7 @@ export function decodeCardOrder(bytes: Uint8Array): { order: CardOrder; sign1: S
  * Verifies a card order: the certificate validates in `trust` at `at` with role buyer-card,
  * the kid names the certified key, the card's signature verifies.
  */
-export function verifyCardOrder(bytes: Uint8Array, trust: TrustStore, at: number): { order: CardOrder; certificate: Certificate } {
+export function verifyCardOrder(bytes: Uint8Array, trust: ChainValidator, at: number): { order: CardOrder; certificate: Certificate } {
   const d = decodeCardOrder(bytes);
   let cert: Certificate;
   try {
