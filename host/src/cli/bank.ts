@@ -98,6 +98,20 @@ export async function run(argv: string[], io: BankCliIo = {}): Promise<number> {
   let bankKey: Uint8Array | undefined;
   const ttpKeys: Uint8Array[] = [];
   const trust = new TrustStore();
+  /** A private key from the key store; undefined when the passphrase is not set (said on stderr). */
+  const fromKeyStore = async (label: string): Promise<Uint8Array | undefined> => {
+    const pass = env.SEMPER_KEYSTORE_PASSPHRASE;
+    if (!pass) {
+      err('semper bank: set SEMPER_KEYSTORE_PASSPHRASE to open the key store\n');
+      return undefined;
+    }
+    const ks = await KeyStore.open(v.keystore ?? join(home, 'keys.semper'), pass);
+    try {
+      return ks.privateKey(label);
+    } finally {
+      ks.close();
+    }
+  };
   try {
     for (const f of v['trust-root']) trust.addRoot(new Uint8Array(readFileSync(f)));
     for (const f of v['ttp-key'] ?? []) {
@@ -106,14 +120,8 @@ export async function run(argv: string[], io: BankCliIo = {}): Promise<number> {
       ttpKeys.push(k);
     }
     if (v['bank-key']) {
-      const pass = env.SEMPER_KEYSTORE_PASSPHRASE;
-      if (!pass) {
-        err('semper bank: set SEMPER_KEYSTORE_PASSPHRASE to open the key store\n');
-        return 2;
-      }
-      const ks = await KeyStore.open(v.keystore ?? join(home, 'keys.semper'), pass);
-      bankKey = ks.privateKey(v['bank-key']);
-      ks.close();
+      bankKey = await fromKeyStore(v['bank-key']);
+      if (!bankKey) return 2;
     }
     if (v['issuer-key'] === 'test') {
       issuerKey = p256.utils.randomPrivateKey();
@@ -129,14 +137,9 @@ export async function run(argv: string[], io: BankCliIo = {}): Promise<number> {
         ].join('\n') + '\n',
       );
     } else {
-      const pass = env.SEMPER_KEYSTORE_PASSPHRASE;
-      if (!pass) {
-        err('semper bank: set SEMPER_KEYSTORE_PASSPHRASE to open the key store\n');
-        return 2;
-      }
-      const ks = await KeyStore.open(v.keystore ?? join(home, 'keys.semper'), pass);
-      issuerKey = ks.privateKey(v['issuer-key']);
-      ks.close();
+      const k = await fromKeyStore(v['issuer-key']);
+      if (!k) return 2;
+      issuerKey = k;
     }
   } catch (e) {
     err(`semper bank: ${(e as Error).name} ${(e as { code?: string }).code ?? ''}: ${(e as Error).message}\n`);

@@ -435,13 +435,8 @@ export function verifyPaymentStatus(bytes: Uint8Array, bankPublicKey: Uint8Array
 
 // ------------------------------------------------------------------ card-signed account payment (account-card/1)
 
-export interface CardOrder {
-  payer: string;
-  payee: string;
-  amount: number;
-  currency: string;
-  orderId: string;
-  txDigest: Uint8Array;
+/** A payment order as the card signs it: no time (the device statement has none), a headline instead. */
+export interface CardOrder extends Omit<PaymentOrder, 'time'> {
   /** The statement's headline on the device. */
   title: string;
 }

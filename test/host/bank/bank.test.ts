@@ -7,10 +7,10 @@ import { SW } from '../../../board/card/apdu';
 import { makeLoadInstruction as cardMakeLoad } from '../../../board/card/personalise';
 import { signSign1 } from '../../../shared/src/cose';
 import { BankClient } from '../../../host/src/bank/client';
-import { BankError, DoubleSpendingEvidence } from '../../../host/src/bank/errors';
+import { DoubleSpendingEvidence } from '../../../host/src/bank/errors';
 import { run, HELP } from '../../../host/src/cli/bank';
 import { signLoadRequest, signPaymentOrder, verifyLoadInstruction } from '../../../host/src/payment/formats';
-import { ADMIN, issuer, ISSUER_NAME, key, NOW_S, RunningBank, startBank, tempDir, TestCard } from './rig';
+import { ADMIN, issuer, ISSUER_NAME, key, NOW_S, rejects, RunningBank, startBank, tempDir, TestCard } from './rig';
 import { writeFileSync } from 'node:fs';
 import { rootCertificate } from './rig';
 
@@ -18,16 +18,6 @@ let tmp: ReturnType<typeof tempDir>;
 let file: string;
 let b: RunningBank;
 const buyerKey = key('buyer account');
-
-async function rejects(p: Promise<unknown>): Promise<BankError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof BankError) return e;
-    throw e;
-  }
-  throw new Error('expected a BankError');
-}
 
 async function accounts(c: BankClient): Promise<void> {
   await c.openAccount({ id: 'books.example', kind: 'merchant', name: 'Books Ltd', currency: 'EUR' });

@@ -10,9 +10,8 @@ import { issueCertificate } from '../../../shared/src/certificate';
 import { Bank, b64, SCHEMA_VERSION } from '../../../host/src/bank/bank';
 import { BankClient } from '../../../host/src/bank/client';
 import { BankError } from '../../../host/src/bank/errors';
-import { serveBank } from '../../../host/src/bank/http';
 import { PaymentError, signPaymentOrder, signRead, signRefund, verifyBankReceipt, verifyPaymentStatus } from '../../../host/src/payment/formats';
-import { ADMIN, ca, issuer, ISSUER_NAME, key, NOW_S, RunningBank, tempDir, TestCard, trustStore } from './rig';
+import { ADMIN, ca, issuer, ISSUER_NAME, key, NOW_S, rejects, RunningBank, startBank, tempDir, TestCard, trustStore } from './rig';
 
 const CA_ID = Uint8Array.of(0xca, 1);
 const alice = key('refund alice');
@@ -26,30 +25,8 @@ let file: string;
 let b: RunningBank;
 let now = NOW_S * 1000;
 
-async function rejects(p: Promise<unknown>): Promise<BankError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof BankError) return e;
-    throw e;
-  }
-  throw new Error('expected a BankError');
-}
-
 /** A bank that carries out the refund decisions of `ttp` (configured key) and of role-ttp certificates of the rig CA. */
-async function start(path: string, bankKey?: Uint8Array): Promise<RunningBank> {
-  const bank = Bank.open(path, { issuerKey: issuer.privateKey, issuerName: ISSUER_NAME, trust: trustStore(), now: () => now, ttpKeys: [ttp.publicKey], bankKey });
-  const svc = await serveBank(bank, { adminToken: ADMIN });
-  return {
-    bank,
-    url: svc.url,
-    client: new BankClient(svc.url, { adminToken: ADMIN }),
-    stop: async () => {
-      await svc.close();
-      bank.close();
-    },
-  };
-}
+const start = (path: string): Promise<RunningBank> => startBank(path, { now: () => now, ttpKeys: [ttp.publicKey] });
 
 const ttpCertificate = (role: 'ttp' | 'merchant') => issueCertificate({ name: 'Fair Exchange TTP', publicKey: certifiedTtp.publicKey, role, subjectId: Uint8Array.of(0x77, 1), issuerId: CA_ID, notBefore: 0, notAfter: 4102444800, serial: 7000 }, ca.privateKey);
 

@@ -13,7 +13,8 @@ import { AID, encodeDebit, INS, pinBlock, PurseApplet } from '../../../board/car
 import { personalise } from '../../../board/card/personalise';
 import { CardStore, MemoryNv } from '../../../board/card/store';
 import { issueCertificate, TrustStore } from '../../../shared/src/certificate';
-import { Bank } from '../../../host/src/bank/bank';
+import { Bank, BankOptions } from '../../../host/src/bank/bank';
+import { BankError } from '../../../host/src/bank/errors';
 import { BankClient } from '../../../host/src/bank/client';
 import { serveBank } from '../../../host/src/bank/http';
 
@@ -117,9 +118,9 @@ export interface RunningBank {
   stop: () => Promise<void>;
 }
 
-/** A bank over `file` on an ephemeral port, with the rig's issuer and CA. */
-export async function startBank(file: string, opts: { now?: () => number } = {}): Promise<RunningBank> {
-  const bank = Bank.open(file, { issuerKey: issuer.privateKey, issuerName: ISSUER_NAME, trust: trustStore(), now: opts.now ?? (() => NOW_S * 1000) });
+/** A bank over `file` on an ephemeral port, with the rig's issuer and CA (and any further bank options: TTP keys, a bank key). */
+export async function startBank(file: string, opts: Partial<Pick<BankOptions, 'now' | 'ttpKeys' | 'bankKey'>> = {}): Promise<RunningBank> {
+  const bank = Bank.open(file, { issuerKey: issuer.privateKey, issuerName: ISSUER_NAME, trust: trustStore(), ...opts, now: opts.now ?? (() => NOW_S * 1000) });
   const svc = await serveBank(bank, { adminToken: ADMIN });
   return {
     bank,
@@ -130,4 +131,15 @@ export async function startBank(file: string, opts: { now?: () => number } = {})
       bank.close();
     },
   };
+}
+
+/** The BankError a promise rejects with (anything else fails the test). */
+export async function rejects(p: Promise<unknown>): Promise<BankError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof BankError) return e;
+    throw e;
+  }
+  throw new Error('expected a BankError');
 }
