@@ -293,6 +293,15 @@ export function signRefund(r: RefundAuthorisation, privateKey: Uint8Array): Uint
   return signMap(entries, privateKey);
 }
 
+/**
+ * signRefund for callers that hold the reference as its CBOR value and the refund id as bytes
+ * (the exchange layer's RefundSigner: its third party signs refund decisions with this).
+ */
+export function signRefundCbor(r: { reference: HostCbor; amount: number; currency: string; refundId: Uint8Array; reason: string; time: number }, privateKey: Uint8Array): Uint8Array {
+  if (r.refundId.length !== 16) fail('refund/4', 'refund id of 16 bytes');
+  return signRefund({ reference: decodeReference(r.reference, 'refund/2'), amount: r.amount, currency: r.currency, refundId: hex(r.refundId), reason: r.reason, time: r.time }, privateKey);
+}
+
 function decodeRefundMap(m: HostCborMap): RefundAuthorisation {
   exactKeys(m, [1, 2, 3, 4, 5, 6], [], 'refund');
   if (m.get(1) !== REFUND) fail('refund/1', 'not a refund authorisation');

@@ -10,7 +10,7 @@ import { issueCertificate } from '../../../shared/src/certificate';
 import { Bank, b64, SCHEMA_VERSION } from '../../../host/src/bank/bank';
 import { BankClient } from '../../../host/src/bank/client';
 import { BankError } from '../../../host/src/bank/errors';
-import { PaymentError, signPaymentOrder, signRead, signRefund, verifyBankReceipt, verifyPaymentStatus } from '../../../host/src/payment/formats';
+import { PaymentError, signPaymentOrder, signRead, signRefund, signRefundCbor, verifyBankReceipt, verifyPaymentStatus } from '../../../host/src/payment/formats';
 import { ADMIN, ca, issuer, ISSUER_NAME, key, NOW_S, rejects, RunningBank, startBank, tempDir, TestCard, trustStore } from './rig';
 
 const CA_ID = Uint8Array.of(0xca, 1);
@@ -101,6 +101,9 @@ test('who may refund: the payee, a configured TTP, a role-ttp certificate; not a
   expect((await b.client.refund({ requestId: 't1', refund: auth(ttp) })).refund.authorisedBy).toBe('ttp');
   expect((await b.client.refund({ requestId: 't2', refund: auth(certifiedTtp), ttpCertificate: ttpCertificate('ttp') })).refund.authorisedBy).toBe('ttp');
   expect((await b.client.refund({ requestId: 't3', refund: auth(shop) })).refund).toMatchObject({ authorisedBy: 'payee', refunded: 30_00 });
+  // as the exchange layer's third party makes them: the reference as CBOR, the id as bytes, no kid needed
+  const fromTtp = signRefundCbor({ reference: Buffer.from(orderId, 'hex'), amount: 1_00, currency: 'EUR', refundId: new Uint8Array(16).fill(0x5a), reason: `fair exchange ${'ab'.repeat(32)} aborted`, time: NOW_S }, ttp.privateKey);
+  expect((await b.client.refund({ requestId: 't4', refund: fromTtp })).refund).toMatchObject({ authorisedBy: 'ttp', refunded: 31_00, refundId: '5a'.repeat(16) });
   // a TTP decision does not overdraw the payee: bob (a buyer paid by alice) spent the money already
   await b.client.openAccount({ id: 'bob', kind: 'buyer', name: 'Bob', currency: 'EUR', publicKey: stranger.publicKey });
   const toBob = signPaymentOrder({ payer: 'alice', payee: 'bob', amount: 10_00, currency: 'EUR', orderId: 'b0'.repeat(16), txDigest: new Uint8Array(32), time: NOW_S }, alice.privateKey, alice.publicKey);
