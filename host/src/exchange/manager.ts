@@ -335,7 +335,7 @@ export class ExchangeManager {
     const s: Session = { id: msg.exchangeId, role: 'originator', peer: { name, publicKey: key }, theirs: descriptionOf(f.map(2)), mine: descriptionOf(f.map(3)), fair };
     // the deadline proposed: kept in the session until the agreement exists
     s.proposedDeadline = f.uint(6);
-    if (f.has(7)) s.context = f.bytes(7, 64 * 1024);
+    if (f.has(7)) s.context = f.bytes(7, undefined, 64 * 1024);
     this.sessions.set(idHex(s.id), s);
     return s;
   }

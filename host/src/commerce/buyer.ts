@@ -1,0 +1,109 @@
+// The buyer's agent (seed §3.5): takes a merchant's offer bundle, checks the offer (certificate,
+// signature, sums, expiry) and the workflow (certified by an evaluator the buyer trusts, the
+// one the offer names), has the device verify the offer itself (so it shows the merchant as
+// verified), builds the order the device will show, and runs the workflow's fair exchange:
+// the card-signed payment — one OK and one PIN on the device — against the receipt, or the
+// goods and the receipt. Every step lands in the archive under the deal.
+
+import { randomBytes } from '@noble/hashes/utils';
+import { sha256 } from '@noble/hashes/sha256';
+import { TrustStore } from '../../../shared/src/certificate';
+import { ArchiveStore } from '../services/archive';
+import { Channel } from '../transfer/channel';
+import { Element, payment } from '../transfer/items';
+import { encodeStatement, Statement, VerifyOfferResult } from '../device/client';
+import { encodePurseEvidence } from '../payment/manager';
+import { hex, sameBytes } from '../exchange/formats';
+import { ExchangeManager, ExchangeOutcome } from '../exchange/manager';
+import { paymentDescription } from '../exchange/modules';
+import { CommerceError, orderStatement, verifyOffer, VerifiedOffer } from './offer';
+import { OfferBundle, sellerDescription } from './seller';
+import { Evaluator, verifyWorkflow, Workflow } from './workflow';
+
+/** The device as the buyer's agent needs it (DeviceClient implements it). */
+export interface BuyerDevice {
+  verifyOffer(certificate: Uint8Array, offer: Uint8Array): Promise<VerifyOfferResult>;
+  purseDebit(statement: Uint8Array): Promise<{ token: Uint8Array }>;
+}
+
+export interface BuyerOptions {
+  exchange: ExchangeManager;
+  archive: ArchiveStore;
+  /** CA roots merchant certificates chain to. */
+  trust: TrustStore;
+  /** Evaluators whose certified workflows this buyer runs. */
+  evaluators: Evaluator[];
+  device: BuyerDevice;
+  /** The card's certificate, sent with its payment tokens. */
+  cardCertificate: Uint8Array;
+  now?(): number;
+}
+
+export interface Purchase {
+  deal: string;
+  offer: VerifiedOffer;
+  workflow: Workflow;
+  order: Uint8Array;
+  orderDigest: Uint8Array;
+  outcome: ExchangeOutcome;
+  /** What the buyer holds now: the receipt (or the third party's affidavit), the goods. */
+  receipt?: Element;
+  goods: Element[];
+}
+
+export type PurchaseStep = 'offer-checked' | 'offer-verified-on-device' | 'waiting-for-user' | 'exchanging' | 'done';
+
+export class Buyer {
+  private readonly now: () => number;
+
+  constructor(private readonly o: BuyerOptions) {
+    this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  /** Buys what `bundle` offers from the merchant behind `channel`. CommerceError before anything is paid; afterwards the outcome tells. */
+  async purchase(bundle: OfferBundle, channel: Channel, opts: { origin?: string; progress?: (step: PurchaseStep) => void } = {}): Promise<Purchase> {
+    const step = opts.progress ?? (() => undefined);
+    const v = verifyOffer(bundle.offer, bundle.certificate, this.o.trust, this.now());
+    const workflow = verifyWorkflow(bundle.workflow, this.o.evaluators);
+    if (workflow.name !== v.offer.workflow) throw new CommerceError('MISMATCH', `the offer runs ${v.offer.workflow}, the definition sent is ${workflow.name}`);
+    if (workflow.delivery !== v.offer.delivery) throw new CommerceError('MISMATCH', `the workflow ${workflow.name} is for ${workflow.delivery} goods`);
+    step('offer-checked');
+    // the device checks the offer itself (against the CA key on the card) and will show the merchant as verified
+    const onDevice = await this.o.device.verifyOffer(bundle.certificate, bundle.offer);
+    if (onDevice.merchant !== v.offer.merchant || !sameBytes(onDevice.offerDigest, v.digest)) throw new CommerceError('MISMATCH', 'the device verified another merchant or offer than this agent did');
+    step('offer-verified-on-device');
+    const orderId = randomBytes(16);
+    const deal = hex(orderId);
+    const statement: Statement = orderStatement(v, orderId, opts.origin);
+    const order = encodeStatement(statement);
+    const orderDigest = sha256(order);
+    await this.o.archive.append({ kind: 'offer', deal, counterparty: v.offer.merchant, label: `offer of ${v.offer.merchant}`, amount: v.offer.total, currency: v.offer.currency, evidence: bundle.offer });
+    await this.o.archive.append({ kind: 'order', deal, counterparty: v.offer.merchant, label: statement.title, amount: -v.offer.total, currency: v.offer.currency, evidence: order });
+    const merchant = { name: v.offer.merchant, publicKey: v.certificate.publicKey };
+    const o = v.offer;
+    step('exchanging');
+    const outcome = await this.o.exchange.exchange(channel, {
+      peer: merchant,
+      fair: workflow.fair,
+      deadlineMs: workflow.deadlineSeconds * 1000,
+      context: order,
+      want: sellerDescription(o, workflow, orderDigest, merchant),
+      give: {
+        description: paymentDescription(o.total, o.currency, o.merchant, { txDigest: orderDigest, label: `${o.total} ${o.currency} to ${o.merchant}` }),
+        make: async () => {
+          step('waiting-for-user');
+          const { token } = await this.o.device.purseDebit(order);
+          await this.o.archive.append({ kind: 'payment-token', deal, counterparty: o.merchant, label: 'card payment', amount: -o.total, currency: o.currency, evidence: token });
+          return payment({ instrument: 'device-purse/1', amount: o.total, currency: o.currency, payee: o.merchant, evidence: encodePurseEvidence(token, this.o.cardCertificate) });
+        },
+      },
+    });
+    const got = outcome.received;
+    const items = got?.kind === 'package' ? got.children : got ? [got] : [];
+    const receipt = items.find((i) => i.kind === 'statement');
+    const goods = items.filter((i) => i.kind === 'information');
+    if (receipt) await this.o.archive.append({ kind: 'receipt', deal, counterparty: o.merchant, label: receipt.kind === 'statement' ? receipt.format : 'receipt', evidence: receipt.kind === 'statement' ? receipt.document : new Uint8Array() });
+    step('done');
+    return { deal, offer: v, workflow, order, orderDigest, outcome, ...(receipt ? { receipt } : {}), goods };
+  }
+}

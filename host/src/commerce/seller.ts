@@ -1,0 +1,200 @@
+// The seller's agent (seed §3.5, brief §2): makes signed offers under a certified workflow,
+// answers the buyer's purchase as the exchange layer's server, checks that the order and the
+// payment are exactly what its offer and its workflow ask, deposits the payment at the bank
+// *before* it gives anything, and gives what the workflow says — a signed receipt, the goods
+// and a receipt — and later, for physical goods, a signed delivery note.
+
+import { randomBytes } from '@noble/hashes/utils';
+import { sha256 } from '@noble/hashes/sha256';
+import { decodeCanonical, encodeCanonical, HostCbor } from '../../../shared/src/cbor';
+import { COSE_LIMITS, signSign1 } from '../../../shared/src/cose';
+import { ArchiveStore } from '../services/archive';
+import { Element, information, pkg, PaymentItem } from '../transfer/items';
+import { PaymentManager, SettlementPort } from '../payment/manager';
+import { ExchangeError } from '../exchange/errors';
+import { hex, ItemDescription, Party, sameBytes } from '../exchange/formats';
+import { ExchangeManager, Offering, Proposal, TtpPort } from '../exchange/manager';
+import { ExchangeModules, informationDescription, makeSignature, packageDescription, signatureDescription } from '../exchange/modules';
+import { CommerceError, Offer, OfferLine, signOffer } from './offer';
+import { readWorkflow, Workflow } from './workflow';
+
+export interface OfferBundle {
+  /** The signed offer. */
+  offer: Uint8Array;
+  /** The merchant's CA-issued certificate (role merchant). */
+  certificate: Uint8Array;
+  /** The evaluator-certified workflow the offer runs under. */
+  workflow: Uint8Array;
+}
+
+export interface SellerOptions {
+  /** name = certificate name = the merchant's account id at the bank (the payee the card signs). */
+  identity: Party & { privateKey: Uint8Array; certificate: Uint8Array };
+  archive: ArchiveStore;
+  modules: ExchangeModules;
+  ttp: { party: Party; port: TtpPort };
+  /** The payee side's instruments (verify), and the bank they settle at. */
+  payments: PaymentManager;
+  bank: SettlementPort;
+  /** Certified workflow definitions by name (the evaluator's signature inside). */
+  workflows: Map<string, Uint8Array>;
+  /** The document a digital line delivers. */
+  content?(sku: string): { mediaType: string; data: Uint8Array } | undefined;
+  /** Seconds since 1970 (default: system time). */
+  now?(): number;
+}
+
+interface OpenOffer {
+  offer: Offer;
+  signed: Uint8Array;
+  workflow: Workflow;
+  /** Order digests already paid under this offer (an offer is sold once per order). */
+  orders: Set<string>;
+}
+
+const DELIVERY_NOTE = 'semper-delivery-note';
+
+export class Seller {
+  readonly exchange: ExchangeManager;
+  private readonly offers = new Map<string, OpenOffer>();
+  private readonly now: () => number;
+
+  constructor(private readonly o: SellerOptions) {
+    this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
+    this.exchange = new ExchangeManager({
+      identity: o.identity,
+      archive: o.archive,
+      modules: o.modules,
+      ttp: o.ttp,
+      respond: (p) => this.respond(p),
+      accept: (item, ctx) => this.deposit(item, ctx.exchangeId),
+    });
+  }
+
+  /** The exchange layer's server: a channel handler (memoryChannel, serveTransfers). */
+  get handler(): (b: Uint8Array) => Promise<Uint8Array> {
+    return this.exchange.handler;
+  }
+
+  /** A signed offer for these lines under the workflow `workflowName`, valid for `validSeconds`. */
+  async makeOffer(lines: OfferLine[], opts: { workflow: string; currency?: string; validSeconds?: number; deliverByDays?: number; refundDays?: number }): Promise<OfferBundle> {
+    const certified = this.o.workflows.get(opts.workflow);
+    if (!certified) throw new CommerceError('NOT_FOUND', `no certified workflow ${opts.workflow} here`);
+    const workflow = readWorkflow(certified);
+    const now = this.now();
+    const withContent = lines.map((l) => {
+      if (workflow.delivery !== 'digital') return l;
+      const c = this.o.content?.(l.sku);
+      if (!c) throw new CommerceError('NOT_FOUND', `no document for ${l.sku}: a digital offer commits to what it delivers`);
+      return { ...l, content: { mediaType: c.mediaType, hash: sha256(c.data) } };
+    });
+    const offer: Offer = {
+      id: randomBytes(16),
+      merchant: this.o.identity.name,
+      lines: withContent,
+      total: withContent.reduce((a, l) => a + l.quantity * l.unitPrice, 0),
+      currency: opts.currency ?? 'EUR',
+      delivery: workflow.delivery,
+      validUntil: now + (opts.validSeconds ?? 3600),
+      workflow: workflow.name,
+      created: now,
+    };
+    if (opts.deliverByDays !== undefined) offer.deliverBy = now + opts.deliverByDays * 86400;
+    if (opts.refundDays !== undefined) offer.refundUntil = now + opts.refundDays * 86400;
+    const signed = signOffer(offer, this.o.identity.privateKey);
+    this.offers.set(hex(sha256(signed)), { offer, signed, workflow, orders: new Set() });
+    await this.o.archive.append({ kind: 'offer', deal: hex(offer.id), label: `offer ${offer.lines.map((l) => l.title).join(', ')}`.slice(0, 200), amount: offer.total, currency: offer.currency, evidence: signed });
+    return { offer: signed, certificate: this.o.identity.certificate, workflow: certified };
+  }
+
+  /** What the seller gives for a proposal: only what its offer and workflow say, for exactly the payment they ask. */
+  private async respond(p: Proposal): Promise<Offering> {
+    if (!p.context) throw new ExchangeError('REFUSED', 'a purchase names its order');
+    const order = decodeOrder(p.context);
+    const open = this.offers.get(hex(order.offer));
+    if (!open) throw new ExchangeError('REFUSED', 'the order names no offer of this merchant (or it expired here)');
+    const { offer, workflow } = open;
+    if (offer.validUntil < this.now()) throw new ExchangeError('REFUSED', 'the offer has expired');
+    if (order.amount !== offer.total || order.currency !== offer.currency || order.payee !== offer.merchant) throw new ExchangeError('MISMATCH', 'the order does not say what the offer says');
+    const digest = sha256(p.context);
+    if (open.orders.has(hex(digest))) throw new ExchangeError('REFUSED', 'this order has been paid already');
+    // the payment the buyer gives must be for this order, in full, to this merchant
+    const spec = p.gives.spec;
+    const money = spec.get(1);
+    const txDigest = spec.get(3);
+    if (p.gives.type !== 'payment' || !Array.isArray(money) || money[0] !== offer.total || money[1] !== offer.currency || spec.get(2) !== offer.merchant || !(txDigest instanceof Uint8Array) || !sameBytes(txDigest, digest)) {
+      throw new ExchangeError('MISMATCH', 'the payment proposed is not the order\u2019s');
+    }
+    if (p.fair !== workflow.fair) throw new ExchangeError('REFUSED', `the workflow ${workflow.name} ${workflow.fair ? 'needs' : 'does not use'} a fair exchange`);
+    open.orders.add(hex(digest));
+    await this.o.archive.append({ kind: 'order', deal: p.exchangeId, counterparty: p.peer.name, label: `order for offer ${hex(offer.id)}`, amount: offer.total, currency: offer.currency, evidence: p.context });
+    return sellerOffering(offer, workflow, digest, this.o.identity, this.o.content);
+  }
+
+  /** Before the seller gives anything: the payment is deposited at the bank (double spending is caught there). */
+  private async deposit(item: Element, exchangeId: string): Promise<void> {
+    if (item.kind !== 'payment') throw new ExchangeError('MISMATCH', 'a payment was expected');
+    const settled = await this.o.payments.settle(item as PaymentItem, this.o.bank, `deposit-${exchangeId}`).catch((e: unknown) => {
+      throw new ExchangeError('REFUSED', `the bank did not take the payment: ${(e as Error).message}`, (e as { detail?: string }).detail);
+    });
+    await this.o.archive.append({ kind: 'deposit', deal: exchangeId, counterparty: 'bank', label: `deposit ${settled.instrument}`, amount: settled.amount, currency: settled.currency, note: `ledger entry ${settled.entry}` });
+  }
+
+  /** The signed delivery note of a shipped order (physical goods), bound to the order. */
+  deliveryNote(orderDigest: Uint8Array, shipped: { lines: OfferLine[]; carrierReference: string }): Uint8Array {
+    return signSign1(
+      encodeCanonical(new Map<number, HostCbor>([[1, DELIVERY_NOTE], [2, orderDigest], [3, shipped.lines.map((l) => [l.sku, l.title, l.quantity])], [4, this.now()], [5, shipped.carrierReference]])),
+      this.o.identity.privateKey,
+    );
+  }
+}
+
+/** The order statement's fields the seller checks (SPEC §5.4). */
+export function decodeOrder(statement: Uint8Array): { amount: number; currency: string; payee: string; offer: Uint8Array; reference: string } {
+  let m: HostCbor;
+  try {
+    m = decodeCanonical(statement, COSE_LIMITS);
+  } catch (_e) {
+    throw new ExchangeError('MALFORMED', 'the order is not canonical CBOR');
+  }
+  if (!(m instanceof Map) || m.get(1) !== 1) throw new ExchangeError('MALFORMED', 'the order is not a PAYMENT statement');
+  const money = m.get(3);
+  const [amount, currency] = Array.isArray(money) && money.length === 2 ? money : [];
+  const payee = m.get(4);
+  const offer = m.get(5);
+  const reference = m.get(6);
+  if (typeof amount !== 'number' || typeof currency !== 'string' || typeof payee !== 'string' || !(offer instanceof Uint8Array) || offer.length !== 32 || typeof reference !== 'string') throw new ExchangeError('MALFORMED', 'the order lacks amount, payee, offer or reference');
+  return { amount, currency, payee, offer, reference };
+}
+
+/** The descriptions of what the seller gives under a workflow: the buyer computes the same from the offer it verified. */
+export function sellerDescription(offer: Offer, workflow: Workflow, orderDigest: Uint8Array, merchant: Party): ItemDescription {
+  const receipt = signatureDescription(merchant, { contentHash: orderDigest, label: `receipt of ${merchant.name}` });
+  if (workflow.sellerGives === 'receipt') return receipt;
+  const goods = offer.lines.map((l) => {
+    if (!l.content) throw new CommerceError('MALFORMED', `the digital line ${l.sku} names no content`);
+    return { type: 'information', properties: 5, spec: new Map<number, HostCbor>([[1, l.content.mediaType], [2, l.content.hash]]), label: l.title };
+  });
+  return packageDescription('delivery', [...goods, receipt], `${offer.lines.map((l) => l.title).join(', ')} and the receipt`);
+}
+
+function sellerOffering(offer: Offer, workflow: Workflow, orderDigest: Uint8Array, me: Party & { privateKey: Uint8Array }, content: SellerOptions['content']): Offering {
+  const description = sellerDescription(offer, workflow, orderDigest, me);
+  return {
+    description,
+    make: async (ctx) => {
+      // escrowed deliveries are made before the agreement exists: the receipt then binds through the order digest alone
+      const bound = ctx.agreementHash.some((x) => x !== 0) ? ctx.agreementHash : undefined;
+      const receipt = makeSignature(bound, `${me.name} received ${offer.total} ${offer.currency} for order ${hex(orderDigest).slice(0, 16)}`, me.privateKey, { contentHash: orderDigest, time: ctx.now });
+      if (workflow.sellerGives === 'receipt') return receipt;
+      const docs = offer.lines.map((l) => {
+        const c = content?.(l.sku);
+        if (!c) throw new ExchangeError('REFUSED', `the document of ${l.sku} is gone`);
+        return information(c.mediaType, c.data);
+      });
+      return pkg('delivery', [...docs, receipt]);
+    },
+  };
+}
+
+export { informationDescription };
