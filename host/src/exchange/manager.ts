@@ -92,9 +92,10 @@ export interface ExchangeManagerOptions {
   deadlineMs?: number;
   now?(): number;
   /**
-   * The application's look at the peer's item once it verified, before this party gives its own
-   * (the originator) — e.g. a payee deposits the payment at the bank first. Throw to refuse: the
-   * originator then gives nothing (the responder may still resolve or abort at the third party).
+   * The application's look at the peer's item once it verified — for the originator before it
+   * gives its own — e.g. a payee deposits the payment at the bank first. Throw to refuse: the
+   * originator then gives nothing (the responder may still resolve or abort at the third party);
+   * a responder treats the item as not received and recovers through the third party.
    */
   accept?(item: Element, ctx: ExchangeContext & { exchangeId: string; peer: Party }): void | Promise<void>;
   /** Test hook: the server stops (as if it crashed) after archiving a step, before answering. */
@@ -277,6 +278,7 @@ export class ExchangeManager {
     const answer = await this.call(channel, s, 'responderItem', new Map<number, HostCbor>([[1, s.acceptance], [2, s.sent]]), signal);
     if (answer.step !== 'originatorItem') throw new ExchangeError('MALFORMED', `expected the originator's item, got ${answer.step}`);
     this.takeOriginatorItem(s, answer.body);
+    await this.accepted(s);
     return this.finish(s, { outcome: 'completed', received: decodeElement(s.received!), reason: 'both items exchanged as agreed', deadline: s.opened!.agreement.deadline });
   }
 
@@ -388,6 +390,12 @@ export class ExchangeManager {
       case 'originatorItem': {
         if (s.role !== 'responder' || !s.sent || s.final) throw new ExchangeError('REFUSED', 'no originator item expected now');
         this.takeOriginatorItem(s, msg.body);
+        await this.accepted(s).catch((e: unknown) => {
+          // the item came but does not stand (e.g. the bank refused it): as if it had not come
+          s.received = undefined;
+          void this.recoverSession(s, e);
+          throw e;
+        });
         await this.finish(s, { outcome: 'completed', received: decodeElement(s.received!), reason: 'both items exchanged as agreed', deadline: s.opened!.agreement.deadline });
         return { step: 'done', body: new Map() };
       }

@@ -4,14 +4,13 @@
 // counter and an off switch.
 
 import { p256 } from '@noble/curves/p256';
-import { encodeCanonical, HostCbor } from '../../../shared/src/cbor';
-import { signSign1 } from '../../../shared/src/cose';
 import { SqliteArchive } from '../../../host/src/services/archive';
 import { memoryChannel, Channel } from '../../../host/src/transfer/channel';
 import { Element, information, PaymentItem } from '../../../host/src/transfer/items';
 import { AccountInstrument, PaymentManager } from '../../../host/src/payment/manager';
+import { signRefundCbor } from '../../../host/src/payment/formats';
 import { ExchangeManager, ExchangeManagerOptions, Offering, TtpPort } from '../../../host/src/exchange/manager';
-import { ExchangeModules, InformationExchangeModule, makeSignature, PaymentExchangeModule, RefundSigner, SignatureExchangeModule } from '../../../host/src/exchange/modules';
+import { ExchangeModules, InformationExchangeModule, makeSignature, PaymentExchangeModule, SignatureExchangeModule } from '../../../host/src/exchange/modules';
 import { ExchangeContext, informationDescription, paymentDescription, signatureDescription } from '../../../host/src/exchange/modules';
 import { openMessage, Party } from '../../../host/src/exchange/formats';
 import { sha256 } from '@noble/hashes/sha256';
@@ -26,13 +25,9 @@ export function keyed(name: string): Keyed {
   return { name, privateKey, publicKey: p256.getPublicKey(privateKey, false) };
 }
 
-/** The refund authorisation format of payment/README.md ("semper-refund"). */
-export const signRefundForTest: RefundSigner = (r, key) =>
-  signSign1(encodeCanonical(new Map<number, HostCbor>([[1, 'semper-refund'], [2, r.reference], [3, [r.amount, r.currency]], [4, r.refundId], [5, r.reason], [6, r.time]])), key);
-
 export function modulesFor(payers: Map<string, Uint8Array>): ExchangeModules {
   const payments = new PaymentManager([new AccountInstrument({ payerKey: (a) => payers.get(a) })]);
-  return ExchangeModules.withPackages([new PaymentExchangeModule({ verify: (i, e) => payments.verify(i, e), signRefund: signRefundForTest }), new SignatureExchangeModule(), new InformationExchangeModule()]);
+  return ExchangeModules.withPackages([new PaymentExchangeModule({ verify: (i, e) => payments.verify(i, e), signRefund: signRefundCbor }), new SignatureExchangeModule(), new InformationExchangeModule()]);
 }
 
 export interface Clock {

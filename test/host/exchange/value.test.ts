@@ -1,0 +1,108 @@
+// Value conservation with a real bank (SQLite, over HTTP): across honest runs and faults of the
+// exchange layer — a lost payment in a fair money exchange undone by the third party's refunds,
+// a merchant that never deposits and vanishes (the third party settles the payment on its behalf
+// before it resolves), a payment the bank will not settle (no resolve on its strength) — the
+// customers' money only moves as the outcome says, and the total never changes.
+
+import { join } from 'node:path';
+import { BankClient } from '../../../host/src/bank/client';
+import { AccountInstrument, PaymentManager } from '../../../host/src/payment/manager';
+import { PaymentItem } from '../../../host/src/transfer/items';
+import { SqliteArchive } from '../../../host/src/services/archive';
+import { ThirdParty } from '../../../host/src/ttp/third-party';
+import { standardModules } from '../../../host/src/ttp/modules';
+import { ExchangeManagerOptions } from '../../../host/src/exchange/manager';
+import { RunningBank, startBank, tempDir } from '../bank/rig';
+import { keyed, line, payOffering, receiptOffering, rig } from './rig';
+
+jest.setTimeout(60000);
+let tmp: ReturnType<typeof tempDir>;
+let bank: RunningBank;
+const r = rig();
+const ttpId = r.ttpId;
+
+beforeAll(async () => {
+  tmp = tempDir('exchange-value-');
+  bank = await startBank(join(tmp.dir, 'bank.db'), { now: () => Date.now(), ttpKeys: [ttpId.publicKey] });
+  await bank.client.openAccount({ id: 'acct-buyer', kind: 'buyer', name: 'Buyer', currency: 'EUR', publicKey: r.buyer.publicKey });
+  await bank.client.openAccount({ id: 'acct-merchant', kind: 'buyer', name: 'Merchant', currency: 'EUR', publicKey: r.merchant.publicKey });
+  await bank.client.fund('acct-buyer', 100_00);
+  await bank.client.fund('acct-merchant', 100_00);
+});
+afterAll(async () => {
+  await bank.stop();
+  tmp.cleanup();
+});
+
+const balances = async () => ({ buyer: (await bank.client.account('acct-buyer')).balance, merchant: (await bank.client.account('acct-merchant')).balance });
+const total = (b: { buyer: number; merchant: number }) => b.buyer + b.merchant;
+
+function parties(o: { serverExtra?: Partial<ExchangeManagerOptions>; modulesWithBank?: boolean } = {}) {
+  const client = new BankClient(bank.url);
+  const payments = new PaymentManager([new AccountInstrument({ payerKey: (a) => r.payers.get(a) })]);
+  // each payee settles what it receives at the bank before it gives its own item
+  const accept = (who: string) => async (item: { kind: string }, ctx: { exchangeId: string }) => {
+    if (item.kind === 'payment') await payments.settle(item as PaymentItem, client, `settle-${ctx.exchangeId}-${who}`);
+  };
+  const modules = standardModules({ payerKey: (a) => r.payers.get(a), ...(o.modulesWithBank ? { bank: client } : {}) });
+  const ttp = new ThirdParty({ identity: ttpId, archive: SqliteArchive.open(':memory:'), modules });
+  const port = { request: (b: Uint8Array) => ttp.handle(b) };
+  const ttpRef = { party: { name: ttpId.name, publicKey: ttpId.publicKey }, port };
+  const server = r.manager(r.merchant, { modules, ttp: ttpRef, accept: accept('merchant'), ...o.serverExtra });
+  const buyer = r.manager(r.buyer, { modules, ttp: ttpRef, accept: accept('buyer') });
+  const redeem = async (refunds: Uint8Array[]) => {
+    for (const [i, refund] of refunds.entries()) await client.refund({ requestId: `refund-${Date.now()}-${i}-${Math.random()}`, refund }).catch(() => undefined);
+  };
+  return { server, buyer, redeem, ttp };
+}
+
+test('fair money exchange, honest: each pays the other, the total unchanged, no third party', async () => {
+  const before = await balances();
+  const p = parties({ serverExtra: { respond: () => payOffering(r.merchant, 'acct-merchant', 7_00, 'acct-buyer') } });
+  const out = await p.buyer.m.exchange(line(p.server.m), { peer: r.merchant, give: payOffering(r.buyer, 'acct-buyer', 9_90, 'acct-merchant'), want: payOffering(r.merchant, 'acct-merchant', 7_00, 'acct-buyer').description, fair: true });
+  expect(out.outcome).toBe('completed');
+  const after = await balances();
+  expect(after).toEqual({ buyer: before.buyer - 9_90 + 7_00, merchant: before.merchant + 9_90 - 7_00 });
+  expect(total(after)).toBe(total(before));
+  expect(p.ttp.calls).toEqual({ resolve: 0, abort: 0, status: 0 });
+});
+
+test('fair money exchange, the buyer\u2019s payment lost: the merchant aborts, every settled payment is refunded, everyone is back where they started', async () => {
+  const before = await balances();
+  const p = parties({ serverExtra: { respond: () => payOffering(r.merchant, 'acct-merchant', 7_00, 'acct-buyer'), stepTimeoutMs: 30 } });
+  const out = await p.buyer.m.exchange(line(p.server.m, { dropRequestOf: 'originatorItem' }), { peer: r.merchant, give: payOffering(r.buyer, 'acct-buyer', 9_90, 'acct-merchant'), want: payOffering(r.merchant, 'acct-merchant', 7_00, 'acct-buyer').description, fair: true });
+  expect(out.outcome).toBe('pending');
+  // the buyer settled the merchant's payment when it came; in flight now: 7.00 from merchant to buyer
+  const mid = await balances();
+  expect(total(mid)).toBe(total(before));
+  await new Promise((ok) => setTimeout(ok, 200));
+  const m = p.server.m.outcomeOf(out.exchangeId)!;
+  expect(m.outcome).toBe('aborted');
+  await p.redeem(m.refunds);
+  r.clock.t = out.deadline + 1;
+  const b = await p.buyer.m.settle(out.exchangeId);
+  expect(b.outcome).toBe('aborted');
+  await p.redeem(b.refunds); // the lost payment was never settled: its refund is refused by the bank, harmlessly
+  const after = await balances();
+  expect(after).toEqual(before);
+});
+
+test('the merchant never deposits and vanishes: the third party settles the payment for it, then resolves; the money moved exactly once', async () => {
+  const before = await balances();
+  const p = parties({ modulesWithBank: true, serverExtra: { respond: () => receiptOffering(r.merchant), accept: async () => undefined } });
+  const out = await p.buyer.m.exchange(line(p.server.m, { dropAnswerOf: 'responderItem' }), { peer: r.merchant, give: payOffering(r.buyer, 'acct-buyer', 4_20, 'acct-merchant'), want: receiptOffering(r.merchant).description, fair: true });
+  expect(out.outcome).toBe('resolved');
+  const after = await balances();
+  expect(after).toEqual({ buyer: before.buyer - 4_20, merchant: before.merchant + 4_20 });
+  expect(total(after)).toBe(total(before));
+});
+
+test('a payment the bank will not settle (more than the account holds): the third party does not resolve on it; nothing moves', async () => {
+  const before = await balances();
+  const p = parties({ modulesWithBank: true, serverExtra: { respond: () => receiptOffering(r.merchant), accept: async () => undefined } });
+  const out = await p.buyer.m.exchange(line(p.server.m, { dropAnswerOf: 'responderItem' }), { peer: r.merchant, give: payOffering(r.buyer, 'acct-buyer', 500_00, 'acct-merchant'), want: receiptOffering(r.merchant).description, fair: true });
+  expect(out.outcome).toBe('pending');
+  expect(out.reason).toMatch(/does not stand at the bank/);
+  expect(await balances()).toEqual(before);
+  void keyed;
+});
