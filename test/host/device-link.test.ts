@@ -113,6 +113,28 @@ test('CANCEL goes out beside a running request and gets its own answer', async (
   close();
 });
 
+test('a device that restarts under the first HELLO (its boot SYNC): connect handshakes again and succeeds', async () => {
+  const [a, b] = linePair();
+  const dev = new ScriptedDevice(b);
+  const host = new DeviceLink(a, { rto: 30 });
+  let hellos = 0;
+  dev.onRequest = (m) => {
+    if (m.type !== MsgType.HELLO) return;
+    hellos++;
+    if (hellos === 1) {
+      // still booting: the firmware's own SYNC goes out instead of an answer
+      dev.link.close();
+      dev.link = dev.make();
+      dev.onRequest = (m2) => m2.type === MsgType.HELLO && (hellos++, dev.reply(m2, HELLO_OK));
+      dev.link.sync();
+    }
+  };
+  await expect(host.connect({ timeoutMs: 2000 })).resolves.toMatchObject({ firmware: '0.1.0' });
+  expect(hellos).toBe(2);
+  host.close();
+  dev.link.close();
+});
+
 test('device restart: the request in flight fails with LINK_RESET, and the link works again', async () => {
   const { host, dev, close } = await setup();
   dev.onRequest = () => {};

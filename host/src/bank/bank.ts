@@ -37,6 +37,8 @@ import {
   verifyCardOrder,
   verifyPaymentToken,
   verifySignedBy,
+  isBinding,
+  RefundReference,
 } from '../payment/formats';
 import { appendOnly, immediate, mapSqliteError, SqliteDb, StoreError } from '../services/sqlite';
 import { BankError, DoubleSpendingEvidence, HTTP_STATUS } from './errors';
@@ -83,7 +85,7 @@ export interface Answer {
   replay?: boolean;
 }
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 const BANK_KIND = 'semper-bank';
 
 function assertBank(db: SqliteDb): void {
@@ -188,8 +190,43 @@ CREATE TABLE card_accounts (
 ${appendOnly('refunds')}
 `;
 
+// Version 3: what each settled payment is bound to (its transaction digest and payee), so a
+// refund can name a payment by its binding — how a fair-exchange third party refunds the
+// payments of an aborted exchange without being shown their card counters or order ids.
+const SCHEMA_V3 = `
+CREATE TABLE bindings (
+  tx_digest BLOB NOT NULL,
+  payee TEXT NOT NULL,
+  ref TEXT NOT NULL UNIQUE,
+  time INTEGER NOT NULL
+) STRICT;
+CREATE INDEX bindings_digest ON bindings (tx_digest, payee);
+${appendOnly('bindings')}
+`;
+
 /** MIGRATIONS[v] takes a database of schema version v to v + 1. */
-const MIGRATIONS = [SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+
+/** After the SQL of migration to version 3: the bindings of the payments settled before it. */
+function backfillBindings(db: SqliteDb): void {
+  const add = db.prepare('INSERT OR IGNORE INTO bindings (tx_digest, payee, ref, time) VALUES (?, ?, ?, ?)');
+  for (const d of db.prepare('SELECT card_id, counter, token, merchant, time FROM deposits').all() as { card_id: Buffer; counter: number; token: Buffer; merchant: string; time: number }[]) {
+    try {
+      const { token } = decodePaymentToken(new Uint8Array(d.token));
+      add.run(token.txDigest, d.merchant, referenceKey({ cardId: new Uint8Array(d.card_id), counter: d.counter }), d.time);
+    } catch (_e) {
+      // a token this version cannot read has no binding: it can still be refunded by its reference
+    }
+  }
+  for (const o of db.prepare('SELECT order_id, payee, body, time FROM orders').all() as { order_id: string; payee: string; body: Buffer; time: number }[]) {
+    try {
+      const { order } = decodePaymentOrder(new Uint8Array(o.body));
+      add.run(order.txDigest, o.payee, referenceKey({ orderId: o.order_id }), o.time);
+    } catch (_e) {
+      // card-signed orders keep their digest inside the statement text: refundable by order id
+    }
+  }
+}
 
 /** Opens the bank database: WAL, synchronous=FULL, busy timeout, the schema (as host/src/services/sqlite.ts does for the archive). */
 export function openBankDatabase(path: string, busyTimeoutMs = 5000): SqliteDb {
@@ -212,7 +249,10 @@ export function openBankDatabase(path: string, busyTimeoutMs = 5000): SqliteDb {
         const now = db.pragma('user_version', { simple: true }) as number;
         // another SEMPER database (the archive also has user_version 1) is not a bank: never migrate it
         if (now >= 1) assertBank(db);
-        for (let step = now; step < SCHEMA_VERSION; step++) db.exec(MIGRATIONS[step]);
+        for (let step = now; step < SCHEMA_VERSION; step++) {
+          db.exec(MIGRATIONS[step]);
+          if (step === 2) backfillBindings(db);
+        }
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       });
     }
@@ -509,6 +549,7 @@ export class Bank {
       }
       const entry = this.move('deposit', this.account(this.system('float', token.currency)), merchant, token.amount, `card ${hex(token.cardId)} #${token.counter}`);
       this.sql('INSERT INTO deposits (card_id, counter, token, payload, merchant, entry, time) VALUES (?, ?, ?, ?, ?, ?, ?)').run(token.cardId, token.counter, tokenBytes, payload, merchant.id, entry, this.now());
+      this.bind(token.txDigest, merchant.id, { cardId: token.cardId, counter: token.counter });
       const receipt = this.receipt({ op: 'deposit', reference: { cardId: token.cardId, counter: token.counter }, amount: token.amount, currency: token.currency, debit: `float:${token.currency}`, credit: merchant.id, entry });
       return { deposit: { cardId: hex(token.cardId), counter: token.counter, amount: token.amount, currency: token.currency }, balance: this.balance(merchant.id), entry, receipt };
     });
@@ -567,6 +608,7 @@ export class Bank {
       if (first) throw new BankError('DUPLICATE_ORDER', `order ${order.orderId} was settled already`, { orderId: order.orderId, first: { entry: first.entry, time: first.time }, order: b64(bytes) });
       const entry = this.move('payment', payer, payee, order.amount, `order ${order.orderId}`);
       this.sql('INSERT INTO orders (order_id, payer, payee, body, entry, time) VALUES (?, ?, ?, ?, ?, ?)').run(order.orderId, payer.id, payee.id, bytes, entry, this.now());
+      this.bind(order.txDigest, payee.id, { orderId: order.orderId });
       const receipt = this.receipt({ op: 'payment', reference: { orderId: order.orderId }, amount: order.amount, currency: order.currency, debit: payer.id, credit: payee.id, entry });
       return { payment: { orderId: order.orderId, payer: payer.id, payee: payee.id, amount: order.amount, currency: order.currency }, balance: this.balance(payee.id), entry, receipt };
     });
@@ -642,6 +684,22 @@ export class Bank {
     return s;
   }
 
+  /** Records what a settled payment is bound to (the first payment of a binding keeps it). */
+  private bind(txDigest: Uint8Array, payee: string, r: PaymentReference): void {
+    this.sql('INSERT OR IGNORE INTO bindings (tx_digest, payee, ref, time) VALUES (?, ?, ?, ?)').run(txDigest, payee, referenceKey(r), this.now());
+  }
+
+  /** The settled payment a refund names: by its reference, or by its binding (transaction digest and payee). */
+  private referenceOf(r: RefundReference): PaymentReference | undefined {
+    if (!isBinding(r)) return r;
+    const ref = this.sql('SELECT ref FROM bindings WHERE tx_digest = ? AND payee = ? ORDER BY time LIMIT 1').pluck().get(r.txDigest, r.payee) as string | undefined;
+    if (!ref) return undefined;
+    const order = /^order:([0-9a-f]{32})$/.exec(ref);
+    if (order) return { orderId: order[1] };
+    const card = /^card:([0-9a-f]{16}):(\d+)$/.exec(ref);
+    return card ? { cardId: new Uint8Array(Buffer.from(card[1], 'hex')), counter: Number(card[2]) } : undefined;
+  }
+
   private refunded(r: PaymentReference): number {
     return (this.sql('SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE ref = ?').pluck().get(referenceKey(r)) as number) ?? 0;
   }
@@ -685,7 +743,10 @@ export class Bank {
         if (e instanceof PaymentError) bad('refund', e.message);
         throw e;
       }
-      const { refund } = d;
+      const named = d.refund;
+      const concrete = this.referenceOf(named.reference);
+      if (!concrete) throw new BankError('NOT_FOUND', `no settled payment to ${isBinding(named.reference) ? named.reference.payee : '?'} bound to ${isBinding(named.reference) ? hex(named.reference.txDigest) : '?'}`);
+      const refund = { ...named, reference: concrete };
       const paid = this.settled(refund.reference);
       if (!paid) throw new BankError('NOT_FOUND', `no settled payment ${referenceKey(refund.reference)}`);
       if (refund.currency !== paid.currency) throw new BankError('CURRENCY', `the payment was in ${paid.currency}`);

@@ -44,6 +44,12 @@ export interface ExchangeItemModule {
   generate?(desc: ItemDescription, evidence: Uint8Array, ctx: ExchangeContext, t: ThirdPartyTools): Element;
   /** Third party: what undoes the transfer of `element` (only for `revocable`): refund authorisations. */
   revoke?(element: Element, desc: ItemDescription, ctx: ExchangeContext, t: ThirdPartyTools): Uint8Array[];
+  /**
+   * Third party: what undoes the transfer of whatever item matches `desc` in this exchange,
+   * without being shown it — so a party that aborts after it received the other's item cannot
+   * keep it by not showing it. Preferred over `revoke` where the module can do it.
+   */
+  revokeDescribed?(desc: ItemDescription, ctx: ExchangeContext, t: ThirdPartyTools): Uint8Array[];
 }
 
 function mismatch(what: string): never {
@@ -130,6 +136,16 @@ export class PaymentExchangeModule implements ExchangeItemModule {
 
   verify(element: Element, desc: ItemDescription, ctx: ExchangeContext): void {
     this.check(element, desc, ctx);
+  }
+
+  /** The payment bound to this exchange as described: refunded by its binding (transaction digest and payee) at the bank. */
+  revokeDescribed(desc: ItemDescription, ctx: ExchangeContext, t: ThirdPartyTools): Uint8Array[] {
+    if (!this.o.signRefund) throw new ExchangeError('REFUSED', 'this third party cannot revoke payments (no refund signer)');
+    const want = paymentSpec(desc);
+    const binding = want.txDigest ?? ctx.agreementHash;
+    // one refund id per exchange and payment, whoever asks and however often
+    const refundId = sha256(Uint8Array.from([...ctx.agreementHash, ...binding, ...new TextEncoder().encode(want.payee)])).slice(0, 16);
+    return [this.o.signRefund({ reference: [binding, want.payee], amount: want.amount, currency: want.currency, refundId, reason: `fair exchange ${Buffer.from(ctx.agreement.id).toString('hex')} aborted`, time: Math.floor(ctx.now / 1000) }, t.privateKey)];
   }
 
   revoke(element: Element, desc: ItemDescription, ctx: ExchangeContext, t: ThirdPartyTools): Uint8Array[] {

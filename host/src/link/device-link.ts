@@ -142,12 +142,22 @@ export class DeviceLink extends EventEmitter {
 
   /** Resynchronises the link and negotiates the protocol version (HELLO). */
   async connect(opts: RequestOptions = {}): Promise<Record<string, unknown>> {
-    this.synced = false;
-    const ready = new Promise<void>((resolve, reject) => this.syncWaiters.push((e) => (e ? reject(e) : resolve())));
-    this.link.sync();
-    this.failInFlight('the host resynchronised the link');
-    await withTimeout(ready, opts.timeoutMs ?? 5000, 'device did not answer the link handshake (SYNC): is it connected and running the firmware?');
-    return this.hello(opts);
+    // a device that is still booting answers our SYNC and then sends its own boot SYNC, which
+    // resets the link under the HELLO: handshake again (a real board does this when it is
+    // plugged in while the host connects)
+    for (let attempt = 1; ; attempt++) {
+      this.synced = false;
+      const ready = new Promise<void>((resolve, reject) => this.syncWaiters.push((e) => (e ? reject(e) : resolve())));
+      this.link.sync();
+      this.failInFlight('the host resynchronised the link');
+      await withTimeout(ready, opts.timeoutMs ?? 5000, 'device did not answer the link handshake (SYNC): is it connected and running the firmware?');
+      try {
+        return await this.hello(opts);
+      } catch (e) {
+        if (attempt < 3 && e instanceof DeviceError && e.code === 'LINK_RESET') continue;
+        throw e;
+      }
+    }
   }
 
   /** HELLO with our version range (SPEC §5.1): after every handshake, the firmware may have changed. */

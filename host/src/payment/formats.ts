@@ -266,8 +266,34 @@ const isText = (v: unknown, max: number, min = 1): v is string => typeof v === '
 
 // ------------------------------------------------------------------ refund authorisation
 
+/**
+ * A payment named by what it is bound to rather than by its bank reference: its transaction
+ * digest and its payee. A fair-exchange third party refunds the payments of an aborted exchange
+ * this way — it knows their descriptions from the agreement, not the card counter or order id
+ * a cheating party may never show it.
+ */
+export interface BindingReference {
+  txDigest: Uint8Array;
+  payee: string;
+}
+
+export type RefundReference = PaymentReference | BindingReference;
+
+export const isBinding = (r: RefundReference): r is BindingReference => 'txDigest' in r;
+
+function encodeRefundReference(r: RefundReference): HostCbor {
+  if (!isBinding(r)) return encodeReference(r);
+  if (r.txDigest.length !== 32 || !isText(r.payee, 64)) fail('reference', '[transaction digest of 32 bytes, payee]');
+  return [r.txDigest, r.payee];
+}
+
+function decodeRefundReference(v: HostCbor | undefined, field: string): RefundReference {
+  if (Array.isArray(v) && v.length === 2 && v[0] instanceof Uint8Array && v[0].length === 32 && isText(v[1], 64)) return { txDigest: v[0], payee: v[1] };
+  return decodeReference(v, field);
+}
+
 export interface RefundAuthorisation {
-  reference: PaymentReference;
+  reference: RefundReference;
   amount: number;
   currency: string;
   /** 16 bytes, hex: each refund id is refunded once. */
@@ -283,7 +309,7 @@ const REFUND = 'semper-refund';
 export function signRefund(r: RefundAuthorisation, privateKey: Uint8Array): Uint8Array {
   const entries: [number, HostCbor][] = [
     [1, REFUND],
-    [2, encodeReference(r.reference)],
+    [2, encodeRefundReference(r.reference)],
     [3, [r.amount, r.currency]],
     [4, ORDER_ID.test(r.refundId) ? new Uint8Array(Buffer.from(r.refundId, 'hex')) : fail('refund/4', 'refund id of 32 lowercase hex characters')],
     [5, r.reason],
@@ -299,13 +325,13 @@ export function signRefund(r: RefundAuthorisation, privateKey: Uint8Array): Uint
  */
 export function signRefundCbor(r: { reference: HostCbor; amount: number; currency: string; refundId: Uint8Array; reason: string; time: number }, privateKey: Uint8Array): Uint8Array {
   if (r.refundId.length !== 16) fail('refund/4', 'refund id of 16 bytes');
-  return signRefund({ reference: decodeReference(r.reference, 'refund/2'), amount: r.amount, currency: r.currency, refundId: hex(r.refundId), reason: r.reason, time: r.time }, privateKey);
+  return signRefund({ reference: decodeRefundReference(r.reference, 'refund/2'), amount: r.amount, currency: r.currency, refundId: hex(r.refundId), reason: r.reason, time: r.time }, privateKey);
 }
 
 function decodeRefundMap(m: HostCborMap): RefundAuthorisation {
   exactKeys(m, [1, 2, 3, 4, 5, 6], [], 'refund');
   if (m.get(1) !== REFUND) fail('refund/1', 'not a refund authorisation');
-  const reference = decodeReference(m.get(2), 'refund/2');
+  const reference = decodeRefundReference(m.get(2), 'refund/2');
   const [amount, currency] = money(m.get(3), 'refund/3');
   const id = m.get(4);
   if (!(id instanceof Uint8Array) || id.length !== 16) fail('refund/4', 'refund id of 16 bytes');

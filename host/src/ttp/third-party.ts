@@ -145,27 +145,29 @@ export class ThirdParty {
     });
   }
 
+  /**
+   * rev-rev/1 abort: every payment of the exchange is revoked as the agreement describes it —
+   * not only what the requester shows (a cheating party would show only its own). Items shown are
+   * still checked (a forged one is refused); items the modules cannot revoke by description are
+   * revoked as shown. Final: a later abort gets the same decision.
+   */
   private async abort(r: TtpRequest, ctx: ExchangeContext, requester: Party, requestBytes: Uint8Array, before: Decision | undefined): Promise<Uint8Array> {
     const a = ctx.agreement;
-    const refunds = [...(before?.refunds ?? [])];
-    const shown = new Set((before?.forwarded ?? []).map((b) => hex(sha256(b))));
-    const fresh: Uint8Array[] = [];
-    for (const bytes of r.items) {
-      if (shown.has(hex(sha256(bytes)))) continue;
-      const el = this.element(bytes);
-      const desc = this.which(el, [a.originatorItem, a.responderItem], ctx);
+    if (before) return (await this.decisionOf(a.id))!.bytes;
+    const shown = r.items.map((bytes) => ({ bytes, el: this.element(bytes) }));
+    const matched = shown.map((x) => ({ ...x, desc: this.which(x.el, [a.originatorItem, a.responderItem], ctx) }));
+    const refunds: Uint8Array[] = [];
+    for (const desc of [a.originatorItem, a.responderItem]) {
       const m = this.o.modules.get(desc.type);
-      if (!m.revoke) throw new ExchangeError('REFUSED', `a ${desc.type} cannot be revoked`);
-      refunds.push(...m.revoke(el, desc, ctx, this.tools));
-      fresh.push(bytes);
-      shown.add(hex(sha256(bytes)));
+      if (m.revokeDescribed) refunds.push(...m.revokeDescribed(desc, ctx, this.tools));
+      else if (m.revoke) for (const x of matched.filter((y) => y.desc === desc)) refunds.push(...m.revoke(x.el, desc, ctx, this.tools));
+      else throw new ExchangeError('REFUSED', `a ${desc.type} cannot be revoked`);
     }
-    if (before && fresh.length === 0) return (await this.decisionOf(a.id))!.bytes;
     return this.store(ctx, requester, requestBytes, {
       outcome: 'aborted',
-      forwarded: [...(before?.forwarded ?? []), ...fresh],
+      forwarded: shown.map((x) => x.bytes),
       refunds,
-      reason: 'aborted on request; every transfer of this exchange shown to the third party is revoked',
+      reason: 'aborted on request; every transfer of this exchange is revoked as the agreement describes it',
     });
   }
 

@@ -10,7 +10,7 @@ import { issueCertificate } from '../../../shared/src/certificate';
 import { Bank, b64, SCHEMA_VERSION } from '../../../host/src/bank/bank';
 import { BankClient } from '../../../host/src/bank/client';
 import { BankError } from '../../../host/src/bank/errors';
-import { PaymentError, signPaymentOrder, signRead, signRefund, signRefundCbor, verifyBankReceipt, verifyPaymentStatus } from '../../../host/src/payment/formats';
+import { decodePaymentOrder, decodePaymentToken, PaymentError, signPaymentOrder, signRead, signRefund, signRefundCbor, verifyBankReceipt, verifyPaymentStatus } from '../../../host/src/payment/formats';
 import { ADMIN, ca, issuer, ISSUER_NAME, key, NOW_S, rejects, RunningBank, startBank, tempDir, TestCard, trustStore } from './rig';
 
 const CA_ID = Uint8Array.of(0xca, 1);
@@ -219,7 +219,7 @@ test('card registration: validated (role buyer-card), one account per card, rene
   expect((await rejects(new BankClient(b.url).registerCard('alice', card.certificate))).code).toBe('UNAUTHORIZED');
 });
 
-test('a schema-1 bank file (made by the previous bank) opens, is migrated to 2, and its payments can be refunded', async () => {
+test('a schema-1 bank file (made by the previous bank) opens, is migrated to the current schema, and its payments can be refunded (by reference and by binding)', async () => {
   const old = join(tmp.dir, 'v1.sqlite');
   copyFileSync(join(__dirname, 'fixtures', 'bank-v1.sqlite'), old);
   const bank = Bank.open(old, { issuerKey: issuer.privateKey, issuerName: ISSUER_NAME, trust: trustStore(), now: () => now });
@@ -236,10 +236,23 @@ test('a schema-1 bank file (made by the previous bank) opens, is migrated to 2, 
     expect(bank.getAccount('alice').balance).toBe(95_00);
     expect(bank.audit().ok).toBe(true);
     expect(token.length).toBeGreaterThan(64);
+    // schema 3: the payments settled under version 1 got their bindings; a refund can name the deposit by its binding
+    expect(bank.db.prepare('SELECT COUNT(*) FROM bindings').pluck().get()).toBe(2);
+    const digest = decodePaymentToken(new Uint8Array(token)).token.txDigest;
+    const byBinding = signRefund({ reference: { txDigest: digest, payee: 'shop' }, amount: 2_00, currency: 'EUR', refundId: refundId(), reason: 'by binding', time: NOW_S }, v1Shop.privateKey);
+    // it resolves to the deposit (whose card has no refund account registered in this old file)
+    expect(bank.refund({ requestId: 'm2', refund: b64(byBinding) })).toMatchObject({ status: 422, body: { error: { code: 'NO_REFUND_ACCOUNT' } } });
+    // the v1 order's binding resolves to the order, which is refunded in full already
+    const orderDigest = decodePaymentOrder(new Uint8Array(bank.db.prepare('SELECT body FROM orders').pluck().get() as Buffer)).order.txDigest;
+    const orderByBinding = signRefund({ reference: { txDigest: orderDigest, payee: 'shop' }, amount: 1_00, currency: 'EUR', refundId: refundId(), reason: 'by binding', time: NOW_S }, v1Shop.privateKey);
+    expect(bank.refund({ requestId: 'm3', refund: b64(orderByBinding) })).toMatchObject({ status: 422, body: { error: { code: 'REFUND_EXCEEDS' } } });
+    // a binding nothing was paid under
+    const unknown = signRefund({ reference: { txDigest: new Uint8Array(32).fill(0xee), payee: 'shop' }, amount: 1_00, currency: 'EUR', refundId: refundId(), reason: 'nothing bound', time: NOW_S }, v1Shop.privateKey);
+    expect(bank.refund({ requestId: 'm4', refund: b64(unknown) })).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
   } finally {
     bank.close();
   }
-  // opened again: already version 2, nothing to migrate, the refund is still there
+  // opened again: already the current version, nothing to migrate, the refund is still there
   const again = Bank.open(old, { issuerKey: issuer.privateKey, issuerName: ISSUER_NAME, trust: trustStore(), now: () => now });
   expect(again.paymentStatus({ orderId: 'ab'.repeat(16) })).toMatchObject({ refunded: 30_00 });
   again.close();

@@ -12,6 +12,7 @@ import { SqliteArchive } from '../../../host/src/services/archive';
 import { ThirdParty } from '../../../host/src/ttp/third-party';
 import { standardModules } from '../../../host/src/ttp/modules';
 import { ExchangeManagerOptions } from '../../../host/src/exchange/manager';
+import { openMessage, signTtpRequest, verifyDecision } from '../../../host/src/exchange/formats';
 import { RunningBank, startBank, tempDir } from '../bank/rig';
 import { keyed, line, payOffering, receiptOffering, rig } from './rig';
 
@@ -105,4 +106,23 @@ test('a payment the bank will not settle (more than the account holds): the thir
   expect(out.reason).toMatch(/does not stand at the bank/);
   expect(await balances()).toEqual(before);
   void keyed;
+});
+
+test('a party aborts after a complete money exchange, showing only its own payment: the bank refunds both by their bindings; everyone is back where they started', async () => {
+  const before = await balances();
+  const p = parties({ serverExtra: { respond: () => payOffering(r.merchant, 'acct-merchant', 7_00, 'acct-buyer') } });
+  const out = await p.buyer.m.exchange(line(p.server.m), { peer: r.merchant, give: payOffering(r.buyer, 'acct-buyer', 9_90, 'acct-merchant'), want: payOffering(r.merchant, 'acct-merchant', 7_00, 'acct-buyer').description, fair: true });
+  expect(out.outcome).toBe('completed');
+  const recs = await p.server.archive.list({ deal: out.exchangeId });
+  const body = (label: string) => openMessage(recs.find((x) => x.label === label)!.evidence!).msg.body;
+  const agreement = body('exchange agreement received').get(1) as Uint8Array;
+  const own = body('exchange responderItem sent').get(2) as Uint8Array;
+  const decision = verifyDecision(await p.ttp.handle(signTtpRequest({ op: 'abort', agreement, items: [own], time: r.clock.t }, r.merchant.privateKey)), ttpId.publicKey);
+  expect(decision.outcome).toBe('aborted');
+  // whoever presents the refunds (here: the cheater, who wants its money back) — the bank refunds both
+  await p.redeem(decision.refunds);
+  expect(await balances()).toEqual(before);
+  // presented again: each refund id is refunded once
+  await p.redeem(decision.refunds);
+  expect(await balances()).toEqual(before);
 });
