@@ -4,9 +4,17 @@
 // from their archives (`recover`), and again after the deadline. Whatever happened, the end is
 // fair: either each party holds the other's item (or the third party's replacement), or
 // every transfer that happened is revoked, or nothing changed hands — and an honest party
-// always ends in a final state.
+// always ends in a final state. With a real bank behind the payments, money moves exactly as
+// the final state says, and the customers' total never changes.
 
+import { join } from 'node:path';
+import { BankClient } from '../../../host/src/bank/client';
+import { AccountInstrument, PaymentManager } from '../../../host/src/payment/manager';
 import { SqliteArchive } from '../../../host/src/services/archive';
+import { Element, PaymentItem } from '../../../host/src/transfer/items';
+import { ThirdParty } from '../../../host/src/ttp/third-party';
+import { standardModules } from '../../../host/src/ttp/modules';
+import { startBank, tempDir } from '../bank/rig';
 import { StepName, verifyDecision } from '../../../host/src/exchange/formats';
 import { Offering } from '../../../host/src/exchange/manager';
 import { infoOffering, line, payOffering, receiptOffering, rig, Rig } from './rig';
@@ -21,12 +29,14 @@ interface Layout {
   answers: StepName[];
   clientIsOriginator: boolean;
   protocol: string;
+  /** What the client's and the server's items pay (0: not a payment). */
+  amounts: [number, number];
 }
 
 const layouts: Layout[] = [
-  { name: 'payment for a receipt (server originates)', offers: (r) => [payOffering(r.buyer, 'acct-buyer', 990, 'acct-merchant'), receiptOffering(r.merchant)], requests: ['propose', 'responderItem'], answers: ['agreement', 'originatorItem'], clientIsOriginator: false, protocol: 'gen-ev/1' },
-  { name: 'certified mail (client originates)', offers: (r) => [infoOffering(pdf), receiptOffering(r.merchant)], requests: ['propose', 'agreement', 'originatorItem'], answers: ['terms', 'responderItem', 'done'], clientIsOriginator: true, protocol: 'gen-ev/1' },
-  { name: 'payment for payment (rev-rev, client originates)', offers: (r) => [payOffering(r.buyer, 'acct-buyer', 990, 'acct-merchant'), payOffering(r.merchant, 'acct-merchant', 700, 'acct-buyer')], requests: ['propose', 'agreement', 'originatorItem'], answers: ['terms', 'responderItem', 'done'], clientIsOriginator: true, protocol: 'rev-rev/1' },
+  { name: 'payment for a receipt (server originates)', offers: (r) => [payOffering(r.buyer, 'acct-buyer', 990, 'acct-merchant'), receiptOffering(r.merchant)], requests: ['propose', 'responderItem'], answers: ['agreement', 'originatorItem'], clientIsOriginator: false, protocol: 'gen-ev/1', amounts: [990, 0] },
+  { name: 'certified mail (client originates)', offers: (r) => [infoOffering(pdf), receiptOffering(r.merchant)], requests: ['propose', 'agreement', 'originatorItem'], answers: ['terms', 'responderItem', 'done'], clientIsOriginator: true, protocol: 'gen-ev/1', amounts: [0, 0] },
+  { name: 'payment for payment (rev-rev, client originates)', offers: (r) => [payOffering(r.buyer, 'acct-buyer', 990, 'acct-merchant'), payOffering(r.merchant, 'acct-merchant', 700, 'acct-buyer')], requests: ['propose', 'agreement', 'originatorItem'], answers: ['terms', 'responderItem', 'done'], clientIsOriginator: true, protocol: 'rev-rev/1', amounts: [990, 700] },
 ];
 
 type Fault = { kind: 'request lost' | 'answer lost'; step: StepName } | { kind: 'server crash'; step: StepName };
@@ -41,14 +51,46 @@ async function labels(a: SqliteArchive, deal: string): Promise<string[]> {
   return (await a.list({ deal })).map((x) => x.label ?? '');
 }
 
+let tmp: ReturnType<typeof tempDir>;
+beforeAll(() => (tmp = tempDir('exchange-faults-')));
+afterAll(() => tmp.cleanup());
+let banks = 0;
+/** Every money movement the cases ended with: the checks above must not hold only because nothing ever moved. */
+const moves = new Set<number>();
+afterAll(() => expect([...moves].sort((a, b) => a - b)).toEqual([0, 290, 990]));
+
+/** A bank for one case: both parties' accounts funded, the rig's third party trusted for refunds. */
+async function bankFor(r: Rig) {
+  const bank = await startBank(join(tmp.dir, `bank-${++banks}.db`), { now: () => Date.now(), ttpKeys: [r.ttpId.publicKey] });
+  await bank.client.openAccount({ id: 'acct-buyer', kind: 'buyer', name: 'Buyer', currency: 'EUR', publicKey: r.buyer.publicKey });
+  await bank.client.openAccount({ id: 'acct-merchant', kind: 'buyer', name: 'Merchant', currency: 'EUR', publicKey: r.merchant.publicKey });
+  await bank.client.fund('acct-buyer', 100_00);
+  await bank.client.fund('acct-merchant', 100_00);
+  const client = new BankClient(bank.url);
+  const payments = new PaymentManager([new AccountInstrument({ payerKey: (a) => r.payers.get(a) })]);
+  // each payee takes what it receives to the bank before it gives its own item
+  const accept = (who: string) => async (item: Element, ctx: { exchangeId: string }) => {
+    if (item.kind === 'payment') await payments.settle(item as PaymentItem, client, `settle-${ctx.exchangeId}-${who}`);
+  };
+  // the third party confirms payments at this bank before it resolves on them
+  r.ttp = new ThirdParty({ identity: r.ttpId, archive: r.ttpArchive, modules: standardModules({ payerKey: (a) => r.payers.get(a), bank: client }), now: r.clock.now });
+  const balances = async () => ({ buyer: (await bank.client.account('acct-buyer')).balance, merchant: (await bank.client.account('acct-merchant')).balance });
+  const redeem = async (refunds: Uint8Array[]) => {
+    for (const [i, refund] of refunds.entries()) await client.refund({ requestId: `refund-${i}-${Buffer.from(refund.slice(-8)).toString('hex')}`, refund }).catch(() => undefined);
+  };
+  return { bank, accept, balances, redeem };
+}
+
 test.each(cases)('%s: %s', async (_n, _f, layout, fault) => {
   const r = rig();
+  const money = await bankFor(r);
+  const start = await money.balances();
   const [give, get] = layout.offers(r);
   const serverArchive = SqliteArchive.open(':memory:', { now: r.clock.now });
   const clientArchive = SqliteArchive.open(':memory:', { now: r.clock.now });
-  const serverOpts = { respond: () => get, stepTimeoutMs: 60_000, ...(fault.kind === 'server crash' ? { crashAfter: fault.step } : {}) };
+  const serverOpts = { respond: () => get, stepTimeoutMs: 60_000, accept: money.accept('merchant'), ...(fault.kind === 'server crash' ? { crashAfter: fault.step } : {}) };
   const server1 = r.manager(r.merchant, serverOpts, serverArchive);
-  const client1 = r.manager(r.buyer, {}, clientArchive);
+  const client1 = r.manager(r.buyer, { accept: money.accept('buyer') }, clientArchive);
   r.port.down = true; // while the fault happens nobody reaches the third party: each side is left with its archive
   const hooks = fault.kind === 'request lost' ? { dropRequestOf: fault.step } : fault.kind === 'answer lost' ? { dropAnswerOf: fault.step } : {};
   const first = await client1.m.exchange(line(server1.m, hooks), { peer: r.merchant, give, want: get.description, fair: true });
@@ -56,8 +98,8 @@ test.each(cases)('%s: %s', async (_n, _f, layout, fault) => {
 
   // both restart from their archives with the third party back
   r.port.down = false;
-  const server2 = r.manager(r.merchant, { respond: () => get }, serverArchive);
-  const client2 = r.manager(r.buyer, {}, clientArchive);
+  const server2 = r.manager(r.merchant, { respond: () => get, accept: money.accept('merchant') }, serverArchive);
+  const client2 = r.manager(r.buyer, { accept: money.accept('buyer') }, clientArchive);
   await client2.m.recover();
   await server2.m.recover();
   // and once more after the deadline: whatever was pending becomes final
@@ -89,4 +131,16 @@ test.each(cases)('%s: %s', async (_n, _f, layout, fault) => {
   }
   // the third party never both resolved and expired (or aborted and completed) this exchange
   expect(new Set(decisions.map((d) => d.outcome)).size).toBeLessThanOrEqual(1);
+
+  // the money: refunds presented (by anyone holding them), then exactly the moves the end state says
+  if (last?.outcome === 'aborted') await money.redeem(last.refunds);
+  const end = await money.balances();
+  expect(end.buyer + end.merchant).toBe(start.buyer + start.merchant);
+  const [clientPays, serverPays] = layout.amounts;
+  const clientHasServers = layout.clientIsOriginator ? oHas : rHas;
+  const serverHasClients = layout.clientIsOriginator ? rHas : oHas;
+  const moved = last?.outcome === 'aborted' ? 0 : (serverHasClients ? clientPays : 0) - (clientHasServers ? serverPays : 0);
+  expect(end).toEqual({ buyer: start.buyer - moved, merchant: start.merchant + moved });
+  moves.add(moved);
+  await money.bank.stop();
 });

@@ -44,6 +44,7 @@ export interface Rig {
   buyer: Keyed;
   merchant: Keyed;
   ttpId: Keyed;
+  /** The third party the port reaches (a test may put another in its place). */
   ttp: ThirdParty;
   ttpArchive: SqliteArchive;
   port: TtpPort & { calls: number; down: boolean };
@@ -68,10 +69,10 @@ export function rig(opts: { ttpArchivePath?: string } = {}): Rig {
     async request(b: Uint8Array) {
       port.calls++;
       if (port.down) throw new Error('third party unreachable');
-      return ttp.handle(b);
+      return out.ttp.handle(b);
     },
   };
-  return {
+  const out: Rig = {
     buyer,
     merchant,
     ttpId,
@@ -86,6 +87,7 @@ export function rig(opts: { ttpArchivePath?: string } = {}): Rig {
       return { m, archive };
     },
   };
+  return out;
 }
 
 /** An account payment bound to the exchange (the payer's software key signs the order). */
