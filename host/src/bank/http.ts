@@ -2,8 +2,8 @@
 // This is the one place where BankErrors become HTTP answers.
 
 import { timingSafeEqual } from 'node:crypto';
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { createServer, IncomingMessage, ServerResponse } from 'node:http';
+import { listen, Listening } from '../services/http-server';
 import { PaymentReference } from '../payment/formats';
 import { readBody } from '../transfer/channel';
 import { Answer, b64, Bank, errorAnswer } from './bank';
@@ -109,25 +109,12 @@ async function route(bank: Bank, o: BankServerOptions, req: IncomingMessage): Pr
 }
 
 /** Starts the bank's HTTP service (port 0: an ephemeral port). */
-export async function serveBank(bank: Bank, o: BankServerOptions): Promise<{ url: string; server: Server; close: () => Promise<void> }> {
+export async function serveBank(bank: Bank, o: BankServerOptions): Promise<Listening> {
   const server = createServer((req, res) => {
     route(bank, o, req).then(
       (a) => send(res, a),
       (e) => send(res, errorAnswer(e instanceof BankError ? e : new BankError('INTERNAL', 'internal error; nothing was committed'))),
     );
   });
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => ok());
-  });
-  const a = server.address() as AddressInfo;
-  return {
-    url: `http://${a.address}:${a.port}`,
-    server,
-    close: () =>
-      new Promise((ok) => {
-        server.close(() => ok());
-        server.closeAllConnections();
-      }),
-  };
+  return listen(server, o);
 }

@@ -3,8 +3,8 @@
 // applied to the bytes before they enter (manager.ts). Two channels here: an in-memory pair
 // (tests, two managers in one process) and HTTP (POST /semper/transfer, application/cbor).
 
-import { createServer, IncomingMessage, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { createServer, IncomingMessage } from 'node:http';
+import { listen, Listening } from '../services/http-server';
 import { TransferError } from './errors';
 
 /** The sending side: one envelope out, the peer's answer back. */
@@ -49,7 +49,7 @@ export async function readBody(req: IncomingMessage, max = MAX_BODY): Promise<Bu
 }
 
 /** An HTTP endpoint for `handler` on 127.0.0.1 (port 0: an ephemeral one). */
-export async function serveTransfers(handler: TransferHandler, opts: { port?: number; host?: string } = {}): Promise<{ url: string; server: Server; close: () => Promise<void> }> {
+export async function serveTransfers(handler: TransferHandler, opts: { port?: number; host?: string } = {}): Promise<Listening> {
   const server = createServer((req, res) => {
     void (async () => {
       if (req.method !== 'POST' || req.url !== TRANSFER_PATH) {
@@ -72,16 +72,8 @@ export async function serveTransfers(handler: TransferHandler, opts: { port?: nu
       res.end();
     });
   });
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => ok());
-  });
-  const a = server.address() as AddressInfo;
-  return {
-    url: `http://${a.address}:${a.port}${TRANSFER_PATH}`,
-    server,
-    close: () => new Promise((ok) => server.close(() => ok())),
-  };
+  const l = await listen(server, opts);
+  return { ...l, url: `${l.url}${TRANSFER_PATH}` };
 }
 
 /** A channel to a transfer endpoint at `url`. CHANNEL on any transport failure. */

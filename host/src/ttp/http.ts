@@ -2,8 +2,8 @@
 // CBOR request itself (application/cbor), the answer the signed decision (application/cbor);
 // a request it will not decide on gets a JSON error with the ExchangeError code.
 
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { createServer, IncomingMessage, ServerResponse } from 'node:http';
+import { listen, Listening } from '../services/http-server';
 import { readBody } from '../transfer/channel';
 import { ExchangeError, ExchangeErrorCode, isExchangeError } from '../exchange/errors';
 import { TtpPort } from '../exchange/manager';
@@ -47,27 +47,14 @@ async function route(ttp: ThirdParty, req: IncomingMessage, res: ServerResponse)
 }
 
 /** Starts the third party's HTTP service (port 0: an ephemeral port). */
-export async function serveThirdParty(ttp: ThirdParty, o: { port?: number; host?: string } = {}): Promise<{ url: string; server: Server; close: () => Promise<void> }> {
+export async function serveThirdParty(ttp: ThirdParty, o: { port?: number; host?: string } = {}): Promise<Listening> {
   const server = createServer((req, res) => {
     route(ttp, req, res).catch((e: unknown) => {
       const err = isExchangeError(e) ? e : new ExchangeError('REFUSED', 'internal error; nothing was decided');
       json(res, isExchangeError(e) ? STATUS[err.code] : 500, { error: { code: err.code, message: err.message, detail: err.detail } });
     });
   });
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => ok());
-  });
-  const a = server.address() as AddressInfo;
-  return {
-    url: `http://${a.address}:${a.port}`,
-    server,
-    close: () =>
-      new Promise((ok) => {
-        server.close(() => ok());
-        server.closeAllConnections();
-      }),
-  };
+  return listen(server, o);
 }
 
 /** The exchange manager's port to a third party over HTTP: its refusals come back as the same ExchangeErrors. */

@@ -38,6 +38,11 @@ export function trustStore(): TrustStore {
   return t;
 }
 
+/** The rig CA's certificate (role buyer-card) for a card personalised in the emulator, as a bank would issue it. */
+export function cardCertificateOf(persona: { publicKey: Uint8Array; cardId: Uint8Array }, holder = 'Erika Mustermann', certSerial = 900): Uint8Array {
+  return issueCertificate({ name: holder, publicKey: persona.publicKey, role: 'buyer-card', subjectId: persona.cardId, issuerId: CA_ID, notBefore: 0, notAfter: 4102444800, serial: certSerial }, ca.privateKey);
+}
+
 let serial = 100;
 
 /** A card on the emulated applet, spoken to with APDUs. */

@@ -25,7 +25,7 @@ import { Seller } from '../../../host/src/commerce/seller';
 import { CommerceError } from '../../../host/src/commerce/offer';
 import { certifyWorkflow, STANDARD_WORKFLOWS } from '../../../host/src/commerce/workflow';
 import { MsgType } from '../../../protocol/src/messages';
-import { ca, issuer, key, RunningBank, startBank, tempDir, trustStore } from '../bank/rig';
+import { ca, cardCertificateOf, issuer, key, RunningBank, startBank, tempDir, trustStore } from '../bank/rig';
 import { closeAll, DeviceRig, deviceRig } from '../../helpers/device-rig';
 
 jest.setTimeout(90000);
@@ -47,10 +47,8 @@ beforeAll(async () => {
   bank = await startBank(join(tmp.dir, 'bank.db'), { now: () => Date.now() });
   await bank.client.openAccount({ id: SHOP, kind: 'merchant', name: 'CD-ROM Versand', currency: 'EUR' });
   rig = await deviceRig({ ca, issuer, balance: 60_00 });
-  cardCertificate = issueCertificate(
-    { name: 'Erika Mustermann', publicKey: rig.persona.publicKey, role: 'buyer-card', subjectId: rig.persona.cardId, issuerId: Uint8Array.of(0xca, 1), notBefore: 0, notAfter: 4102444800, serial: 901 },
-    ca.privateKey,
-  );
+  cardCertificate = cardCertificateOf(rig.persona, 'Erika Mustermann', 901);
+
 });
 afterAll(async () => {
   closeAll();

@@ -8,12 +8,11 @@
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha256';
 import { encodeCanonical, HostCbor } from '../../../shared/src/cbor';
-import { issueCertificate } from '../../../shared/src/certificate';
 import { signLoadRequest } from '../../../host/src/payment/formats';
 import { AccountCardInstrument, AccountInstrument, DevicePurse, DeviceSignature, PaymentManager, PaymentRequest } from '../../../host/src/payment/manager';
 import { MsgType } from '../../../protocol/src/messages';
 import { BankClient } from '../../../host/src/bank/client';
-import { ca, issuer, key, RunningBank, startBank, tempDir, trustStore } from '../bank/rig';
+import { ca, cardCertificateOf, issuer, key, RunningBank, startBank, tempDir, trustStore } from '../bank/rig';
 import { closeAll, DeviceRig, deviceRig } from '../../helpers/device-rig';
 
 jest.setTimeout(60000);
@@ -31,10 +30,8 @@ beforeAll(async () => {
   await bank.client.openAccount({ id: 'erika', kind: 'buyer', name: 'Erika', currency: 'EUR', publicKey: buyerKey.publicKey });
   await bank.client.fund('erika', 100_00);
   rig = await deviceRig({ ca, issuer, balance: 20_00 });
-  cardCertificate = issueCertificate(
-    { name: 'Erika Mustermann', publicKey: rig.persona.publicKey, role: 'buyer-card', subjectId: rig.persona.cardId, issuerId: Uint8Array.of(0xca, 1), notBefore: 0, notAfter: 4102444800, serial: 900 },
-    ca.privateKey,
-  );
+  cardCertificate = cardCertificateOf(rig.persona, 'Erika Mustermann', 900);
+
 });
 afterAll(async () => {
   closeAll();
