@@ -56,6 +56,8 @@ const DELIVERY_NOTE = 'semper-delivery-note';
 
 export class Seller {
   readonly exchange: ExchangeManager;
+  /** Told of every offer made (offer id in hex, bundle): the HTTP face publishes them. */
+  onOffer?: (offerId: string, bundle: OfferBundle) => void;
   private readonly offers = new Map<string, OpenOffer>();
   private readonly now: () => number;
 
@@ -77,7 +79,7 @@ export class Seller {
   }
 
   /** A signed offer for these lines under the workflow `workflowName`, valid for `validSeconds`. */
-  async makeOffer(lines: OfferLine[], opts: { workflow: string; currency?: string; validSeconds?: number; deliverByDays?: number; refundDays?: number }): Promise<OfferBundle> {
+  async makeOffer(lines: OfferLine[], opts: { workflow: string; currency?: string; validSeconds?: number; deliverByDays?: number; refundDays?: number }): Promise<OfferBundle & { id: string }> {
     const certified = this.o.workflows.get(opts.workflow);
     if (!certified) throw new CommerceError('NOT_FOUND', `no certified workflow ${opts.workflow} here`);
     const workflow = readWorkflow(certified);
@@ -104,7 +106,9 @@ export class Seller {
     const signed = signOffer(offer, this.o.identity.privateKey);
     this.offers.set(hex(sha256(signed)), { offer, signed, workflow, orders: new Set() });
     await this.o.archive.append({ kind: 'offer', deal: hex(offer.id), label: `offer ${offer.lines.map((l) => l.title).join(', ')}`.slice(0, 200), amount: offer.total, currency: offer.currency, evidence: signed });
-    return { offer: signed, certificate: this.o.identity.certificate, workflow: certified };
+    const bundle = { offer: signed, certificate: this.o.identity.certificate, workflow: certified };
+    this.onOffer?.(hex(offer.id), bundle);
+    return { ...bundle, id: hex(offer.id) };
   }
 
   /** What the seller gives for a proposal: only what its offer and workflow say, for exactly the payment they ask. */

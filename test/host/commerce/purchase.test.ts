@@ -14,7 +14,8 @@ import { BankClient } from '../../../host/src/bank/client';
 import { DeviceClient } from '../../../host/src/device/client';
 import { DevicePurse, PaymentManager } from '../../../host/src/payment/manager';
 import { SqliteArchive } from '../../../host/src/services/archive';
-import { memoryChannel } from '../../../host/src/transfer/channel';
+import { httpChannel, memoryChannel } from '../../../host/src/transfer/channel';
+import { fetchOfferBundle, serveSeller } from '../../../host/src/commerce/seller-http';
 import { InformationItem, StatementItem } from '../../../host/src/transfer/items';
 import { ExchangeManager } from '../../../host/src/exchange/manager';
 import { AFFIDAVIT_FORMAT, openMessage, verifyAffidavit } from '../../../host/src/exchange/formats';
@@ -198,4 +199,22 @@ test('an untrusted workflow or a forged offer is refused before the device is as
   await expect(w.buyer.purchase({ ...bundle, offer: forged }, w.channel)).rejects.toBeInstanceOf(CommerceError);
   const other = issueCertificate({ name: 'evil.example', publicKey: merchantKey.publicKey, role: 'merchant', subjectId: Uint8Array.of(9), issuerId: Uint8Array.of(0xca, 1), notBefore: 0, notAfter: 4102444800, serial: 9 }, key('not the CA').privateKey);
   await expect(w.buyer.purchase({ ...bundle, certificate: other }, w.channel)).rejects.toMatchObject({ code: 'CERTIFICATE' });
+});
+
+test('over HTTP: the buyer fetches the offer bundle from its URL and buys through the seller\u2019s exchange endpoint', async () => {
+  const w = world();
+  const svc = await serveSeller(w.seller);
+  try {
+    const made = await w.seller.makeOffer([{ sku: 'CD-46', title: 'CD-ROM by post', quantity: 1, unitPrice: 2_50 }], { workflow: 'mail-order/1' });
+    const bundle = await fetchOfferBundle(svc.offerUrl(made.id));
+    expect(bundle.exchangeUrl).toBe(`${svc.url}/semper/transfer`);
+    const p = await w.buyer.purchase(bundle, httpChannel(bundle.exchangeUrl));
+    expect(p.outcome.outcome).toBe('completed');
+    await expect(fetchOfferBundle(`${svc.url}/offers/${'00'.repeat(16)}`)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    const garbage = await fetch(`${svc.url}/semper/transfer`, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: new Uint8Array([1, 2, 3]) });
+    expect(garbage.status).toBe(200);
+    expect(openMessage(new Uint8Array(await garbage.arrayBuffer())).msg.step).toBe('failed');
+  } finally {
+    await svc.close();
+  }
 });
