@@ -9,7 +9,7 @@ import { signSign1 } from '../../../shared/src/cose';
 import { BankClient } from '../../../host/src/bank/client';
 import { DoubleSpendingEvidence } from '../../../host/src/bank/errors';
 import { run, HELP } from '../../../host/src/cli/bank';
-import { signLoadRequest, signPaymentOrder, verifyLoadInstruction } from '../../../host/src/payment/formats';
+import { signLoadRequest, signPaymentOrder, signRefund, verifyLoadInstruction } from '../../../host/src/payment/formats';
 import { ADMIN, issuer, ISSUER_NAME, key, NOW_S, rejects, RunningBank, startBank, tempDir, TestCard } from './rig';
 import { writeFileSync } from 'node:fs';
 import { rootCertificate } from './rig';
@@ -192,12 +192,17 @@ test('semper bank: HELP, bad options, and a service started with a TEST issuer k
   expect(await done).toBe(0);
 });
 
-test('semper bank --issuer-key LABEL: the load-signing key comes from the key store', async () => {
+test('semper bank --issuer-key LABEL --bank-key LABEL --ttp-key FILE: keys from the key store, a TTP whose refunds it carries out', async () => {
   const { KeyStore } = await import('../../../host/src/services/keystore');
   const ksFile = join(tmp.dir, 'keys.semper');
   const ks = await KeyStore.create(ksFile, 'correct horse');
   const pub = await ks.generate('issuer', 'bank');
+  const receiptKey = await ks.generate('receipts', 'bank');
   ks.close();
+  const ttpFile = join(tmp.dir, 'ttp.pub');
+  const ttp = key('cli ttp');
+  writeFileSync(ttpFile, ttp.publicKey);
+  writeFileSync(join(tmp.dir, 'junk.pub'), 'not a key');
   const root = join(tmp.dir, 'root.cose');
   writeFileSync(root, rootCertificate);
   const args = ['--port', '0', '--db', join(tmp.dir, 'ks.db'), '--keystore', ksFile, '--trust-root', root];
@@ -206,11 +211,22 @@ test('semper bank --issuer-key LABEL: the load-signing key comes from the key st
   expect(await run([...args, '--issuer-key', 'issuer'], { ...quiet, env: {} })).toBe(2); // no passphrase
   expect(await run([...args, '--issuer-key', 'nope'], { ...quiet, env: { SEMPER_KEYSTORE_PASSPHRASE: 'correct horse' } })).toBe(3);
   expect(errs.join('')).toMatch(/UNKNOWN_LABEL/);
+  expect(await run([...args, '--issuer-key', 'issuer', '--ttp-key', join(tmp.dir, 'junk.pub')], { ...quiet, env: { SEMPER_KEYSTORE_PASSPHRASE: 'correct horse' } })).toBe(3);
   const stop = new AbortController();
   let url = '';
-  const done = run([...args, '--issuer-key', 'issuer'], { ...quiet, env: { SEMPER_KEYSTORE_PASSPHRASE: 'correct horse' }, signal: stop.signal, onListening: (u) => (url = u) });
+  const done = run([...args, '--issuer-key', 'issuer', '--bank-key', 'receipts', '--ttp-key', ttpFile], { ...quiet, env: { SEMPER_KEYSTORE_PASSPHRASE: 'correct horse', SEMPER_BANK_ADMIN_TOKEN: 'ks-token' }, signal: stop.signal, onListening: (u) => (url = u) });
   while (!url) await new Promise((r) => setTimeout(r, 10));
   expect(Buffer.from((await new BankClient(url).issuer()).publicKey, 'base64url')).toEqual(Buffer.from(pub));
+  expect(Buffer.from((await new BankClient(url).bank()).publicKey)).toEqual(Buffer.from(receiptKey));
+  // the configured TTP's refund decision is carried out
+  const c = new BankClient(url, { adminToken: 'ks-token' });
+  await c.openAccount({ id: 'shop', kind: 'merchant', name: 'Shop', currency: 'EUR' });
+  await c.openAccount({ id: 'alice', kind: 'buyer', name: 'Alice', currency: 'EUR', publicKey: buyerKey.publicKey });
+  await c.fund('alice', 10_00);
+  const orderId = '12'.repeat(16);
+  await c.settleOrder({ requestId: 'cli-pay', order: signPaymentOrder({ payer: 'alice', payee: 'shop', amount: 4_00, currency: 'EUR', orderId, txDigest: new Uint8Array(32), time: Math.floor(Date.now() / 1000) }, buyerKey.privateKey, buyerKey.publicKey) });
+  const refund = signRefund({ reference: { orderId }, amount: 4_00, currency: 'EUR', refundId: '34'.repeat(16), reason: 'aborted', time: Math.floor(Date.now() / 1000) }, ttp.privateKey);
+  expect((await c.refund({ requestId: 'cli-refund', refund })).refund).toMatchObject({ authorisedBy: 'ttp', payer: 'alice' });
   expect(errs.join('')).not.toMatch(/TEST ISSUER KEY/);
   stop.abort();
   expect(await done).toBe(0);
