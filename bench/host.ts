@@ -22,7 +22,7 @@ function rate(n: number, ms: number): number {
 }
 
 function row(name: string, value: string, goal: string): void {
-  console.log(`  ${name.padEnd(52)} ${value.padStart(14)}   goal ${goal}`);
+  console.log(`  ${name.padEnd(60)} ${value.padStart(14)}   goal ${goal}`);
 }
 
 async function main(): Promise<void> {
