@@ -1,0 +1,149 @@
+// The agent as tests run it: a temporary archive, the real firmware in the emulator behind a
+// DeviceClient (the person at the device is the test: it reads the screen and presses keys),
+// real HTTP and a raw WebSocket client on 127.0.0.1.
+
+import http from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AgentOptions, AgentServer, EVENTS_PROTOCOL, TOKEN_PROTOCOL_PREFIX } from '../../../host/src/agent/server';
+import { encodeFrame, FrameReader, newMask, OP } from '../../../host/src/agent/websocket';
+import { DeviceClient } from '../../../host/src/device/client';
+import { SqliteArchive } from '../../../host/src/services/archive';
+import { DeviceRig, deviceRig } from '../../helpers/device-rig';
+
+export interface AgentRig {
+  agent: AgentServer;
+  archive: SqliteArchive;
+  rig: DeviceRig;
+  client: DeviceClient;
+  close(): Promise<void>;
+}
+
+export async function agentRig(opts: Partial<AgentOptions> = {}): Promise<AgentRig> {
+  const dir = mkdtempSync(join(tmpdir(), 'agent-'));
+  const archive = SqliteArchive.open(join(dir, 'archive.db'));
+  const rig = await deviceRig();
+  const client = new DeviceClient(rig.host);
+  await client.hello();
+  const agent = new AgentServer({ archive, device: client, port: 0, pairingTimeoutSeconds: 30, deviceStatus: () => ({ state: 'connected', firmware: 'emulated', card: true }), ...opts });
+  await agent.start();
+  return {
+    agent,
+    archive,
+    rig,
+    client,
+    async close() {
+      await agent.stop();
+      rig.close();
+      archive.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+  json: { error?: { code: string; message: string } } & Record<string, unknown>;
+}
+
+/** One HTTP request with exactly the headers given (Host included: no defaults added by node for it). */
+export function request(port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, setHost: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json = {};
+        try {
+          json = text ? JSON.parse(text) : {};
+        } catch (_e) {
+          json = {};
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Headers of a page on `origin` talking to the agent (fetch with JSON). */
+export function fromPage(port: number, origin: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { Host: `127.0.0.1:${port}`, Origin: origin, 'Content-Type': 'application/json', ...extra };
+}
+
+export interface WsClient {
+  status: number;
+  protocol?: string;
+  /** Messages received so far (JSON). */
+  messages: Record<string, unknown>[];
+  /** The HTTP answer when the upgrade was refused. */
+  refusal?: string;
+  next(pred: (m: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
+  close(): void;
+  closed: Promise<void>;
+}
+
+/** A WebSocket client as raw as the server: handshake with the given headers, frames by hand. */
+export function wsConnect(port: number, headers: Record<string, string>): Promise<WsClient> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1',
+      port,
+      path: '/v1/events',
+      setHost: false,
+      headers: { Host: `127.0.0.1:${port}`, Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, messages: [], refusal: Buffer.concat(chunks).toString('utf8'), next: () => Promise.reject(new Error('refused')), close: () => {}, closed: Promise.resolve() }));
+    });
+    req.on('upgrade', (res, socket, head) => {
+      const reader = new FrameReader(false, 1 << 20);
+      const messages: Record<string, unknown>[] = [];
+      const waiters: (() => void)[] = [];
+      let onClosed: () => void = () => {};
+      const closed = new Promise<void>((r) => (onClosed = r));
+      const feed = (b: Buffer): void => {
+        for (const f of reader.push(b)) {
+          if (f.opcode === OP.text) messages.push(JSON.parse(f.payload.toString('utf8')));
+          if (f.opcode === OP.close) socket.end();
+        }
+        for (const w of waiters.splice(0)) w();
+      };
+      socket.on('data', feed);
+      socket.on('close', () => onClosed());
+      if (head.length) feed(head);
+      const c: WsClient = {
+        status: res.statusCode ?? 0,
+        protocol: res.headers['sec-websocket-protocol'] as string | undefined,
+        messages,
+        closed,
+        next: (pred, ms = 20000) =>
+          new Promise((ok, fail) => {
+            const t0 = Date.now();
+            const look = (): void => {
+              const m = messages.find(pred);
+              if (m) return ok(m);
+              if (Date.now() - t0 > ms) return fail(new Error(`no such message; got ${JSON.stringify(messages)}`));
+              waiters.push(look);
+              setTimeout(look, 100).unref();
+            };
+            look();
+          }),
+        close: () => socket.end(encodeFrame(OP.close, Buffer.from([0x03, 0xe8]), newMask())),
+      };
+      resolve(c);
+    });
+    req.end();
+  });
+}
+
+/** The subprotocols a paired page offers for /v1/events. */
+export const eventProtocols = (token: string): string => `${EVENTS_PROTOCOL}, ${TOKEN_PROTOCOL_PREFIX}${token}`;
