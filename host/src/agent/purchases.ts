@@ -48,7 +48,7 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: s
 
 /**
  * The commerce layer's entry point. `origin` is the paired origin that asked (already
- * checked: allow-list, token, spending limits); `progress` reports steps to that origin's
+ * checked: allow-list, token, spending limits), or `local` for a client with the local token; `progress` reports steps to that origin's
  * pages; `signal` aborts when the agent stops. Throw `PurchaseError` for a failure the page
  * should see by code; anything else is reported as INTERNAL without its message.
  */
@@ -122,15 +122,17 @@ export interface PurchaseConfirmer {
 
 /** The PAYMENT statement of a purchase: what the device shows before the user decides. */
 export function purchaseStatement(origin: string, r: PurchaseRequest): Statement {
+  // `origin` is a web origin, or LOCAL_OWNER for a local-token client (no origin to show)
+  const web = /^https?:\/\//.test(origin) ? origin : undefined;
   return {
     kind: 1,
     title: r.title ?? 'Purchase',
     amount: r.amount,
     // a PAYMENT names who is paid; without a verified offer the device marks it unverified
-    payee: r.payee ?? new URL(origin).host.slice(0, 64),
+    payee: r.payee ?? (web ? new URL(web).host.slice(0, 64) : 'a local application'),
     ...(r.reference !== undefined ? { reference: r.reference } : {}),
     text: `Offer: ${r.offer}`.slice(0, 512),
-    origin,
+    ...(web ? { origin: web } : {}),
   };
 }
 

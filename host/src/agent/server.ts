@@ -203,7 +203,7 @@ export class AgentServer {
         case 'purchases':
           return await this.startPurchase(req, res, who);
         case 'purchase': {
-          const p = await this.purchases.settled(r.id!, who.owner, waitSeconds(u.searchParams) * 1000, this.closedSignal(req));
+          const p = await this.purchases.settled(r.id!, who.owner, waitSeconds(u.searchParams) * 1000, this.closedSignal(res));
           if (!p) throw new AgentError('NOT_FOUND', 'no such purchase of this origin');
           return this.json(res, 200, { purchase: p });
         }
@@ -258,7 +258,7 @@ export class AgentServer {
 
   private async pairing(req: http.IncomingMessage, res: http.ServerResponse, who: Who, id: string, wait: number): Promise<void> {
     if (!who.origin) throw new AgentError('NOT_FOUND', 'no such pairing');
-    const p = await this.pairings.settled(id, who.origin, wait * 1000, this.closedSignal(req));
+    const p = await this.pairings.settled(id, who.origin, wait * 1000, this.closedSignal(res));
     if (!p) throw new AgentError('NOT_FOUND', 'no such pairing of this origin');
     return this.json(res, 200, { pairing: this.pairingView(p) });
   }
@@ -308,9 +308,10 @@ export class AgentServer {
     if (decision.outcome === 'ask') await this.access.recordAnswer(ask, completed).catch((e: unknown) => this.opts.log?.(`recording the answer for purchase ${p.id}: ${String(e)}`));
   }
 
-  private closedSignal(req: http.IncomingMessage): AbortSignal {
+  /** Aborts when the client goes away, so a long poll does not outlive its request. */
+  private closedSignal(res: http.ServerResponse): AbortSignal {
     const c = new AbortController();
-    req.socket.once('close', () => c.abort());
+    res.once('close', () => c.abort());
     return c.signal;
   }
 
