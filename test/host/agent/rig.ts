@@ -25,7 +25,6 @@ export async function agentRig(opts: Partial<AgentOptions> = {}): Promise<AgentR
   const archive = SqliteArchive.open(join(dir, 'archive.db'));
   const rig = await deviceRig();
   const client = new DeviceClient(rig.host);
-  await client.hello();
   const agent = new AgentServer({ archive, device: client, port: 0, pairingTimeoutSeconds: 30, deviceStatus: () => ({ state: 'connected', firmware: 'emulated', card: true }), ...opts });
   await agent.start();
   return {
