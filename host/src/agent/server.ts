@@ -193,7 +193,7 @@ export class AgentServer {
         throw new AgentError('METHOD_NOT_ALLOWED', `${r.methods.join(', ')} only`);
       }
       if (r.name === 'pair') return await this.pair(req, res, who);
-      if (r.name === 'pairing') return await this.pairing(req, res, who, r.id!, waitSeconds(u.searchParams));
+      if (r.name === 'pairing') return await this.pairing(res, who, r.id!, waitSeconds(u.searchParams));
       // everything else: a paired origin (or a local-token client)
       if (who.origin && !(await this.isPaired(who.origin))) throw new AgentError('NOT_PAIRED', `${who.origin} is not paired with this agent: call pair() and confirm on the device`);
       switch (r.name) {
@@ -256,7 +256,7 @@ export class AgentServer {
     return this.json(res, 202, { pairing: this.pairingView(this.pairings.start(who.origin)) });
   }
 
-  private async pairing(req: http.IncomingMessage, res: http.ServerResponse, who: Who, id: string, wait: number): Promise<void> {
+  private async pairing(res: http.ServerResponse, who: Who, id: string, wait: number): Promise<void> {
     if (!who.origin) throw new AgentError('NOT_FOUND', 'no such pairing');
     const p = await this.pairings.settled(id, who.origin, wait * 1000, this.closedSignal(res));
     if (!p) throw new AgentError('NOT_FOUND', 'no such pairing of this origin');

@@ -59,6 +59,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'the purse on the card: load value from a bank account onto it (load)',
     run: async (argv) => (await import('./purse')).run(argv),
   },
+  agent: {
+    summary: 'the buyer\u2019s agent: the local API merchant pages use to pair (OK on the device) and to start purchases',
+    run: async (argv) => (await import('./agent')).run(argv),
+  },
   archive: {
     summary: 'browse, export (CSV, evidence pack) and verify the transaction archive',
     run: async (argv) => (await import('./archive')).run(argv),

@@ -1,0 +1,168 @@
+// `semper agent start`: the buyer's host agent with its local API for merchant pages
+// (host/src/agent): opens the device as `semper device` does, the archive as `semper archive`
+// does, writes the local token to a 0600 file and serves 127.0.0.1 until SIGINT or SIGTERM.
+
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AgentServer, DEFAULT_PORT, DeviceStatus } from '../agent/server';
+import { EMULATOR_TCP, openDevice, OpenDevice } from '../device';
+import { DeviceInUseError } from '../device/session-lock';
+import { SqliteArchive } from '../services/archive';
+import { writeFileAtomic } from '../services/atomic-file';
+import { defaultDbPath } from './archive';
+
+export const HELP = `semper agent — the buyer's agent: the local API merchant pages talk to
+
+usage: semper agent start [--port N] [--device SPEC] [--db FILE] [--pairing-timeout S]
+
+options:
+  --port N              127.0.0.1 port (default ${DEFAULT_PORT}; 0 = any free port). The agent never
+                        listens on another address.
+  --device SPEC         serial:/dev/ttyACM0, ${EMULATOR_TCP} (the emulator), spawn:<command>,
+                        or auto (default: $SEMPER_DEVICE, else the one board found)
+  --db FILE             the archive: allow-list, spending limits, audit, evidence
+                        (default $SEMPER_HOME/archive.db; SEMPER_HOME defaults to ~/.semper)
+  --pairing-timeout S   seconds the device waits for OK when a site asks to pair (10-600, default 120)
+  --help                this text
+
+Web pages reach it with @semper/client (web/semper-client). A site is paired only when you
+press OK on the device, after comparing the code on the device with the one on the page.
+Programs without a browser Origin need the local token: it is written, new at every start, to
+$SEMPER_HOME/agent.json (mode 0600, removed at exit) as {"url", "token"}; send it as
+Authorization: Bearer <token>. It is never printed, so it does not end up in logs.
+
+Endpoints: GET /v1/status, POST /v1/pair, GET /v1/pair/{id}, POST /v1/purchases,
+GET /v1/purchases/{id}, WebSocket /v1/events (host/src/agent/README.md).
+
+exit status: 0 stopped; 2 bad options; 3 no device, or the archive or the port cannot be opened.`;
+
+const OPTIONS = {
+  port: { type: 'string' },
+  device: { type: 'string' },
+  db: { type: 'string' },
+  'pairing-timeout': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface AgentCliIo {
+  out?: (s: string) => void;
+  err?: (s: string) => void;
+  env?: NodeJS.ProcessEnv;
+  /** Called once it listens (tests). */
+  onListening?: (agent: AgentServer, tokenFile: string) => void;
+  /** Stops it (tests); default: SIGINT or SIGTERM. */
+  signal?: AbortSignal;
+}
+
+export async function run(argv: string[], io: AgentCliIo = {}): Promise<number> {
+  const out = io.out ?? ((s: string) => void process.stdout.write(s));
+  const err = io.err ?? ((s: string) => void process.stderr.write(s));
+  const env = io.env ?? process.env;
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    err(`semper agent: ${(e as Error).message} (see semper agent --help)\n`);
+    return 2;
+  }
+  const v = parsed.values;
+  if (v.help) {
+    out(`${HELP}\n`);
+    return 0;
+  }
+  const [sub, ...extra] = parsed.positionals;
+  if (sub !== 'start' || extra.length) {
+    err(sub ? `semper agent: unknown command ${[sub, ...extra].join(' ')}: use semper agent start\n` : `${HELP}\n`);
+    return 2;
+  }
+  const port = v.port === undefined ? DEFAULT_PORT : Number(v.port);
+  if (!/^\d{1,5}$/.test(v.port ?? '0') || port > 65535) {
+    err('semper agent: --port must be 0..65535\n');
+    return 2;
+  }
+  const pairingTimeout = v['pairing-timeout'] === undefined ? 120 : Number(v['pairing-timeout']);
+  if (!Number.isInteger(pairingTimeout) || pairingTimeout < 10 || pairingTimeout > 600) {
+    err('semper agent: --pairing-timeout must be a whole number of seconds from 10 to 600\n');
+    return 2;
+  }
+  let archive: SqliteArchive;
+  let dbPath: string;
+  try {
+    dbPath = v.db ?? defaultDbPath(env);
+    archive = SqliteArchive.open(dbPath);
+  } catch (e) {
+    err(`semper agent: cannot open the archive: ${(e as Error).message}\n`);
+    return 3;
+  }
+  let dev: OpenDevice;
+  try {
+    dev = await openDevice({ device: v.device ?? env.SEMPER_DEVICE, app: 'semper agent' });
+  } catch (e) {
+    archive.close();
+    if (e instanceof DeviceInUseError) err(`semper agent: ${e.message}; close that application first\n`);
+    else err(`semper agent: no device reachable: ${(e as Error).message}\nrun "semper doctor" to find out why\n`);
+    return 3;
+  }
+  // what /v1/status says about the device: connection state, firmware, card (never its serial)
+  const device: DeviceStatus = { state: 'connected' };
+  try {
+    const h = await dev.client.hello();
+    Object.assign(device, { firmware: h.firmware, card: h.card });
+  } catch (_e) {
+    // the status then lacks the firmware; the connection's own state still tells
+  }
+  dev.connection.on('state', (s: { state: string }) => void (device.state = s.state));
+  dev.connection.on('hello', (h: { firmware?: string; card?: boolean }) => Object.assign(device, { firmware: h.firmware, card: h.card }));
+
+  const agent = new AgentServer({
+    archive,
+    device: dev.client,
+    deviceStatus: () => ({ ...device }),
+    port,
+    pairingTimeoutSeconds: pairingTimeout,
+    version: version(),
+    log: (line) => err(`semper agent: ${line}\n`),
+  });
+  try {
+    await agent.start();
+  } catch (e) {
+    dev.close();
+    archive.close();
+    err(`semper agent: cannot listen on 127.0.0.1:${port}: ${(e as Error).message}\n`);
+    return 3;
+  }
+  const home = env.SEMPER_HOME || join(homedir(), '.semper');
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const tokenFile = join(home, 'agent.json');
+  await writeFileAtomic(tokenFile, Buffer.from(JSON.stringify({ url: agent.url, token: agent.secrets.localToken, pid: process.pid }) + '\n'), { mode: 0o600 });
+  out(`semper agent listening on ${agent.url} (archive ${dbPath})\nlocal token for programs without a browser: ${tokenFile}\npair a site from its page; you confirm on the device. Ctrl-C stops.\n`);
+  io.onListening?.(agent, tokenFile);
+  await new Promise<void>((stop) => {
+    if (io.signal) {
+      if (io.signal.aborted) stop();
+      io.signal.addEventListener('abort', () => stop(), { once: true });
+    } else {
+      process.once('SIGINT', () => stop());
+      process.once('SIGTERM', () => stop());
+    }
+  });
+  await agent.stop();
+  rmSync(tokenFile, { force: true });
+  dev.close();
+  archive.close();
+  return 0;
+}
+
+function version(): string {
+  // host/src/cli (ts-node, jest) is three levels below the package, dist/host/src/cli four
+  for (const up of [3, 4]) {
+    try {
+      return (JSON.parse(readFileSync(join(__dirname, ...Array<string>(up).fill('..'), 'package.json'), 'utf8')) as { version: string }).version;
+    } catch (_e) {
+      continue;
+    }
+  }
+  return '0';
+}
