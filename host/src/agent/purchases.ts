@@ -86,7 +86,7 @@ const FIELDS = ['offer', 'amount', 'payee', 'reference', 'title'];
 
 function text(v: unknown, field: string, max: number): string {
   // no control characters: the device would refuse them (UNDISPLAYABLE) after the user waited
-  if (typeof v !== 'string' || v.length === 0 || v.length > max || /[\u0000-\u001f\u007f-\u009f]/.test(v)) {
+  if (typeof v !== 'string' || v.length === 0 || v.length > max || [...v].some((c) => c < ' ' || (c >= '\u007f' && c <= '\u009f'))) {
     throw new AgentError('BAD_REQUEST', `${field} must be text of 1-${max} characters without control characters`);
   }
   return v;
