@@ -8,7 +8,7 @@ import http from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { AgentRig, agentRig } from '../host/agent/rig';
+import { AgentRig, agentRig, readStatement } from '../host/agent/rig';
 
 jest.setTimeout(120000);
 const CHROMIUM = '/usr/bin/chromium';
@@ -84,22 +84,12 @@ async function state(): Promise<string> {
   return JSON.stringify({ rules: await a.agent.prefs.rules(), audit: (await a.agent.access.audit()).length, head: (await a.archive.head()).seq, purchases: a.agent.purchases.size });
 }
 
-async function readStatement(): Promise<string> {
-  await a.rig.waitFor(/OK:|DOWN: read on/);
-  const seen = [a.rig.screen()];
-  for (let i = 0; i < 30 && !/-- end --/.test(a.rig.screen()); i++) {
-    await a.rig.press('DOWN');
-    seen.push(a.rig.screen());
-  }
-  return seen.join('\n').replace(/\n/g, '');
-}
-
 test('a shop page pairs (the code it shows is the code on the device) and purchases with OK on the device', async () => {
   const page = await openPage('shop');
   const origin = `http://shop:${shopPort}`;
   expect(await page.evaluate('window.doStatus()')).toEqual({ error: 'NOT_PAIRED' });
   const paired = page.evaluate('window.doPair()');
-  const shown = await readStatement();
+  const shown = await readStatement(a.rig);
   const code = (await page.locator('#code').textContent()) ?? '';
   expect(code).toMatch(/^\d{6}$/);
   expect(shown).toContain(code);
@@ -110,7 +100,7 @@ test('a shop page pairs (the code it shows is the code on the device) and purcha
   expect(await page.evaluate('window.doStatus()')).toMatchObject({ origin, paired: true, device: { state: 'connected' } });
 
   const bought = page.evaluate(`window.doPurchase(${JSON.stringify({ offer: 'http://shop/offers/7', amount: { amount: 4_99, currency: 'EUR' }, payee: 'Shop Test', reference: 'Order 7' })})`);
-  const statement = await readStatement();
+  const statement = await readStatement(a.rig);
   expect(statement).toContain('4.99');
   expect(statement).toContain('Shop Test');
   await a.rig.press('OK');

@@ -3,7 +3,7 @@
 // spending limits that refuse before the device is asked, purchases confirmed on the device,
 // and the events socket open only to paired origins with their token, each seeing its own.
 
-import { AgentRig, agentRig, eventProtocols, fromPage, request, wsConnect } from './rig';
+import { AgentRig, agentRig, eventProtocols, fromPage, readStatement, request, wsConnect } from './rig';
 
 jest.setTimeout(60000);
 const SHOP = 'https://shop.example';
@@ -18,18 +18,6 @@ beforeAll(async () => {
 });
 afterAll(() => a.close());
 
-/** What the device shows for the running operation, screen by screen to its end. */
-async function readStatement(): Promise<string> {
-  await a.rig.waitFor(/OK:|DOWN: read on/);
-  const seen = [a.rig.screen()];
-  for (let i = 0; i < 30 && !/-- end --/.test(a.rig.screen()); i++) {
-    await a.rig.press('DOWN');
-    seen.push(a.rig.screen());
-  }
-  // rows wrap at the display's width: join them to read what the device says
-  return seen.join('\n').replace(/\n/g, '');
-}
-
 const pairingOf = (r: { json: Record<string, unknown> }) => r.json.pairing as { id: string; code: string; state: string; token?: string; origin: string };
 
 async function pair(origin: string, key: 'OK' | 'CANCEL'): Promise<{ shown: string; final: ReturnType<typeof pairingOf>; code: string }> {
@@ -40,7 +28,7 @@ async function pair(origin: string, key: 'OK' | 'CANCEL'): Promise<{ shown: stri
   expect(p).toMatchObject({ state: 'pending', origin });
   expect(p.code).toMatch(/^\d{6}$/);
   expect(p.token).toBeUndefined();
-  const shown = await readStatement();
+  const shown = await readStatement(a.rig);
   await a.rig.press(key);
   const s = await request(port, 'GET', `/v1/pair/${p.id}?wait=20`, fromPage(port, origin));
   expect(s.status).toBe(200);
@@ -144,7 +132,7 @@ describe('requests from a paired origin', () => {
     const r = await request(port, 'POST', '/v1/purchases', fromPage(port, SHOP, { 'X-Semper-Token': token }), JSON.stringify({ offer: 'https://shop.example/offers/7', amount: { amount: 12_50, currency: 'EUR' }, payee: 'CD-ROM Versand', reference: 'Order 7' }));
     expect(r.status).toBe(202);
     const id = (r.json.purchase as { id: string }).id;
-    const shown = await readStatement();
+    const shown = await readStatement(a.rig);
     expect(shown).toContain('12.50');
     expect(shown).toContain('CD-ROM Versand');
     expect(shown).toContain('Order 7');

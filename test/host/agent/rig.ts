@@ -148,3 +148,14 @@ export function wsConnect(port: number, headers: Record<string, string>): Promis
 
 /** The subprotocols a paired page offers for /v1/events. */
 export const eventProtocols = (token: string): string => `${EVENTS_PROTOCOL}, ${TOKEN_PROTOCOL_PREFIX}${token}`;
+
+/** What the device shows for the running operation, screen by screen to its end; rows joined (they wrap at the display's width). */
+export async function readStatement(rig: DeviceRig): Promise<string> {
+  await rig.waitFor(/OK:|DOWN: read on/);
+  const seen = [rig.screen()];
+  for (let i = 0; i < 30 && !/-- end --/.test(rig.screen()); i++) {
+    await rig.press('DOWN');
+    seen.push(rig.screen());
+  }
+  return seen.join('\n').replace(/\n/g, '');
+}
