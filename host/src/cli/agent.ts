@@ -12,6 +12,7 @@ import { DeviceInUseError } from '../device/session-lock';
 import { SqliteArchive } from '../services/archive';
 import { writeFileAtomic } from '../services/atomic-file';
 import { defaultDbPath } from './archive';
+import { untilStopped } from './until-stopped';
 
 export const HELP = `semper agent — the buyer's agent: the local API merchant pages talk to
 
@@ -139,15 +140,7 @@ export async function run(argv: string[], io: AgentCliIo = {}): Promise<number> 
   await writeFileAtomic(tokenFile, Buffer.from(JSON.stringify({ url: agent.url, token: agent.secrets.localToken, pid: process.pid }) + '\n'), { mode: 0o600 });
   out(`semper agent listening on ${agent.url} (archive ${dbPath})\nlocal token for programs without a browser: ${tokenFile}\npair a site from its page; you confirm on the device. Ctrl-C stops.\n`);
   io.onListening?.(agent, tokenFile);
-  await new Promise<void>((stop) => {
-    if (io.signal) {
-      if (io.signal.aborted) stop();
-      io.signal.addEventListener('abort', () => stop(), { once: true });
-    } else {
-      process.once('SIGINT', () => stop());
-      process.once('SIGTERM', () => stop());
-    }
-  });
+  await untilStopped(io.signal);
   await agent.stop();
   rmSync(tokenFile, { force: true });
   dev.close();
