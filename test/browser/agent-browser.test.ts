@@ -8,7 +8,7 @@ import http from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { AgentRig, agentRig, readStatement } from '../host/agent/rig';
+import { AgentRig, agentRig, pressUntil, readStatement } from '../host/agent/rig';
 
 jest.setTimeout(120000);
 const CHROMIUM = '/usr/bin/chromium';
@@ -94,7 +94,7 @@ test('a shop page pairs (the code it shows is the code on the device) and purcha
   expect(code).toMatch(/^\d{6}$/);
   expect(shown).toContain(code);
   expect(shown).toContain(origin);
-  await a.rig.press('OK');
+  await pressUntil(a.rig, 'OK', () => a.agent.isPaired(origin));
   expect(await paired).toEqual({ state: 'paired' });
   expect(await a.agent.isPaired(origin)).toBe(true);
   expect(await page.evaluate('window.doStatus()')).toMatchObject({ origin, paired: true, device: { state: 'connected' } });
@@ -103,7 +103,8 @@ test('a shop page pairs (the code it shows is the code on the device) and purcha
   const statement = await readStatement(a.rig);
   expect(statement).toContain('4.99');
   expect(statement).toContain('Shop Test');
-  await a.rig.press('OK');
+  // the page's own progress events say when the purchase has ended
+  await pressUntil(a.rig, 'OK', async () => (await page.evaluate(`window.progress.some((p) => p.state !== 'pending')`)) === true);
   expect(await bought).toMatchObject({ state: 'completed', origin, result: { state: 'completed' } });
   const progress = (await page.evaluate('window.progress')) as { state: string; progress?: { waitingForUser: boolean } }[];
   expect(progress.some((p) => p.progress?.waitingForUser)).toBe(true);

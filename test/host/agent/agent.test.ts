@@ -3,7 +3,8 @@
 // spending limits that refuse before the device is asked, purchases confirmed on the device,
 // and the events socket open only to paired origins with their token, each seeing its own.
 
-import { AgentRig, agentRig, eventProtocols, fromPage, readStatement, request, wsConnect } from './rig';
+import { AgentServer } from '../../../host/src/agent/server';
+import { AgentRig, agentRig, eventProtocols, fromPage, pressUntil, readStatement, request, wsConnect } from './rig';
 
 jest.setTimeout(60000);
 const SHOP = 'https://shop.example';
@@ -18,6 +19,9 @@ beforeAll(async () => {
 });
 afterAll(() => a.close());
 
+const pairingEnded = (id: string, origin: string) => async () => (await a.agent.pairings.settled(id, origin, 1000))?.state !== 'pending';
+const purchaseEnded = (id: string) => async () => (await a.agent.purchases.settled(id, SHOP, 1000))?.state !== 'pending';
+
 const pairingOf = (r: { json: Record<string, unknown> }) => r.json.pairing as { id: string; code: string; state: string; token?: string; origin: string };
 
 async function pair(origin: string, key: 'OK' | 'CANCEL'): Promise<{ shown: string; final: ReturnType<typeof pairingOf>; code: string }> {
@@ -29,7 +33,7 @@ async function pair(origin: string, key: 'OK' | 'CANCEL'): Promise<{ shown: stri
   expect(p.code).toMatch(/^\d{6}$/);
   expect(p.token).toBeUndefined();
   const shown = await readStatement(a.rig);
-  await a.rig.press(key);
+  await pressUntil(a.rig, key, pairingEnded(p.id, origin));
   const s = await request(port, 'GET', `/v1/pair/${p.id}?wait=20`, fromPage(port, origin));
   expect(s.status).toBe(200);
   return { shown, final: pairingOf(s), code: p.code };
@@ -71,6 +75,25 @@ describe('pairing on the device', () => {
     expect(st.json.error?.code).toBe('NOT_PAIRED');
   });
 
+  test('nobody answering on the device (its timeout) adds nothing either', async () => {
+    // a second agent on the same archive and device, with the device's shortest wait (10 s)
+    const quick = new AgentServer({ archive: a.archive, device: a.client, port: 0, pairingTimeoutSeconds: 10 });
+    await quick.start();
+    try {
+      const rules = await a.agent.prefs.rules();
+      const head = await a.archive.head();
+      const origin = 'https://asleep.example';
+      const r = await request(quick.port, 'POST', '/v1/pair', fromPage(quick.port, origin), '{}');
+      await a.rig.waitFor(/PAIRING/);
+      const p = await quick.pairings.settled(pairingOf(r).id, origin, 30000);
+      expect(p?.state).toBe('timeout');
+      expect(await a.agent.prefs.rules()).toEqual(rules);
+      expect((await a.archive.head()).seq).toBe(head.seq);
+    } finally {
+      await quick.stop();
+    }
+  });
+
   test('one pairing at a time on the device; another origin cannot read it; a denied origin cannot even ask', async () => {
     const first = await request(port, 'POST', '/v1/pair', fromPage(port, 'https://first.example'), '{}');
     const p = pairingOf(first);
@@ -81,7 +104,7 @@ describe('pairing on the device', () => {
     expect(pairingOf(await request(port, 'POST', '/v1/pair', fromPage(port, 'https://first.example'), '{}'))).toMatchObject({ id: p.id, code: p.code });
     const peek = await request(port, 'GET', `/v1/pair/${p.id}`, fromPage(port, 'https://second.example'));
     expect([peek.status, peek.json.error?.code]).toEqual([404, 'NOT_FOUND']);
-    await a.rig.press('CANCEL');
+    await pressUntil(a.rig, 'CANCEL', pairingEnded(p.id, 'https://first.example'));
     expect(pairingOf(await request(port, 'GET', `/v1/pair/${p.id}?wait=20`, fromPage(port, 'https://first.example'))).state).toBe('refused');
     await a.agent.prefs.setRule({ kind: 'origin', origin: 'https://blocked.example' }, 'pay', 'denied');
     const blocked = await request(port, 'POST', '/v1/pair', fromPage(port, 'https://blocked.example'), '{}');
@@ -138,7 +161,7 @@ describe('requests from a paired origin', () => {
     expect(shown).toContain('Order 7');
     expect(shown).toContain(SHOP);
     await mine.next((m) => (m.purchase as { id: string; progress?: { waitingForUser: boolean } })?.progress?.waitingForUser === true);
-    await a.rig.press('OK');
+    await pressUntil(a.rig, 'OK', purchaseEnded(id));
     const done = await request(port, 'GET', `/v1/purchases/${id}?wait=20`, fromPage(port, SHOP));
     expect(done.json.purchase).toMatchObject({ id, origin: SHOP, state: 'completed', result: { state: 'completed' } });
     await mine.next((m) => (m.purchase as { state: string })?.state === 'completed');
@@ -160,7 +183,7 @@ describe('requests from a paired origin', () => {
     const r = await request(port, 'POST', '/v1/purchases', fromPage(port, SHOP, { 'X-Semper-Token': token }), JSON.stringify({ offer: 'ref-8', amount: { amount: 3_00, currency: 'EUR' } }));
     const id = (r.json.purchase as { id: string }).id;
     await a.rig.waitFor(/PAYMENT/);
-    await a.rig.press('CANCEL');
+    await pressUntil(a.rig, 'CANCEL', purchaseEnded(id));
     const done = await request(port, 'GET', `/v1/purchases/${id}?wait=20`, fromPage(port, SHOP));
     expect(done.json.purchase).toMatchObject({ state: 'refused', result: { state: 'refused' } });
     const last = (await a.agent.access.audit({ subject: { kind: 'origin', origin: SHOP } })).pop();
@@ -183,8 +206,7 @@ describe('requests from a paired origin', () => {
     const ok = await post(9_00);
     expect(ok.status).toBe(202);
     await a.rig.waitFor(/PAYMENT/);
-    await a.rig.press('CANCEL');
-    await request(port, 'GET', `/v1/purchases/${(ok.json.purchase as { id: string }).id}?wait=20`, fromPage(port, SHOP));
+    await pressUntil(a.rig, 'CANCEL', purchaseEnded((ok.json.purchase as { id: string }).id));
     const day = await post(7_00);
     expect(day.json.error?.code).toBe('OVER_LIMIT');
     expect(day.json.error?.message).toMatch(/of 25.00 EUR in 24 hours/);

@@ -6,7 +6,7 @@
 // a JSON body, or a local client with the local token) may change it. Pairing requests from
 // other origins do reach the device; the person at it refuses them, and they change nothing.
 
-import { AgentRig, agentRig, eventProtocols, request, wsConnect } from './rig';
+import { AgentRig, agentRig, eventProtocols, pressUntil, request, wsConnect } from './rig';
 
 jest.setTimeout(240000);
 const SHOP = 'https://shop.example';
@@ -27,19 +27,6 @@ async function snapshot(): Promise<string> {
   });
 }
 
-/**
- * The person at the device presses Cancel until the request has ended (a press can be lost
- * on a loaded machine: the keypad is scanned in real time); resolves with the final state.
- */
-async function refuse(state: () => Promise<string | undefined>): Promise<string | undefined> {
-  let s: string | undefined = 'pending';
-  for (let i = 0; i < 10 && s === 'pending'; i++) {
-    await a.rig.press('CANCEL');
-    s = await state();
-  }
-  return s;
-}
-
 beforeAll(async () => {
   a = await agentRig();
   port = a.agent.port;
@@ -50,8 +37,7 @@ beforeAll(async () => {
   const r = await request(port, 'POST', '/v1/purchases', { Host: `127.0.0.1:${port}`, Origin: SHOP, 'Content-Type': 'application/json', 'X-Semper-Token': shopToken }, JSON.stringify({ offer: 'm-0', amount: { amount: 100, currency: 'EUR' } }));
   purchaseId = (r.json.purchase as { id: string }).id;
   await a.rig.waitFor(/PAYMENT/);
-  await a.rig.press('CANCEL');
-  await request(port, 'GET', `/v1/purchases/${purchaseId}?wait=20`, { Host: `127.0.0.1:${port}`, Origin: SHOP });
+  await pressUntil(a.rig, 'CANCEL', async () => (await a.agent.purchases.settled(purchaseId, SHOP, 1000))?.state !== 'pending');
 });
 afterAll(() => a.close());
 
@@ -100,13 +86,15 @@ test('nothing outside the allow-list changes state', async () => {
               prompts++;
               const id = (r.json.purchase as { id: string }).id;
               await a.rig.waitFor(/PAYMENT/);
-              const p = await refuse(async () => (await a.agent.purchases.settled(id, origin ?? 'local', 1000))?.state);
+              await pressUntil(a.rig, 'CANCEL', async () => (await a.agent.purchases.settled(id, origin ?? 'local', 1000))?.state !== 'pending');
+              const p = a.agent.purchases.get(id, origin ?? 'local')?.state;
               if (p !== 'refused') problems.push(`purchase not refused (${p}): ${what}`);
             } else if (r.status === 202 && path === '/v1/pair') {
               prompts++;
               const id = (r.json.pairing as { id: string }).id;
               await a.rig.waitFor(/PAIRING/);
-              const p = await refuse(async () => (await a.agent.pairings.settled(id, origin!, 1000))?.state);
+              await pressUntil(a.rig, 'CANCEL', async () => (await a.agent.pairings.settled(id, origin!, 1000))?.state !== 'pending');
+              const p = a.agent.pairings.get(id, origin!)?.state;
               if (p !== 'refused') problems.push(`pairing not refused (${p}): ${what}`);
             }
             const after = await snapshot();

@@ -10,7 +10,7 @@ import { AgentOptions, AgentServer, EVENTS_PROTOCOL, TOKEN_PROTOCOL_PREFIX } fro
 import { encodeFrame, FrameReader, newMask, OP } from '../../../host/src/agent/websocket';
 import { DeviceClient } from '../../../host/src/device/client';
 import { SqliteArchive } from '../../../host/src/services/archive';
-import { DeviceRig, deviceRig } from '../../helpers/device-rig';
+import { closeAll, DeviceRig, deviceRig } from '../../helpers/device-rig';
 
 export interface AgentRig {
   agent: AgentServer;
@@ -23,7 +23,15 @@ export interface AgentRig {
 export async function agentRig(opts: Partial<AgentOptions> = {}): Promise<AgentRig> {
   const dir = mkdtempSync(join(tmpdir(), 'agent-'));
   const archive = SqliteArchive.open(join(dir, 'archive.db'));
-  const rig = await deviceRig();
+  // on a loaded machine the link's first SYNC + HELLO can be reset by the booting firmware: try again
+  let rig: DeviceRig | undefined;
+  for (let i = 0; !rig; i++) {
+    try {
+      rig = await deviceRig();
+    } catch (e) {
+      if (i === 2) throw e;
+    }
+  }
   const client = new DeviceClient(rig.host);
   const agent = new AgentServer({ archive, device: client, port: 0, pairingTimeoutSeconds: 30, deviceStatus: () => ({ state: 'connected', firmware: 'emulated', card: true }), ...opts });
   await agent.start();
@@ -34,7 +42,7 @@ export async function agentRig(opts: Partial<AgentOptions> = {}): Promise<AgentR
     client,
     async close() {
       await agent.stop();
-      rig.close();
+      closeAll(); // this rig, and any that failed to connect above
       archive.close();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -158,4 +166,18 @@ export async function readStatement(rig: DeviceRig): Promise<string> {
     seen.push(rig.screen());
   }
   return seen.join('\n').replace(/\n/g, '');
+}
+
+/**
+ * The person at the device presses `key` until `ended()` says the request is over: on a loaded
+ * machine a press can be lost (the firmware scans the keypad in real time, with a debounce).
+ * A second press lands on the result screen, where OK and CANCEL only go back to idle.
+ */
+export async function pressUntil(rig: DeviceRig, key: string, ended: () => Promise<boolean>, tries = 8): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    await rig.press(key);
+    // the answer crosses the link and the agent: give it a moment before pressing again
+    for (let t0 = Date.now(); Date.now() - t0 < 1500; await new Promise((r) => setTimeout(r, 50))) if (await ended()) return;
+  }
+  throw new Error(`${key} pressed ${tries} times and the request has not ended; the device shows:\n${rig.screen()}`);
 }
