@@ -7,6 +7,7 @@
 // their content (bytes in the database, or a reference to a file) in a table of its own, so
 // that searching never reads a content blob.
 
+import type BetterSqlite3 from 'better-sqlite3';
 import { currencyExponent, isMinorUnits } from '../services/money';
 import { immediate, mapSqliteError, SqliteDb } from '../services/sqlite';
 import { CatalogueError } from './errors';
@@ -250,7 +251,7 @@ function optionalInt(v: unknown, field: string, min: number, max: number): numbe
 }
 
 export class Catalogue {
-  private readonly statements = new Map<string, ReturnType<SqliteDb['prepare']>>();
+  private readonly statements = new Map<string, BetterSqlite3.Statement<unknown[]>>();
 
   private constructor(private readonly db: SqliteDb) {}
 
@@ -263,7 +264,7 @@ export class Catalogue {
     if (this.db.open) this.db.close();
   }
 
-  private stmt(sql: string): ReturnType<SqliteDb['prepare']> {
+  private stmt(sql: string): BetterSqlite3.Statement<unknown[]> {
     let s = this.statements.get(sql);
     if (!s) {
       s = this.db.prepare(sql);
@@ -388,7 +389,10 @@ export class Catalogue {
     filter('a.price >= ?', minPrice);
     filter('a.price <= ?', maxPrice);
     filter('a.currency = ?', req.currency);
-    const from = hasText ? 'articles_fts JOIN articles a ON a.id = articles_fts.rowid' : 'articles a';
+    // CROSS JOIN keeps the full-text match as the outer loop: with a plain JOIN and a kind or
+    // price filter, the planner walks the (kind, price) index and runs the MATCH once per
+    // article — a second instead of milliseconds on the 13,000 articles (bench/catalogue.ts)
+    const from = hasText ? 'articles_fts CROSS JOIN articles a ON a.id = articles_fts.rowid' : 'articles a';
     const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
     const order = { relevance: hasText ? `${RANK}, a.id` : 'a.title, a.id', price: 'a.price, a.id', 'price-desc': 'a.price DESC, a.id', title: 'a.title, a.id' }[sort];
     return this.guard(() => {

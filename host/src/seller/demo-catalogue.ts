@@ -5,7 +5,7 @@
 // delivered on-line (Fogra). Generated at first start, never committed as data: the same
 // seed gives the same articles, byte for byte.
 
-import type { Catalogue, NewArticle } from './catalogue';
+import { Catalogue, NewArticle } from './catalogue';
 
 /** The size of the trial's mail-order catalogue (seed §4.3: "13.000 articles"). */
 export const DEMO_CATALOGUE_SIZE = 13_000;
@@ -237,4 +237,16 @@ export function ensureDemoCatalogue(catalogue: Catalogue, o: { size?: number; se
   if (catalogue.count() > 0) return { created: false, articles: catalogue.count() };
   catalogue.addMany(demoArticles(o.size, o.seed));
   return { created: true, articles: catalogue.count() };
+}
+
+/** Opens the catalogue at `path` and fills it with the demo articles on first start. */
+export function openDemoCatalogue(path: string, o: { size?: number; seed?: number } = {}): Catalogue {
+  const catalogue = Catalogue.open(path);
+  try {
+    ensureDemoCatalogue(catalogue, o);
+  } catch (e) {
+    catalogue.close();
+    throw e;
+  }
+  return catalogue;
 }

@@ -7,7 +7,8 @@ export type CatalogueErrorCode =
   | 'DUPLICATE' // an article with this SKU exists already
   | 'NOT_FOUND' // no article with this SKU
   | 'NOT_DIGITAL' // content was asked of a physical article
-  | 'OUT_OF_STOCK'; // fewer pieces in stock than asked for; nothing was taken
+  | 'OUT_OF_STOCK' // fewer pieces in stock than asked for; nothing was taken
+  | 'BAD_CART'; // a cart change breaks a rule (quantity, number of lines, one copy of digital goods)
 
 export class CatalogueError extends Error {
   override readonly name = 'CatalogueError';

@@ -9,7 +9,8 @@
 //   term    = word [ "*" ] / '"' words '"' [ "*" ]
 //
 // A word is a run of letters, digits and combining marks (Unicode); other characters
-// separate words, as the unicode61 tokenizer does. `word*` matches words beginning with it;
+// separate words, as the unicode61 tokenizer does, so a chunk with punctuation inside
+// ("CD-ROM", "title:foo") is the phrase of its words. `word*` matches words beginning with it;
 // a quoted phrase matches its words in order. Case and diacritics do not matter (the index
 // is built with remove_diacritics 2).
 
