@@ -68,6 +68,8 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
 };
 
+const FILTER_LABELS: Record<string, string> = { kind: 'Kind', minPrice: 'Lowest price', maxPrice: 'Highest price', currency: 'Currency', page: 'Page', pageSize: 'Page size', sort: 'Order' };
+
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -261,7 +263,8 @@ class Shop {
     try {
       result = this.catalogue.search(req);
     } catch (e) {
-      if (isCatalogueError(e, 'BAD_QUERY')) return fail(e.message.replace(/^\w+: /, ''));
+      // the search text's refusals are sentences for the buyer; a filter's name the form's label
+      if (isCatalogueError(e, 'BAD_QUERY')) return fail(e.field && e.field !== 'text' ? e.message.replace(/^\w+: /, `${FILTER_LABELS[e.field] ?? e.field}: `) : e.message);
       throw e;
     }
     this.page(res, 200, cataloguePage(ctx, f, result));
