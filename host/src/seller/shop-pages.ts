@@ -136,6 +136,7 @@ export function cataloguePage(ctx: PageContext, f: CatalogueFilters, result: Sea
 <span class="category">${a.category}</span>
 <span class="price">${money(a.price, a.currency)}</span>
 <span class="availability">${availability(a)}</span>
+<span class="description">${a.description.length > 160 ? `${a.description.slice(0, 159)}…` : a.description}</span>
 ${addForm(ctx, a, false)}
 </li>`,
   );
@@ -289,6 +290,7 @@ main{max-width:62rem;margin:1rem auto;padding:0 1.25rem}
 .hits{list-style:none;padding:0}
 .hit{display:grid;grid-template-columns:1fr auto;gap:.1rem 1rem;background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:.6rem .8rem;margin:.4rem 0}
 .hit .title{font-weight:600}
+.hit .description{grid-column:1/3;color:#333;font-size:.92rem}
 .hit .price,.article .price{font-weight:700}
 .category,.availability,small{color:#555}
 .add{display:inline-flex;gap:.4rem;align-items:center}

@@ -61,8 +61,9 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
-  // search words are in the URL: they do not travel to other sites
-  'Referrer-Policy': 'no-referrer',
+  // search words are in the URL: they do not travel to other sites. Not no-referrer: under it
+  // browsers send "Origin: null" with the shop's own form posts, which are then refused
+  'Referrer-Policy': 'same-origin',
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Resource-Policy': 'same-origin',
   'Cache-Control': 'no-store',
@@ -194,6 +195,7 @@ class Shop {
         res.writeHead(200, { 'Content-Type': 'text/css; charset=utf-8', 'Content-Length': Buffer.byteLength(SHOP_CSS), 'Cache-Control': 'max-age=3600' });
         return void res.end(SHOP_CSS);
       }
+      if (path === '/favicon.ico') return void res.writeHead(204).end(); // no icon, and no 404 in the console
       const s = this.sessionFor(req, res);
       seen(s);
       if (path === '/') return this.cataloguePage(res, s, url.searchParams);

@@ -72,7 +72,7 @@ describe('the shop over HTTP', () => {
     expect(page.headers['content-security-policy']).toBe("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
     expect(page.headers['x-content-type-options']).toBe('nosniff');
     expect(page.headers['x-frame-options']).toBe('DENY');
-    expect(page.headers['referrer-policy']).toBe('no-referrer');
+    expect(page.headers['referrer-policy']).toBe('same-origin');
     expect(page.headers['set-cookie']?.[0]).toMatch(/^shop_session=[A-Za-z0-9_-]{22}; Path=\/; HttpOnly; SameSite=Strict$/);
     expect(page.body).not.toMatch(/<script|https?:\/\/(?!127\.0\.0\.1)/); // no script, nothing from elsewhere
     expect(visibleText(page.body)).toMatch(/4 articles, page 1 of 1/);
