@@ -165,6 +165,10 @@ describe('search on a small catalogue', () => {
     expect(skus(c.search({ text: 'symphony', maxPrice: 1000 }))).toEqual(['CD-4']);
     expect(skus(c.search({ kind: 'physical', sort: 'price-desc', pageSize: 2 }))).toEqual(['CR-1', 'CD-3']);
     expect(skus(c.search({}))).toEqual(['CR-1', 'CD-3', 'DOC-1', 'DBQ-1', 'CD-1', 'CD-4', 'CD-5', 'CD-2']); // by title
+    c.add(cd('CD-6', 'aardvark blues'));
+    expect(skus(c.search({ pageSize: 2 }))).toEqual(['CD-6', 'CR-1']); // letter case does not decide the order
+    c.add(cd('CD-7', 'AARDVARK BLUES'));
+    expect(skus(c.search({ pageSize: 2 }))).toEqual(['CD-6', 'CD-7']);
   });
 
   test('bad filters are BAD_QUERY naming the field', () => {
@@ -287,6 +291,26 @@ describe('the demo catalogue', () => {
     expect(new Set(joined).size).toBe(joined.length);
     // a page past the end is empty, not an error
     expect(c.search({ text: 'symphony', page: 1000 }).hits).toEqual([]);
+  });
+});
+
+describe('bulk loads', () => {
+  test('after a bulk load (the index rebuilt once), the index follows single additions again', () => {
+    const small = Catalogue.open(':memory:');
+    try {
+      ensureDemoCatalogue(small, { size: 1200 });
+      expect(small.search({ text: 'zeppelin' }).total).toBe(0);
+      small.add(cd('CD-99999', 'Zeppelin over Friedrichshafen'));
+      expect(small.search({ text: 'zeppelin' }).hits.map((a) => a.sku)).toEqual(['CD-99999']);
+      // a bulk load that fails leaves the catalogue and its trigger as they were
+      expect(thrown(() => small.addMany([...demoArticles(1500, 3).map((a) => ({ ...a, sku: `X${a.sku}` })), cd('CD-99999', 'again')])).code).toBe('DUPLICATE');
+      expect(small.count()).toBe(1201);
+      small.add(cd('CD-99998', 'Zeppelin II'));
+      expect(small.search({ text: 'zeppelin', sort: 'title' }).hits.map((a) => a.sku)).toEqual(['CD-99998', 'CD-99999']);
+      expect(small.search({ text: 'symphony' }).total).toBe(demoArticles(1200).filter((a) => /symphony/i.test(`${a.title} ${a.description}`)).length);
+    } finally {
+      small.close();
+    }
   });
 });
 
