@@ -203,7 +203,7 @@ function badArticle(field: string, message: string): never {
 function text(a: NewArticle, field: 'title' | 'description' | 'category', max: number): string {
   const v = a[field];
   if (typeof v !== 'string' || v.trim() === '' || v.length > max) badArticle(field, `1–${max} characters of text`);
-  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(v)) badArticle(field, 'no control characters');
+  if (/(?![\t\n\r])\p{Cc}/u.test(v)) badArticle(field, 'no control characters');
   return v;
 }
 

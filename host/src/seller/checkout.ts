@@ -124,7 +124,7 @@ export interface FieldProblem {
   message: string;
 }
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL = /\p{Cc}/u;
 // deliberately plain: one @, no spaces, a dot in the domain (RFC 5322 allows more, shops do not)
 const EMAIL = /^[^\s@<>()[\]\\,;:"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 const POSTCODE = /^[A-Za-z0-9][A-Za-z0-9 -]{1,9}$/;

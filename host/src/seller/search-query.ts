@@ -61,7 +61,7 @@ interface Token {
 export function parseSearch(text: string): SearchQuery {
   if (typeof text !== 'string') bad('the search text must be text');
   if (text.length > MAX_QUERY_LENGTH) bad(`the search text is longer than ${MAX_QUERY_LENGTH} characters`);
-  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text)) bad('the search text contains control characters');
+  if (/(?![\t\n\r])\p{Cc}/u.test(text)) bad('the search text contains control characters');
   const tokens: Token[] = [];
   let i = 0;
   while (i < text.length) {
