@@ -164,37 +164,9 @@ export const CATALOGUE_SCHEMA = { kind: 'semper-catalogue', steps: [SCHEMA_V1] }
 
 // BM25 weights of title, description, category, sku: a word in the title counts most
 const RANK = 'bm25(articles_fts, 10.0, 1.0, 4.0, 8.0)';
-const COLUMNS = 'a.sku, a.title, a.description, a.category, a.kind, a.price, a.currency, a.stock, a.media_type, a.deliver_by_days, a.refund_until_days';
-
-interface ArticleRow {
-  sku: string;
-  title: string;
-  description: string;
-  category: string;
-  kind: ArticleKind;
-  price: number;
-  currency: string;
-  stock: number | null;
-  media_type: string | null;
-  deliver_by_days: number;
-  refund_until_days: number;
-}
-
-function toArticle(r: ArticleRow): Article {
-  return {
-    sku: r.sku,
-    title: r.title,
-    description: r.description,
-    category: r.category,
-    kind: r.kind,
-    price: r.price,
-    currency: r.currency,
-    stock: r.stock,
-    mediaType: r.media_type,
-    deliverByDays: r.deliver_by_days,
-    refundUntilDays: r.refund_until_days,
-  };
-}
+// the columns under the names of Article's fields: a row read is an Article as it is
+const COLUMNS =
+  'a.sku, a.title, a.description, a.category, a.kind, a.price, a.currency, a.stock, a.media_type AS mediaType, a.deliver_by_days AS deliverByDays, a.refund_until_days AS refundUntilDays';
 
 function badArticle(field: string, message: string): never {
   throw new CatalogueError('BAD_ARTICLE', `${field}: ${message}`, field);
@@ -214,7 +186,7 @@ function days(a: NewArticle, field: 'deliverByDays' | 'refundUntilDays'): number
 }
 
 /** Checks an article against the schema's rules; the returned row is what is stored. */
-export function checkArticle(a: NewArticle): { row: ArticleRow; bytes: Uint8Array | null; file: string | null } {
+export function checkArticle(a: NewArticle): { row: Article; bytes: Uint8Array | null; file: string | null } {
   if (typeof a !== 'object' || a === null) badArticle('article', 'an object');
   if (typeof a.sku !== 'string' || !SKU.test(a.sku)) badArticle('sku', '1–32 of A–Z, 0–9 and "-", starting with a letter or digit');
   if (!isArticleKind(a.kind)) badArticle('kind', `one of ${ARTICLE_KINDS.join(', ')}`);
@@ -231,7 +203,7 @@ export function checkArticle(a: NewArticle): { row: ArticleRow; bytes: Uint8Arra
     if (a.contentFile !== undefined && (typeof a.contentFile !== 'string' || a.contentFile === '' || a.contentFile.length > 1024)) badArticle('contentFile', 'a file reference of 1–1024 characters');
     if (a.content !== undefined && typeof a.content !== 'string' && !(a.content instanceof Uint8Array)) badArticle('content', 'bytes or text');
   }
-  const row: ArticleRow = {
+  const row: Article = {
     sku: a.sku,
     title: text(a, 'title', 200),
     description: text(a, 'description', 4000),
@@ -240,9 +212,9 @@ export function checkArticle(a: NewArticle): { row: ArticleRow; bytes: Uint8Arra
     price: a.price,
     currency: a.currency,
     stock: physical ? (a.stock as number) : null,
-    media_type: physical ? null : (a.mediaType as string),
-    deliver_by_days: days(a, 'deliverByDays'),
-    refund_until_days: days(a, 'refundUntilDays'),
+    mediaType: physical ? null : (a.mediaType as string),
+    deliverByDays: days(a, 'deliverByDays'),
+    refundUntilDays: days(a, 'refundUntilDays'),
   };
   const bytes = a.content === undefined ? null : typeof a.content === 'string' ? new TextEncoder().encode(a.content) : a.content;
   return { row, bytes, file: a.contentFile ?? null };
@@ -311,7 +283,7 @@ export class Catalogue {
     const checked = articles.map(checkArticle);
     const insert = this.stmt(
       `INSERT INTO articles (sku, title, description, category, kind, price, currency, stock, media_type, deliver_by_days, refund_until_days)
-       VALUES (@sku, @title, @description, @category, @kind, @price, @currency, @stock, @media_type, @deliver_by_days, @refund_until_days)
+       VALUES (@sku, @title, @description, @category, @kind, @price, @currency, @stock, @mediaType, @deliverByDays, @refundUntilDays)
        ON CONFLICT (sku) DO NOTHING`,
     );
     const content = this.stmt('INSERT INTO contents (article_id, bytes, file) VALUES (?, ?, ?)');
@@ -336,8 +308,7 @@ export class Catalogue {
   /** The article with this SKU, or undefined. */
   get(sku: string): Article | undefined {
     if (typeof sku !== 'string' || !SKU.test(sku)) return undefined;
-    const r = this.guard(() => this.stmt(`SELECT ${COLUMNS} FROM articles a WHERE a.sku = ?`).get(sku) as ArticleRow | undefined);
-    return r && toArticle(r);
+    return this.guard(() => this.stmt(`SELECT ${COLUMNS} FROM articles a WHERE a.sku = ?`).get(sku) as Article | undefined);
   }
 
   /** The article with this SKU; NOT_FOUND if there is none. */
@@ -416,11 +387,11 @@ export class Catalogue {
       // count and page read one snapshot
       const read = this.db.transaction(() => {
         const total = this.stmt(`SELECT count(*) FROM ${from} ${where}`).pluck().get(...args) as number;
-        const rows = this.stmt(`SELECT ${COLUMNS} FROM ${from} ${where} ORDER BY ${order} LIMIT ? OFFSET ?`).all(...args, pageSize, (page - 1) * pageSize) as ArticleRow[];
+        const rows = this.stmt(`SELECT ${COLUMNS} FROM ${from} ${where} ORDER BY ${order} LIMIT ? OFFSET ?`).all(...args, pageSize, (page - 1) * pageSize) as Article[];
         return { total, rows };
       });
       const { total, rows } = read.deferred();
-      return { hits: rows.map(toArticle), total, page, pageSize, pages: Math.max(1, Math.ceil(total / pageSize)) };
+      return { hits: rows, total, page, pageSize, pages: Math.max(1, Math.ceil(total / pageSize)) };
     });
   }
 }

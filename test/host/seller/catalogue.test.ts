@@ -4,7 +4,7 @@
 
 import fc from 'fast-check';
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Article, Catalogue, NewArticle } from '../../../host/src/seller/catalogue';
@@ -319,6 +319,18 @@ describe('the database file', () => {
     const path = join(dir, 'archive.db');
     SqliteArchive.open(path).close();
     expect(() => Catalogue.open(path)).toThrow(expect.objectContaining({ name: 'StoreError', code: 'NOT_A_DATABASE' }));
+  });
+
+  test('a foreign SQLite file and a file that is not SQLite are refused, not rewritten', () => {
+    const foreign = join(dir, 'foreign.db');
+    const raw = new Database(foreign);
+    raw.exec('CREATE TABLE t (x); PRAGMA user_version = 1;');
+    raw.close();
+    expect(() => Catalogue.open(foreign)).toThrow(expect.objectContaining({ name: 'StoreError', code: 'NOT_A_DATABASE' }));
+    const text = join(dir, 'notes.txt');
+    writeFileSync(text, 'x'.repeat(4096));
+    expect(() => Catalogue.open(text)).toThrow(expect.objectContaining({ name: 'StoreError', code: 'NOT_A_DATABASE' }));
+    expect(readFileSync(text, 'utf8')).toBe('x'.repeat(4096));
   });
 
   test('a catalogue written by a newer program is refused, not rewritten', () => {
