@@ -50,13 +50,12 @@ export function openVersionedDatabase(path: string, schema: VersionedSchema, o: 
         db.pragma(`user_version = ${latest}`);
       });
     }
-    const kind = db.prepare("SELECT value FROM meta WHERE key = 'kind'").pluck().get() as unknown;
+    // another program's SQLite file may have a user_version but no meta table
+    const hasMeta = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'meta'").pluck().get() !== undefined;
+    const kind = hasMeta ? (db.prepare("SELECT value FROM meta WHERE key = 'kind'").pluck().get() as unknown) : undefined;
     if (kind !== schema.kind) throw new StoreError('NOT_A_DATABASE', `the file is not a ${schema.kind} database`);
   } catch (e) {
     db.close();
-    if (e instanceof Error && (e as { code?: unknown }).code === 'SQLITE_ERROR' && /no such table: meta/.test(e.message)) {
-      throw new StoreError('NOT_A_DATABASE', `the file is not a ${schema.kind} database`);
-    }
     return mapSqliteError(e);
   }
   return db;
