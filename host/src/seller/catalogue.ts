@@ -43,21 +43,12 @@ export interface Article {
   refundUntilDays: number;
 }
 
-/** An article to add: digital goods bring `mediaType` and exactly one of `content` / `contentFile`. */
-export interface NewArticle {
-  sku: string;
-  title: string;
-  description: string;
-  category: string;
-  kind: ArticleKind;
-  price: number;
-  currency: string;
+/** An article to add: physical goods bring `stock`; digital goods `mediaType` and exactly one of `content` / `contentFile`. */
+export interface NewArticle extends Omit<Article, 'stock' | 'mediaType'> {
   stock?: number;
   mediaType?: string;
   content?: Uint8Array | string;
   contentFile?: string;
-  deliverByDays: number;
-  refundUntilDays: number;
 }
 
 /** The deliverable of a digital article. */

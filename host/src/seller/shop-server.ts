@@ -19,6 +19,7 @@
 // and sessions bounded. A search the language cannot read is a 400 page, never a 500.
 
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { listen } from '../services/http-server';
 import { AddressInfo } from 'node:net';
 import { Catalogue, isArticleKind, SEARCH_SORTS, SearchPage, SearchRequest, SearchSort } from './catalogue';
 import { addToCart, formTokenMatches, priceCart, removeFromCart, Session, SessionStore } from './cart';
@@ -352,21 +353,8 @@ class Shop {
 /** Starts the demo shop on 127.0.0.1; resolves when it listens. */
 export async function startShop(o: ShopOptions): Promise<RunningShop> {
   const shop = new Shop(o);
-  const server = createServer((req, res) => shop.handle(req, res));
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(o.port ?? 0, '127.0.0.1', () => ok());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const listening = await listen(createServer((req, res) => shop.handle(req, res)), { port: o.port });
+  const port = (listening.server.address() as AddressInfo).port;
   shop.port = port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    server,
-    close: () =>
-      new Promise<void>((ok) => {
-        server.close(() => ok());
-        server.closeAllConnections();
-      }),
-  };
+  return { ...listening, port };
 }
