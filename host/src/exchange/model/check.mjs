@@ -21,11 +21,15 @@ const here = dirname(fileURLToPath(import.meta.url));
 const SAFETY = ['fair_O', 'fair_R', 'consistent_T'];
 const LIVENESS = ['term_O', 'term_R'];
 const PROPERTIES = [...SAFETY, ...LIVENESS];
+/** Reachability witnesses, `[] !goal`: on the correct models each must have a counterexample — the
+ * situation it names occurs — or the proofs above could hold only because it never does. */
+const isWitness = (property) => property.startsWith('reach_');
 
 /** Each broken variant and the property it must break. */
 const MODELS = {
   'gen-ev': {
     file: 'gen-ev.pml',
+    witnesses: ['reach_optimistic', 'reach_resolved', 'reach_expired'],
     variants: [
       { bug: 'BUG_NO_BINDING', breaks: 'fair_O', what: 'T accepts evidence bound to another exchange (Shmatikov–Mitchell replay on ASW)' },
       { bug: 'BUG_T_NO_DEADLINE', breaks: 'consistent_T', what: 'T resolves after the deadline' },
@@ -39,6 +43,7 @@ const MODELS = {
   },
   'rev-rev': {
     file: 'rev-rev.pml',
+    witnesses: ['reach_optimistic', 'reach_aborted', 'reach_completed'],
     variants: [
       { bug: 'BUG_PARTIAL_REFUND', breaks: 'fair_O', what: 'on abort T refunds only the transfers shown in the request' },
       { bug: 'BUG_T_ABORT_AFTER_COMPLETE', breaks: 'consistent_T', what: 'T aborts an exchange it already answered completed (after d)' },
@@ -62,6 +67,8 @@ options:
   --budget N             moves of a dishonest party (default 4; the models' BUDGET)
   --crashes N            crashes of T (default 2; the models' MAXCRASH)
   --jobs N               parallel pan builds (default: number of CPUs, at most 4)
+  --dir DIR              read the .pml files from DIR instead of this folder (to check an
+                         edited copy: the test suite checks that a weakened model fails)
   --trace M:VARIANT:P    print the counterexample of model M, variant (e.g. BUG_NO_BINDING,
                          or "correct"), property P as the events of the trail, and exit
   --help                 this text
@@ -70,7 +77,7 @@ exit status: 0 all as expected; 1 a correct property failed or a broken variant 
 caught; 2 spin/gcc missing, bad arguments, or a search that did not complete.`;
 
 function parseArgs(argv) {
-  const opts = { json: false, all: false, model: undefined, budget: 4, crashes: 2, jobs: Math.min(4, cpus().length || 1), trace: undefined };
+  const opts = { json: false, all: false, model: undefined, budget: 4, crashes: 2, jobs: Math.min(4, cpus().length || 1), trace: undefined, dir: here };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -91,10 +98,11 @@ function parseArgs(argv) {
     } else if (a === '--budget') opts.budget = count(1);
     else if (a === '--crashes') opts.crashes = count(0);
     else if (a === '--jobs') opts.jobs = count(1);
+    else if (a === '--dir') opts.dir = value();
     else if (a === '--trace') {
       const [model, variant, property] = value().split(':');
       const known = MODELS[model];
-      if (!known || !PROPERTIES.includes(property) || (variant !== 'correct' && !known.variants.some((v) => v.bug === variant))) {
+      if (!known || !(PROPERTIES.includes(property) || known.witnesses.includes(property)) || (variant !== 'correct' && !known.variants.some((v) => v.bug === variant))) {
         throw new Error(`--trace wants MODEL:VARIANT:PROPERTY, e.g. gen-ev:BUG_NO_BINDING:fair_O`);
       }
       opts.trace = { model, bug: variant === 'correct' ? undefined : variant, property };
@@ -130,10 +138,16 @@ function defines(bug, opts) {
 async function buildPan(model, bug, opts) {
   const dir = mkdtempSync(join(tmpdir(), `semper-model-${model}-`));
   // the models are copied beside pan: spin -t looks for the trail next to the model it is given
-  for (const f of ['common.pml', MODELS[model].file]) copyFileSync(join(here, f), join(dir, f));
+  for (const f of ['common.pml', MODELS[model].file]) copyFileSync(join(opts.dir, f), join(dir, f));
   const file = MODELS[model].file;
-  await run('spin', ['-a', ...defines(bug, opts), file], { cwd: dir });
-  await run('gcc', ['-O0', '-DCOLLAPSE', '-o', 'pan', 'pan.c'], { cwd: dir });
+  try {
+    await run('spin', ['-a', ...defines(bug, opts), file], { cwd: dir });
+    // -O0: gcc takes twice as long at -O1 as the searches it would speed up
+    await run('gcc', ['-O0', '-DCOLLAPSE', '-o', 'pan', 'pan.c'], { cwd: dir });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   return { dir, file };
 }
 
@@ -154,12 +168,16 @@ async function checkUnit(unit, opts) {
       const r = await searchOne(dir, property);
       const expectBroken = unit.bug !== undefined && property === unit.breaks;
       const found = (r.errors ?? 0) > 0;
+      const witness = isWitness(property);
       let verdict;
-      if (!r.complete) verdict = 'incomplete';
+      if (witness) verdict = found ? 'ok' : 'UNREACHABLE';
+      else if (!r.complete) verdict = 'incomplete';
       else if (unit.bug === undefined) verdict = found ? 'FAILED' : 'ok';
       else if (expectBroken) verdict = found ? 'ok' : 'NOT CAUGHT';
       else verdict = 'info';
-      rows.push({ model: unit.model, variant: unit.bug ?? 'correct', property, expected: unit.bug === undefined ? 'proved' : expectBroken ? 'counterexample' : '-', result: found ? 'counterexample found' : 'proved', ...r, verdict });
+      const expected = witness ? 'reachable' : unit.bug === undefined ? 'proved' : expectBroken ? 'counterexample' : '-';
+      const result = witness ? (found ? 'reachable' : 'unreachable') : found ? 'counterexample found' : 'proved';
+      rows.push({ model: unit.model, variant: unit.bug ?? 'correct', property, expected, result, ...r, verdict });
     }
     return rows;
   } finally {
@@ -230,24 +248,31 @@ async function main() {
   }
   if (opts.trace) return printTrace(opts.trace, opts);
 
-  const units = [];
-  for (const [model, m] of Object.entries(MODELS)) {
-    if (opts.model && opts.model !== model) continue;
-    units.push({ model, bug: undefined, properties: PROPERTIES });
-    for (const v of m.variants) units.push({ model, bug: v.bug, breaks: v.breaks, properties: opts.all ? PROPERTIES : [v.breaks] });
-  }
+  // the longest searches (timeliness under weak fairness) start first; each unit builds its own pan
+  const models = Object.entries(MODELS).filter(([model]) => !opts.model || opts.model === model);
+  const units = [
+    ...models.map(([model]) => ({ model, bug: undefined, properties: LIVENESS })),
+    ...models.map(([model, m]) => ({ model, bug: undefined, properties: [...SAFETY, ...m.witnesses] })),
+    ...models.flatMap(([model, m]) => m.variants.map((v) => ({ model, bug: v.bug, breaks: v.breaks, properties: opts.all ? PROPERTIES : [v.breaks] }))),
+  ];
   const started = Date.now();
-  const rows = (await pool(units.map((u) => () => checkUnit(u, opts)), opts.jobs)).flat();
+  const order = (r) => [Object.keys(MODELS).indexOf(r.model), r.variant === 'correct' ? -1 : MODELS[r.model].variants.findIndex((v) => v.bug === r.variant), [...PROPERTIES, ...MODELS[r.model].witnesses].indexOf(r.property)];
+  const byTable = (a, b) => {
+    const [x, y] = [order(a), order(b)];
+    return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
+  };
+  const rows = (await pool(units.map((u) => () => checkUnit(u, opts)), opts.jobs)).flat().sort(byTable);
   const wall = (Date.now() - started) / 1000;
-  const bad = rows.filter((r) => r.verdict === 'FAILED' || r.verdict === 'NOT CAUGHT');
+  const bad = rows.filter((r) => r.verdict === 'FAILED' || r.verdict === 'NOT CAUGHT' || r.verdict === 'UNREACHABLE');
   const incomplete = rows.filter((r) => r.verdict === 'incomplete');
   const summary = {
     spin: (await run('spin', ['-V'])).stdout.trim(),
     budget: opts.budget,
     crashes: opts.crashes,
-    proved: rows.filter((r) => r.variant === 'correct' && r.verdict === 'ok').length,
+    proved: rows.filter((r) => r.variant === 'correct' && !isWitness(r.property) && r.verdict === 'ok').length,
+    reachable: rows.filter((r) => isWitness(r.property) && r.verdict === 'ok').length,
     caught: rows.filter((r) => r.variant !== 'correct' && r.verdict === 'ok').length,
-    variants: units.filter((u) => u.bug).length,
+    variants: models.reduce((n, [, m]) => n + m.variants.length, 0),
     states: rows.reduce((n, r) => n + (r.stored ?? 0), 0),
     seconds: wall,
     failures: bad.length,
@@ -258,7 +283,8 @@ async function main() {
     console.log(table(rows));
     console.log(
       `\n${summary.spin}; dishonest budget ${opts.budget}, T crashes ${opts.crashes}\n` +
-        `${summary.proved} properties proved on the correct models, ${summary.caught} of ${summary.variants} broken variants caught; ` +
+        `${summary.proved} properties proved on the correct models (${summary.reachable} witnesses reached), ` +
+        `${summary.caught} of ${summary.variants} broken variants caught; ` +
         `${summary.states} states stored in all; ${wall.toFixed(1)} s wall`,
     );
     for (const r of bad) console.log(`FAIL: ${r.model} ${r.variant} ${r.property}: ${r.verdict}`);
@@ -267,4 +293,11 @@ async function main() {
   return incomplete.length ? 2 : bad.length ? 1 : 0;
 }
 
-process.exitCode = await main();
+try {
+  process.exitCode = await main();
+} catch (e) {
+  // spin or gcc rejected a model (a syntax error in an edited copy, an unknown macro, …)
+  const detail = [e.stdout, e.stderr].filter(Boolean).join('\n').trim();
+  console.error(`check: ${e.cmd ?? e.message} failed${detail ? `:\n${detail}` : ''}`);
+  process.exitCode = 2;
+}

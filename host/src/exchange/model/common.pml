@@ -70,6 +70,7 @@ bool rNeedsT;
 #endif
 bool tUp = true;
 byte crashes;
+bool crashAfterDecision;  /* ghost: T crashed while it had a decision stored for X_NEW */
 
 /* Outcome of each honest party. */
 bool oDone;

@@ -199,7 +199,8 @@ end:
        printf("@ T answers O %e on exchange %d\n", ansO, x);
        reqO = NONE; x = 0 }
   /* crash: requests in the slots survive (the parties retry); the store survives unless volatile */
-  :: atomic { tUp && crashes < MAXCRASH -> tUp = false; crashes++; printf("@ T crashes\n")
+  :: atomic { tUp && crashes < MAXCRASH -> tUp = false; crashes++; crashAfterDecision = crashAfterDecision || tState[X_NEW] != UNDECIDED_T;
+       printf("@ T crashes\n")
 #ifdef BUG_T_VOLATILE
        ; tState[X_OLD] = UNDECIDED_T; tState[X_NEW] = UNDECIDED_T; tEv[X_OLD] = 0; tEv[X_NEW] = 0;
        printf("@ T's decisions were in memory only: lost\n")
@@ -229,3 +230,13 @@ ltl consistent_T { [] (!(saidResolved[X_OLD] && saidExpired[X_OLD]) && !(saidRes
 /* Timeliness: every honest party finishes (checked under weak fairness, pan -a -f). */
 ltl term_O { <> (roleO == DISHONEST || oDone) }
 ltl term_R { <> (roleR == DISHONEST || rDone) }
+
+/* Reachability witnesses (the checker expects a counterexample for each: the situation occurs, so
+ * the properties above are not proved by a model that never gets there). */
+#define BOTH_HONEST (roleO == HONEST && roleR == HONEST)
+/* the optimistic run: both items exchanged, T never asked */
+ltl reach_optimistic { [] !(BOTH_HONEST && oDone && rDone && oHasR && rHasO && !saidResolved[X_NEW] && !saidExpired[X_NEW]) }
+/* R resolved; O got R's item from T; a crash of T came between and T still knew */
+ltl reach_resolved { [] !(BOTH_HONEST && oDone && rDone && ansO == RESOLVED && oHasR && rHasO && crashAfterDecision) }
+/* the exchange expired for an honest O facing a dishonest R */
+ltl reach_expired { [] !(roleO == HONEST && roleR == DISHONEST && oDone && ansO == EXPIRED) }

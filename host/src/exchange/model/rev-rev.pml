@@ -151,7 +151,8 @@ end:
   :: atomic { tUp && reqO != NONE -> decide(reqO, reqOx, reqOev, true, ansO); reqO = NONE }
   :: atomic { tUp && reqR != NONE -> decide(reqR, reqRx, reqRev, false, ansR); reqR = NONE }
   /* crash: requests in the slots survive (the parties retry); the store survives */
-  :: atomic { tUp && crashes < MAXCRASH -> tUp = false; crashes++; printf("@ T crashes\n") }
+  :: atomic { tUp && crashes < MAXCRASH -> tUp = false; crashes++; crashAfterDecision = crashAfterDecision || tState[X_NEW] == ABORTED;
+       printf("@ T crashes\n") }
   :: atomic { !tUp -> tUp = true; printf("@ T restarts\n") }
   od
 }
@@ -176,3 +177,12 @@ ltl consistent_T { [] (!(saidAborted[X_OLD] && saidCompleted[X_OLD]) && !(saidAb
 /* Timeliness: every honest party finishes (pan -a -f: weak fairness). */
 ltl term_O { <> (roleO == DISHONEST || oDone) }
 ltl term_R { <> (roleR == DISHONEST || rDone) }
+
+/* Reachability witnesses (the checker expects a counterexample for each: the situation occurs). */
+#define BOTH_HONEST (roleO == HONEST && roleR == HONEST)
+/* the optimistic run: both items exchanged, T never asked, nothing refunded */
+ltl reach_optimistic { [] !(BOTH_HONEST && oDone && rDone && oHasR && rHasO && !refundO && !refundR && !saidAborted[X_NEW]) }
+/* R aborted after sending its item; both transfers refunded; a crash of T came after the decision */
+ltl reach_aborted { [] !(BOTH_HONEST && rDone && ansR == ABORTED && refundR && refundO && crashAfterDecision) }
+/* a dishonest party hears completed after d */
+ltl reach_completed { [] !(saidCompleted[X_NEW]) }
