@@ -274,6 +274,7 @@ async function main() {
     caught: rows.filter((r) => r.variant !== 'correct' && r.verdict === 'ok').length,
     variants: models.reduce((n, [, m]) => n + m.variants.length, 0),
     states: rows.reduce((n, r) => n + (r.stored ?? 0), 0),
+    searchSeconds: rows.reduce((n, r) => n + (r.seconds ?? 0), 0),
     seconds: wall,
     failures: bad.length,
     incomplete: incomplete.length,
@@ -285,7 +286,7 @@ async function main() {
       `\n${summary.spin}; dishonest budget ${opts.budget}, T crashes ${opts.crashes}\n` +
         `${summary.proved} properties proved on the correct models (${summary.reachable} witnesses reached), ` +
         `${summary.caught} of ${summary.variants} broken variants caught; ` +
-        `${summary.states} states stored in all; ${wall.toFixed(1)} s wall`,
+        `${summary.states} states stored in all; searches ${summary.searchSeconds.toFixed(1)} s, ${wall.toFixed(1)} s wall with spin and gcc`,
     );
     for (const r of bad) console.log(`FAIL: ${r.model} ${r.variant} ${r.property}: ${r.verdict}`);
     for (const r of incomplete) console.log(`INCOMPLETE: ${r.model} ${r.variant} ${r.property}: the search did not finish`);

@@ -32,7 +32,7 @@ byte roleO = UNDECIDED;
 byte roleR = UNDECIDED;
 
 /* How many moves a dishonest party makes (each: send any message it can form, or a request to
- * T). Bounded so the state space is finite; every counterexample below needs at most 3. */
+ * T). Bounded so the state space is finite; the counterexamples in README.md need at most 2. */
 #ifndef BUDGET
 #define BUDGET 4
 #endif
