@@ -6,7 +6,7 @@
 // NOT caught on the property it breaks; 2 when spin or gcc is missing or a search is incomplete.
 // What the models contain and why: README.md beside this file.
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -218,6 +218,19 @@ async function printTrace({ model, bug, property }, opts) {
   }
 }
 
+/** CPU seconds of the finished child processes (spin, gcc, pan) — Linux /proc; the wall time
+ * depends on what else the machine runs, this does much less. Undefined elsewhere. */
+function childCpuSeconds() {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[13], fields[14]: cutime, cstime in clock ticks (USER_HZ, 100 on Linux)
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 function table(rows) {
   const head = ['model', 'variant', 'property', 'result', 'stored', 'matched', 'depth', 'time s', 'check'];
   const cells = rows.map((r) => [r.model, r.variant, r.property, r.result, String(r.stored), String(r.matched), String(r.depth), (r.seconds ?? 0).toFixed(2), r.verdict]);
@@ -275,6 +288,7 @@ async function main() {
     variants: models.reduce((n, [, m]) => n + m.variants.length, 0),
     states: rows.reduce((n, r) => n + (r.stored ?? 0), 0),
     searchSeconds: rows.reduce((n, r) => n + (r.seconds ?? 0), 0),
+    cpuSeconds: childCpuSeconds(),
     seconds: wall,
     failures: bad.length,
     incomplete: incomplete.length,
@@ -286,7 +300,8 @@ async function main() {
       `\n${summary.spin}; dishonest budget ${opts.budget}, T crashes ${opts.crashes}\n` +
         `${summary.proved} properties proved on the correct models (${summary.reachable} witnesses reached), ` +
         `${summary.caught} of ${summary.variants} broken variants caught; ` +
-        `${summary.states} states stored in all; searches ${summary.searchSeconds.toFixed(1)} s, ${wall.toFixed(1)} s wall with spin and gcc`,
+        `${summary.states} states stored in all; ${wall.toFixed(1)} s wall` +
+        (summary.cpuSeconds === undefined ? '' : `, ${summary.cpuSeconds.toFixed(1)} s CPU (spin, gcc and pan)`),
     );
     for (const r of bad) console.log(`FAIL: ${r.model} ${r.variant} ${r.property}: ${r.verdict}`);
     for (const r of incomplete) console.log(`INCOMPLETE: ${r.model} ${r.variant} ${r.property}: the search did not finish`);

@@ -46,6 +46,12 @@ bool agreeSent[2];  /* agreement for exchange x, signed by O */
 bool itemRSent[4];  /* R's item, IDX(x, valid) */
 bool itemOSent[4];  /* O's item, IDX(x, valid) */
 
+/* An honest party's send: the message joins the set, or the network loses it for good. Without
+ * the second branch, weak fairness (used for timeliness) would make a waiting receiver take every
+ * message sent: a network that always delivers in the end. With it, timeliness is proved for a
+ * network that may never deliver. (A dishonest party's lost message is one it did not send.) */
+#define SEND(m) if :: m = true :: printf("@   ... and the network loses it\n") fi
+
 /* Requests to T, one slot per party: resilient (never lost; a crash of T loses only an answer
  * not yet sent, and the party's request stays until answered, i.e. it is retried). */
 #define NONE 0

@@ -42,15 +42,15 @@ bool affidavit;
 proctype Originator() {
   if
   :: roleO == HONEST ->
-    atomic { agreeSent[X_NEW] = true; printf("@ O sends the agreement (and the escrow)\n") }
+    atomic { printf("@ O sends the agreement (and the escrow)\n"); SEND(agreeSent[X_NEW]) }
     if
-    :: atomic { itemRSent[REAL] -> oHasR = true; itemOSent[REAL] = true; oDone = true;
-         printf("@ O receives R's item, checks it, sends its own: done\n") };
+    :: atomic { itemRSent[REAL] -> oHasR = true; oDone = true;
+         printf("@ O receives R's item, checks it, sends its own: done\n"); SEND(itemOSent[REAL]) };
        goto finish
 #ifdef BUG_O_EARLY
     /* sends its item as soon as an item message arrives, before checking it */
     :: atomic { (itemRSent[IDX(X_OLD, 0)] || itemRSent[OLD_REAL] || itemRSent[JUNK] || itemRSent[REAL]) ->
-         itemOSent[REAL] = true; printf("@ O receives an item message and sends its own before checking it\n") }
+         printf("@ O receives an item message and sends its own before checking it\n"); SEND(itemOSent[REAL]) }
        if
        :: atomic { itemRSent[REAL] -> oHasR = true; oDone = true }; goto finish
        :: now == AFTER_D -> goto askT
@@ -92,8 +92,8 @@ proctype Responder() {
   if
   :: roleR == HONEST ->
     if
-    :: atomic { agreeSent[X_NEW] && now == BEFORE -> itemRSent[REAL] = true; rNeedsT = true;
-         printf("@ R accepts the agreement and sends its item\n") }
+    :: atomic { agreeSent[X_NEW] && now == BEFORE -> rNeedsT = true;
+         printf("@ R accepts the agreement and sends its item\n"); SEND(itemRSent[REAL]) }
     :: atomic { now != BEFORE -> rDone = true; printf("@ R got no agreement in time: done, nothing given\n") }; goto finish  /* no agreement in time: nothing given */
     fi;
     if

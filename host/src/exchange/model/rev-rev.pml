@@ -34,10 +34,10 @@ bool refundR;  /* R's transfer revoked */
 proctype Originator() {
   if
   :: roleO == HONEST ->
-    atomic { agreeSent[X_NEW] = true; printf("@ O sends the agreement\n") }
+    atomic { printf("@ O sends the agreement\n"); SEND(agreeSent[X_NEW]) }
     if
-    :: atomic { itemRSent[REAL] && now != AFTER_D -> oHasR = true; itemOSent[REAL] = true; oDone = true;
-         printf("@ O receives R's item and sends its own: done\n") }
+    :: atomic { itemRSent[REAL] && now != AFTER_D -> oHasR = true; oDone = true;
+         printf("@ O receives R's item and sends its own: done\n"); SEND(itemOSent[REAL]) }
     /* O has given nothing: its abort needs no deadline (after d, T answers completed) */
     :: atomic { now != BEFORE -> ansO = NO_ANSWER; reqOx = X_NEW; reqOev = SHOWS_NOTHING; reqO = ABORT;
          printf("@ O times out without R's item and aborts at T\n") }
@@ -66,8 +66,8 @@ proctype Responder() {
   if
   :: roleR == HONEST ->
     if
-    :: atomic { agreeSent[X_NEW] && now == BEFORE -> itemRSent[REAL] = true; rNeedsT = true;
-         printf("@ R accepts the agreement and sends its item\n") }
+    :: atomic { agreeSent[X_NEW] && now == BEFORE -> rNeedsT = true;
+         printf("@ R accepts the agreement and sends its item\n"); SEND(itemRSent[REAL]) }
     :: atomic { now != BEFORE -> rDone = true; printf("@ R got no agreement in time: done, nothing given\n") }; goto finish
     fi;
     if
