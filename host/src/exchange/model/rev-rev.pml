@@ -66,7 +66,7 @@ proctype Responder() {
   if
   :: roleR == HONEST ->
     if
-    :: atomic { agreeSent[X_NEW] && now == BEFORE -> rNeedsT = true;
+    :: atomic { agreeSent[X_NEW] && now == BEFORE -> R_COMMITS;
          printf("@ R accepts the agreement and sends its item\n"); SEND(itemRSent[REAL]) }
     :: atomic { now != BEFORE -> rDone = true; printf("@ R got no agreement in time: done, nothing given\n") }; goto finish
     fi;
