@@ -127,11 +127,15 @@ describe('model checker command line (no spin needed)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'semper-model-test-'));
     try {
       for (const f of ['common.pml', 'gen-ev.pml', 'rev-rev.pml']) copyFileSync(join(modelDir, f), join(dir, f));
-      const file = join(dir, 'gen-ev.pml');
-      const text = readFileSync(file, 'utf8');
       // one edit does both: the correct model loses R's timeout, the broken variant gets it back
-      expect(text.split('#ifndef BUG_NO_TIMEOUT').length).toBe(2);
-      writeFileSync(file, text.replace('#ifndef BUG_NO_TIMEOUT', '#ifdef BUG_NO_TIMEOUT'));
+      const flip = (name: string, from: string, to: string): void => {
+        const file = join(dir, name);
+        const text = readFileSync(file, 'utf8');
+        expect(text.split(from).length).toBe(2);
+        writeFileSync(file, text.replace(from, to));
+      };
+      flip('gen-ev.pml', '#ifndef BUG_NO_TIMEOUT', '#ifdef BUG_NO_TIMEOUT');
+      flip('common.pml', '#ifdef BUG_NO_TIMEOUT', '#ifndef BUG_NO_TIMEOUT');
       const r = await check('--dir', dir, '--model', 'gen-ev', '--budget', '2', '--crashes', '1', '--json');
       expect(r.code).toBe(1);
       const weakened = JSON.parse(r.out) as Report;
