@@ -19,6 +19,7 @@ import { paymentDescription } from '../exchange/modules';
 import { CommerceError, orderStatement, verifyOffer, VerifiedOffer } from './offer';
 import { OfferBundle, sellerDescription } from './seller';
 import { Evaluator, verifyWorkflow, Workflow } from './workflow';
+import { Deal, DealState, DealStore } from './deal';
 
 /** The device as the buyer's agent needs it (DeviceClient implements it). */
 export interface BuyerDevice {
@@ -55,9 +56,26 @@ export type PurchaseStep = 'offer-checked' | 'offer-verified-on-device' | 'waiti
 
 export class Buyer {
   private readonly now: () => number;
+  readonly deals: DealStore;
 
   constructor(private readonly o: BuyerOptions) {
     this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
+    this.deals = new DealStore(o.archive);
+  }
+
+  /**
+   * After a restart: finishes the exchanges the archive shows open (through the third party
+   * where needed) and brings their deals up to date. Returns the deals it touched.
+   */
+  async resume(): Promise<Deal[]> {
+    const outcomes = await this.o.exchange.recover();
+    const open = await this.deals.list({ open: true });
+    const touched: Deal[] = [];
+    for (const out of outcomes) {
+      const d = open.find((x) => x.exchange === out.exchangeId);
+      if (d) touched.push(await this.deals.update(d.id, { state: dealState(out), note: out.reason.slice(0, 200) }));
+    }
+    return touched;
   }
 
   /** Buys what `bundle` offers from the merchant behind `channel`. CommerceError before anything is paid; afterwards the outcome tells. */
@@ -81,6 +99,16 @@ export class Buyer {
     await this.o.archive.append({ kind: 'order', deal, counterparty: v.offer.merchant, label: statement.title, amount: -v.offer.total, currency: v.offer.currency, evidence: order });
     const merchant = { name: v.offer.merchant, publicKey: v.certificate.publicKey };
     const o = v.offer;
+    await this.deals.save({
+      id: deal,
+      role: 'buyer',
+      peer: { ...merchant, certificate: bundle.certificate },
+      attributes: ['integrity', 'origin', 'receipt'],
+      modules: { workflow: workflow.name, payment: 'device-purse/1' },
+      state: 'ordered',
+      offer: hex(v.digest),
+      order: hex(orderDigest),
+    });
     step('exchanging');
     const outcome = await this.o.exchange.exchange(channel, {
       peer: merchant,
@@ -102,8 +130,16 @@ export class Buyer {
     const items = got?.kind === 'package' ? got.children : got ? [got] : [];
     const receipt = items.find((i) => i.kind === 'statement');
     const goods = items.filter((i) => i.kind === 'information');
+    await this.deals.update(deal, { state: dealState(outcome), exchange: outcome.exchangeId, modules: { exchange: outcome.protocol }, note: outcome.reason.slice(0, 200) });
     if (receipt) await this.o.archive.append({ kind: 'receipt', deal, counterparty: o.merchant, label: receipt.kind === 'statement' ? receipt.format : 'receipt', evidence: receipt.kind === 'statement' ? receipt.document : new Uint8Array() });
     step('done');
     return { deal, offer: v, workflow, order, orderDigest, outcome, ...(receipt ? { receipt } : {}), goods };
   }
+}
+
+/** A deal's state from its exchange's outcome: pending means paid (or not) and final at the deadline. */
+function dealState(out: ExchangeOutcome): DealState {
+  if (out.outcome === 'completed' || out.outcome === 'resolved') return 'completed';
+  if (out.outcome === 'pending') return 'paid';
+  return 'failed';
 }

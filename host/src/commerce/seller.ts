@@ -17,6 +17,7 @@ import { ExchangeManager, Offering, Proposal, TtpPort } from '../exchange/manage
 import { ExchangeModules, informationDescription, makeSignature, packageDescription, signatureDescription } from '../exchange/modules';
 import { CommerceError, Offer, OfferLine, signOffer } from './offer';
 import { readWorkflow, Workflow } from './workflow';
+import { DealStore } from './deal';
 
 export interface OfferBundle {
   /** The signed offer. */
@@ -58,11 +59,15 @@ export class Seller {
   readonly exchange: ExchangeManager;
   /** Told of every offer made (offer id in hex, bundle): the HTTP face publishes them. */
   onOffer?: (offerId: string, bundle: OfferBundle) => void;
+  readonly deals: DealStore;
   private readonly offers = new Map<string, OpenOffer>();
+  /** Deal id by exchange id, for the steps after the order. */
+  private readonly dealOf = new Map<string, string>();
   private readonly now: () => number;
 
   constructor(private readonly o: SellerOptions) {
     this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
+    this.deals = new DealStore(o.archive);
     this.exchange = new ExchangeManager({
       identity: o.identity,
       archive: o.archive,
@@ -131,8 +136,20 @@ export class Seller {
     }
     if (p.fair !== workflow.fair) throw new ExchangeError('REFUSED', `the workflow ${workflow.name} ${workflow.fair ? 'needs' : 'does not use'} a fair exchange`);
     open.orders.add(hex(digest));
-    await this.o.archive.append({ kind: 'order', deal: p.exchangeId, counterparty: p.peer.name, label: `order for offer ${hex(offer.id)}`, amount: offer.total, currency: offer.currency, evidence: p.context });
-    return sellerOffering(offer, workflow, digest, this.o.identity, this.o.content);
+    const deal = /^order ([0-9a-f]{32})$/.exec(order.reference)?.[1] ?? hex(digest).slice(0, 32);
+    this.dealOf.set(p.exchangeId, deal);
+    await this.o.archive.append({ kind: 'order', deal, counterparty: p.peer.name, label: `order for offer ${hex(offer.id)}`, amount: offer.total, currency: offer.currency, evidence: p.context });
+    await this.deals.save({ id: deal, role: 'seller', peer: p.peer, attributes: ['integrity', 'origin', 'receipt'], modules: { workflow: workflow.name, exchange: workflow.fair ? 'fair' : 'plain/1' }, state: 'ordered', offer: hex(order.offer), order: hex(digest), exchange: p.exchangeId });
+    const offering = sellerOffering(offer, workflow, digest, this.o.identity, this.o.content);
+    return {
+      description: offering.description,
+      make: async (ctx) => {
+        const item = await offering.make(ctx);
+        // escrowed deliveries are made at the proposal, before the payment: only a real delivery completes the deal
+        if (ctx.agreementHash.some((x) => x !== 0)) await this.deals.update(deal, { state: 'completed', note: 'delivered' });
+        return item;
+      },
+    };
   }
 
   /** Before the seller gives anything: the payment is deposited at the bank (double spending is caught there). */
@@ -141,7 +158,9 @@ export class Seller {
     const settled = await this.o.payments.settle(item as PaymentItem, this.o.bank, `deposit-${exchangeId}`).catch((e: unknown) => {
       throw new ExchangeError('REFUSED', `the bank did not take the payment: ${(e as Error).message}`, (e as { detail?: string }).detail);
     });
-    await this.o.archive.append({ kind: 'deposit', deal: exchangeId, counterparty: 'bank', label: `deposit ${settled.instrument}`, amount: settled.amount, currency: settled.currency, note: `ledger entry ${settled.entry}` });
+    const deal = this.dealOf.get(exchangeId) ?? exchangeId;
+    await this.o.archive.append({ kind: 'deposit', deal, counterparty: 'bank', label: `deposit ${settled.instrument}`, amount: settled.amount, currency: settled.currency, note: `ledger entry ${settled.entry}` });
+    if (this.dealOf.has(exchangeId)) await this.deals.update(deal, { state: 'paid', modules: { payment: settled.instrument } });
   }
 
   /** The signed delivery note of a shipped order (physical goods), bound to the order. */

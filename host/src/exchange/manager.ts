@@ -140,6 +140,8 @@ interface Session {
   received?: Uint8Array;
   offering?: Offering;
   final?: ExchangeOutcome;
+  /** Recovery through the third party has begun: the peer's late messages are refused. */
+  recovering?: boolean;
   /** Server: the deadline the proposer asked for, and what it sent along. */
   proposedDeadline?: number;
   context?: Uint8Array;
@@ -380,7 +382,7 @@ export class ExchangeManager {
         return { step: 'responderItem', body: new Map<number, HostCbor>([[1, s.acceptance], [2, s.sent]]) };
       }
       case 'responderItem': {
-        if (s.role !== 'originator' || !s.opened || s.received) throw new ExchangeError('REFUSED', 'no responder item expected now');
+        if (s.role !== 'originator' || !s.opened || s.received || s.recovering) throw new ExchangeError('REFUSED', 'no responder item expected now');
         this.takeResponderItem(s, msg.body);
         await this.accepted(s);
         if (!s.sent) s.sent = encodeElement(await s.offering!.make(this.context(s)));
@@ -388,12 +390,12 @@ export class ExchangeManager {
         return { step: 'originatorItem', body: new Map<number, HostCbor>([[1, s.sent]]) };
       }
       case 'originatorItem': {
-        if (s.role !== 'responder' || !s.sent || s.final) throw new ExchangeError('REFUSED', 'no originator item expected now');
+        if (s.role !== 'responder' || !s.sent || s.final || s.recovering) throw new ExchangeError('REFUSED', 'no originator item expected now (this party is recovering the exchange through the third party)');
         this.takeOriginatorItem(s, msg.body);
         await this.accepted(s).catch((e: unknown) => {
           // the item came but does not stand (e.g. the bank refused it): as if it had not come
           s.received = undefined;
-          void this.recoverSession(s, e);
+          this.recoverSession(s, e).catch(() => undefined);
           throw e;
         });
         await this.finish(s, { outcome: 'completed', received: decodeElement(s.received!), reason: 'both items exchanged as agreed', deadline: s.opened!.agreement.deadline });
@@ -408,7 +410,9 @@ export class ExchangeManager {
   private watch(s: Session): void {
     const ms = this.o.stepTimeoutMs ?? 30_000;
     s.timer = setTimeout(() => {
-      if (!s.final) void this.recoverSession(s, new ExchangeError('CHANNEL', 'the originator\u2019s item did not come in time'));
+      // a third party that cannot be reached ends as a pending outcome; should the archive fail, the
+      // exchange stays open and recover() finishes it at the next start
+      if (!s.final) this.recoverSession(s, new ExchangeError('CHANNEL', 'the originator\u2019s item did not come in time')).catch(() => undefined);
     }, ms);
     s.timer.unref?.();
   }
@@ -436,6 +440,8 @@ export class ExchangeManager {
   private async recoverSession(s: Session, cause: unknown): Promise<ExchangeOutcome> {
     if (s.timer) clearTimeout(s.timer);
     if (s.final && s.final.outcome !== 'pending') return s.final;
+    // from here on the peer's late messages are refused: what the third party is asked must not race with them
+    s.recovering = true;
     const why = (cause as Error).message ?? String(cause);
     const a = s.opened?.agreement;
     const deadline = a?.deadline ?? 0;

@@ -28,6 +28,7 @@ export const RECORD_KINDS = [
   'access-decision',
   'preference-change',
   'note',
+  'deal',
 ] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 

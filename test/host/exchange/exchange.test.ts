@@ -12,7 +12,7 @@ import { ExchangeOutcome, Offering } from '../../../host/src/exchange/manager';
 import { AFFIDAVIT_FORMAT, openAgreement, openTtpRequest, signTtpRequest, verifyAffidavit, verifyDecision } from '../../../host/src/exchange/formats';
 import { ThirdParty } from '../../../host/src/ttp/third-party';
 import { isExchangeError } from '../../../host/src/exchange/errors';
-import { contractOffering, infoOffering, keyed, line, payOffering, receiptOffering, rig, Rig } from './rig';
+import { contractOffering, infoOffering, keyed, line, payOffering, receiptOffering, rig, Rig, until } from './rig';
 
 /** Bytes compared as bytes (decoders may decorate the arrays they read). */
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -223,7 +223,7 @@ describe('rev-rev/1: undo on failure', () => {
     const { out, server, client } = await run(r, buyerPays(r), payOffering(r.merchant, 'acct-merchant', 1500, 'acct-buyer'), true, { dropRequestOf: 'originatorItem' }, { stepTimeoutMs: 50 });
     expect(out).toMatchObject({ protocol: 'rev-rev/1', role: 'originator', outcome: 'pending' });
     // the merchant (responder) waited for the buyer's payment, then aborted: its own payment is revoked
-    await new Promise((ok) => setTimeout(ok, 200));
+    await until(() => server.m.outcomeOf(out.exchangeId)?.outcome === 'aborted', 'the merchant\u2019s abort');
     const m = server.m.outcomeOf(out.exchangeId)!;
     expect(m.outcome).toBe('aborted');
     // both payments revoked by their bindings: the merchant's, and the buyer's (lost, but signed)

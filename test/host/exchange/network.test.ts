@@ -6,7 +6,7 @@ import { ArchiveStore, SqliteArchive } from '../../../host/src/services/archive'
 import { memoryChannel } from '../../../host/src/transfer/channel';
 import { openMessage, verifyDecision } from '../../../host/src/exchange/formats';
 import { ThirdParty } from '../../../host/src/ttp/third-party';
-import { line, payOffering, receiptOffering, rig } from './rig';
+import { line, payOffering, receiptOffering, rig, until } from './rig';
 
 /** Bytes compared as bytes (decoders may decorate the arrays they read). */
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -63,7 +63,7 @@ test('the originator\u2019s item delayed past the responder\u2019s timeout (rev-
   };
   const out = await client.m.exchange(slow, { peer: r.merchant, give: payOffering(r.buyer, 'acct-buyer', 500, 'acct-merchant'), want: payOffering(r.merchant, 'acct-merchant', 300, 'acct-buyer').description, fair: true });
   expect(out).toMatchObject({ protocol: 'rev-rev/1', outcome: 'pending' });
-  expect(server.m.outcomeOf(out.exchangeId)?.outcome).toBe('aborted');
+  await until(() => server.m.outcomeOf(out.exchangeId)?.outcome === 'aborted', 'the merchant\u2019s abort');
   r.clock.t = out.deadline + 1;
   const settled = await client.m.settle(out.exchangeId);
   expect(settled.outcome).toBe('aborted');

@@ -128,3 +128,12 @@ export function line(server: ExchangeManager, hooks: { dropAnswerOf?: string; dr
     },
   };
 }
+
+/** Waits until `cond` holds (polling; no timing assertion: the limit only ends a hung test with a message). */
+export async function until(cond: () => boolean, what: string, limitMs = 20_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > limitMs) throw new Error(`waited ${limitMs} ms for ${what}`);
+    await new Promise((ok) => setTimeout(ok, 10));
+  }
+}

@@ -14,7 +14,7 @@ import { standardModules } from '../../../host/src/ttp/modules';
 import { ExchangeManagerOptions } from '../../../host/src/exchange/manager';
 import { openMessage, signTtpRequest, verifyDecision } from '../../../host/src/exchange/formats';
 import { RunningBank, startBank, tempDir } from '../bank/rig';
-import { keyed, line, payOffering, receiptOffering, rig } from './rig';
+import { keyed, line, payOffering, receiptOffering, rig, until } from './rig';
 
 jest.setTimeout(60000);
 let tmp: ReturnType<typeof tempDir>;
@@ -46,7 +46,7 @@ function parties(o: { serverExtra?: Partial<ExchangeManagerOptions>; modulesWith
     if (item.kind === 'payment') await payments.settle(item as PaymentItem, client, `settle-${ctx.exchangeId}-${who}`);
   };
   const modules = standardModules({ payerKey: (a) => r.payers.get(a), ...(o.modulesWithBank ? { bank: client } : {}) });
-  const ttp = new ThirdParty({ identity: ttpId, archive: SqliteArchive.open(':memory:'), modules });
+  const ttp = new ThirdParty({ identity: ttpId, archive: SqliteArchive.open(':memory:'), modules, now: r.clock.now });
   const port = { request: (b: Uint8Array) => ttp.handle(b) };
   const ttpRef = { party: { name: ttpId.name, publicKey: ttpId.publicKey }, port };
   const server = r.manager(r.merchant, { modules, ttp: ttpRef, accept: accept('merchant'), ...o.serverExtra });
@@ -76,7 +76,7 @@ test('fair money exchange, the buyer\u2019s payment lost: the merchant aborts, e
   // the buyer settled the merchant's payment when it came; in flight now: 7.00 from merchant to buyer
   const mid = await balances();
   expect(total(mid)).toBe(total(before));
-  await new Promise((ok) => setTimeout(ok, 200));
+  await until(() => p.server.m.outcomeOf(out.exchangeId)?.outcome === 'aborted', `the merchant's abort (now ${p.server.m.outcomeOf(out.exchangeId)?.outcome})`);
   const m = p.server.m.outcomeOf(out.exchangeId)!;
   expect(m.outcome).toBe('aborted');
   await p.redeem(m.refunds);
