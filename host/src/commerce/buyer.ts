@@ -50,6 +50,8 @@ export interface Purchase {
   /** What the buyer holds now: the receipt (or the third party's affidavit), the goods. */
   receipt?: Element;
   goods: Element[];
+  /** The person at the device said no (or did not answer): nothing was paid. */
+  userRefused?: boolean;
 }
 
 export type PurchaseStep = 'offer-checked' | 'offer-verified-on-device' | 'waiting-for-user' | 'exchanging' | 'done';
@@ -110,6 +112,7 @@ export class Buyer {
       order: hex(orderDigest),
     });
     step('exchanging');
+    let userRefused = false;
     const outcome = await this.o.exchange.exchange(channel, {
       peer: merchant,
       fair: workflow.fair,
@@ -120,7 +123,11 @@ export class Buyer {
         description: paymentDescription(o.total, o.currency, o.merchant, { txDigest: orderDigest, label: `${o.total} ${o.currency} to ${o.merchant}` }),
         make: async () => {
           step('waiting-for-user');
-          const { token } = await this.o.device.purseDebit(order);
+          const { token } = await this.o.device.purseDebit(order).catch((e: unknown) => {
+            const code = (e as { code?: unknown }).code;
+            if (code === 'USER_REFUSED' || code === 'USER_TIMEOUT') userRefused = true;
+            throw e;
+          });
           await this.o.archive.append({ kind: 'payment-token', deal, counterparty: o.merchant, label: 'card payment', amount: -o.total, currency: o.currency, evidence: token });
           return payment({ instrument: 'device-purse/1', amount: o.total, currency: o.currency, payee: o.merchant, evidence: encodePurseEvidence(token, this.o.cardCertificate) });
         },
@@ -133,7 +140,7 @@ export class Buyer {
     await this.deals.update(deal, { state: dealState(outcome), exchange: outcome.exchangeId, modules: { exchange: outcome.protocol }, note: outcome.reason.slice(0, 200) });
     if (receipt) await this.o.archive.append({ kind: 'receipt', deal, counterparty: o.merchant, label: receipt.kind === 'statement' ? receipt.format : 'receipt', evidence: receipt.kind === 'statement' ? receipt.document : new Uint8Array() });
     step('done');
-    return { deal, offer: v, workflow, order, orderDigest, outcome, ...(receipt ? { receipt } : {}), goods };
+    return { deal, offer: v, workflow, order, orderDigest, outcome, ...(receipt ? { receipt } : {}), goods, ...(userRefused ? { userRefused } : {}) };
   }
 }
 
