@@ -12,7 +12,7 @@ import { DeviceInUseError } from '../device/session-lock';
 import { SqliteArchive } from '../services/archive';
 import { writeFileAtomic } from '../services/atomic-file';
 import { defaultDbPath } from './archive';
-import { untilStopped } from './until-stopped';
+import { portOption, untilStopped } from './service';
 
 export const HELP = `semper agent — the buyer's agent: the local API merchant pages talk to
 
@@ -78,8 +78,8 @@ export async function run(argv: string[], io: AgentCliIo = {}): Promise<number> 
     err(sub ? `semper agent: unknown command ${[sub, ...extra].join(' ')}: use semper agent start\n` : `${HELP}\n`);
     return 2;
   }
-  const port = v.port === undefined ? DEFAULT_PORT : Number(v.port);
-  if (!/^\d{1,5}$/.test(v.port ?? '0') || port > 65535) {
+  const port = portOption(v.port, DEFAULT_PORT);
+  if (port === undefined) {
     err('semper agent: --port must be 0..65535\n');
     return 2;
   }

@@ -2,7 +2,6 @@
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { p256 } from '@noble/curves/p256';
@@ -10,7 +9,7 @@ import { TrustStore } from '../../../shared/src/certificate';
 import { assertPublicKey } from '../../../shared/src/cose';
 import { Bank } from '../bank/bank';
 import { serveBank } from '../bank/http';
-import { KeyStore } from '../services/keystore';
+import { keyFromStore, portOption, semperHome, untilStopped } from './service';
 
 export const HELP = `semper bank — the bank: accounts, deposits of card payment tokens, account payments, refunds, purse loads
 
@@ -80,8 +79,8 @@ export async function run(argv: string[], io: BankCliIo = {}): Promise<number> {
     out(`${HELP}\n`);
     return 0;
   }
-  const port = v.port === undefined ? 8480 : Number(v.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  const port = portOption(v.port, 8480);
+  if (port === undefined) {
     err('semper bank: --port must be 0..65535\n');
     return 2;
   }
@@ -93,25 +92,13 @@ export async function run(argv: string[], io: BankCliIo = {}): Promise<number> {
     err('semper bank: give --issuer-key LABEL (from the key store) or --issuer-key test\n');
     return 2;
   }
-  const home = env.SEMPER_HOME ?? join(homedir(), '.semper');
+  const home = semperHome(env);
   let issuerKey: Uint8Array;
   let bankKey: Uint8Array | undefined;
   const ttpKeys: Uint8Array[] = [];
   const trust = new TrustStore();
   /** A private key from the key store; undefined when the passphrase is not set (said on stderr). */
-  const fromKeyStore = async (label: string): Promise<Uint8Array | undefined> => {
-    const pass = env.SEMPER_KEYSTORE_PASSPHRASE;
-    if (!pass) {
-      err('semper bank: set SEMPER_KEYSTORE_PASSPHRASE to open the key store\n');
-      return undefined;
-    }
-    const ks = await KeyStore.open(v.keystore ?? join(home, 'keys.semper'), pass);
-    try {
-      return ks.privateKey(label);
-    } finally {
-      ks.close();
-    }
-  };
+  const fromKeyStore = (label: string): Promise<Uint8Array | undefined> => keyFromStore(label, { env, file: v.keystore, err, command: 'semper bank' });
   try {
     for (const f of v['trust-root']) trust.addRoot(new Uint8Array(readFileSync(f)));
     for (const f of v['ttp-key'] ?? []) {
@@ -164,15 +151,7 @@ export async function run(argv: string[], io: BankCliIo = {}): Promise<number> {
   out(`semper bank listening on ${svc.url}\n`);
   if (!env.SEMPER_BANK_ADMIN_TOKEN) out(`admin token: ${adminToken}\n`);
   io.onListening?.(svc.url, adminToken);
-  await new Promise<void>((stop) => {
-    if (io.signal) {
-      if (io.signal.aborted) stop();
-      io.signal.addEventListener('abort', () => stop(), { once: true });
-    } else {
-      process.once('SIGINT', () => stop());
-      process.once('SIGTERM', () => stop());
-    }
-  });
+  await untilStopped(io.signal);
   await svc.close();
   bank.close();
   return 0;

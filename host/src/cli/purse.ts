@@ -4,8 +4,6 @@
 // instruction for the card; the device shows amount and issuer, the user presses OK, the card
 // checks the issuer's signature and its load counter and credits the purse.
 
-import { join } from 'node:path';
-import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { BankClient } from '../bank/client';
 import { BankError } from '../bank/errors';
@@ -14,7 +12,7 @@ import { DeviceInUseError } from '../device/session-lock';
 import { DeviceError } from '../link/device-link';
 import { signLoadRequest } from '../payment/formats';
 import { currencyExponent, formatMinorUnits } from '../services/money';
-import { KeyStore } from '../services/keystore';
+import { keyFromStore } from './service';
 
 export const HELP = `semper purse — the purse on the card in the device
 
@@ -145,20 +143,11 @@ async function instructionFromBank(v: Values, env: NodeJS.ProcessEnv, now: (() =
     err('semper purse load: --card needs the card id as 16 hex digits\n');
     return 2;
   }
-  const pass = env.SEMPER_KEYSTORE_PASSPHRASE;
-  if (!pass) {
-    err('semper purse load: set SEMPER_KEYSTORE_PASSPHRASE to open the key store\n');
-    return 2;
-  }
-  const home = env.SEMPER_HOME ?? join(homedir(), '.semper');
   let key: Uint8Array;
   try {
-    const ks = await KeyStore.open(v.keystore ?? join(home, 'keys.semper'), pass);
-    try {
-      key = ks.privateKey(v.key);
-    } finally {
-      ks.close();
-    }
+    const k = await keyFromStore(v.key, { env, file: v.keystore, err, command: 'semper purse load' });
+    if (!k) return 2;
+    key = k;
   } catch (e) {
     err(`semper purse load: key store: ${(e as { code?: string }).code ?? ''} ${(e as Error).message}\n`);
     return 3;

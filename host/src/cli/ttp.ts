@@ -1,16 +1,15 @@
 // `semper ttp`: runs the fair-exchange third party as an HTTP service (host/src/ttp).
 
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { p256 } from '@noble/curves/p256';
 import { TrustStore } from '../../../shared/src/certificate';
 import { SqliteArchive } from '../services/archive';
-import { KeyStore } from '../services/keystore';
 import { ThirdParty } from '../ttp/third-party';
 import { serveThirdParty } from '../ttp/http';
 import { standardModules } from '../ttp/modules';
+import { keyFromStore, portOption, semperHome, untilStopped } from './service';
 
 export const HELP = `semper ttp — the fair-exchange third party: resolves and aborts exchanges that went wrong
 
@@ -72,8 +71,8 @@ export async function run(argv: string[], io: TtpCliIo = {}): Promise<number> {
     out(`${HELP}\n`);
     return 0;
   }
-  const port = v.port === undefined ? 8482 : Number(v.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  const port = portOption(v.port, 8482);
+  if (port === undefined) {
     err('semper ttp: --port must be 0..65535\n');
     return 2;
   }
@@ -81,7 +80,7 @@ export async function run(argv: string[], io: TtpCliIo = {}): Promise<number> {
     err('semper ttp: give --key LABEL (from the key store) or --key test\n');
     return 2;
   }
-  const home = env.SEMPER_HOME ?? join(homedir(), '.semper');
+  const home = semperHome(env);
   const trust = new TrustStore();
   let privateKey: Uint8Array;
   try {
@@ -90,14 +89,9 @@ export async function run(argv: string[], io: TtpCliIo = {}): Promise<number> {
       privateKey = p256.utils.randomPrivateKey();
       err('WARNING: TEST third-party key, generated now and forgotten at exit: never use it for real exchanges\n');
     } else {
-      const pass = env.SEMPER_KEYSTORE_PASSPHRASE;
-      if (!pass) {
-        err('semper ttp: set SEMPER_KEYSTORE_PASSPHRASE to open the key store\n');
-        return 2;
-      }
-      const ks = await KeyStore.open(v.keystore ?? join(home, 'keys.semper'), pass);
-      privateKey = ks.privateKey(v.key);
-      ks.close();
+      const k = await keyFromStore(v.key, { env, file: v.keystore, err, command: 'semper ttp' });
+      if (!k) return 2;
+      privateKey = k;
     }
   } catch (e) {
     err(`semper ttp: ${(e as Error).name} ${(e as { code?: string }).code ?? ''}: ${(e as Error).message}\n`);
@@ -122,15 +116,7 @@ export async function run(argv: string[], io: TtpCliIo = {}): Promise<number> {
   }
   out(`semper ttp "${identity.name}" listening on ${svc.url}\npublic key: ${Buffer.from(identity.publicKey).toString('base64url')}\n`);
   io.onListening?.(svc.url, identity.publicKey);
-  await new Promise<void>((stop) => {
-    if (io.signal) {
-      if (io.signal.aborted) stop();
-      io.signal.addEventListener('abort', () => stop(), { once: true });
-    } else {
-      process.once('SIGINT', () => stop());
-      process.once('SIGTERM', () => stop());
-    }
-  });
+  await untilStopped(io.signal);
   await svc.close();
   archive.close();
   return 0;
