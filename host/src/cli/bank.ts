@@ -14,7 +14,7 @@ import { keyFromStore, portOption, semperHome, untilStopped } from './service';
 export const HELP = `semper bank — the bank: accounts, deposits of card payment tokens, account payments, refunds, purse loads
 
 usage:
-  semper bank --trust-root FILE [--port N] [--host ADDR] [--db FILE]
+  semper bank [start] --trust-root FILE [--port N] [--host ADDR] [--db FILE]
               [--issuer-key LABEL | --issuer-key test] [--keystore FILE] [--issuer-name NAME]
               [--bank-key LABEL] [--ttp-key FILE ...]
 
@@ -70,7 +70,11 @@ export async function run(argv: string[], io: BankCliIo = {}): Promise<number> {
   const env = io.env ?? process.env;
   let v;
   try {
-    v = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }).values;
+    const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    // `semper bank start …` reads as well as `semper bank …` (the service is all this command does)
+    const extra = parsed.positionals[0] === 'start' ? parsed.positionals.slice(1) : parsed.positionals;
+    if (extra.length) throw new Error(`unexpected argument ${JSON.stringify(extra[0])} (options start with --; see --help)`);
+    v = parsed.values;
   } catch (e) {
     err(`semper bank: ${(e as Error).message}\n`);
     return 2;

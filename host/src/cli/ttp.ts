@@ -14,7 +14,7 @@ import { keyFromStore, portOption, semperHome, untilStopped } from './service';
 export const HELP = `semper ttp — the fair-exchange third party: resolves and aborts exchanges that went wrong
 
 usage:
-  semper ttp --key LABEL|test [--port N] [--host ADDR] [--db FILE] [--keystore FILE]
+  semper ttp [start] --key LABEL|test [--port N] [--host ADDR] [--db FILE] [--keystore FILE]
              [--name NAME] [--trust-root FILE]...
 
 options:
@@ -62,7 +62,11 @@ export async function run(argv: string[], io: TtpCliIo = {}): Promise<number> {
   const env = io.env ?? process.env;
   let v;
   try {
-    v = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }).values;
+    const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    // `semper ttp start …` reads as well as `semper ttp …` (the service is all this command does)
+    const extra = parsed.positionals[0] === 'start' ? parsed.positionals.slice(1) : parsed.positionals;
+    if (extra.length) throw new Error(`unexpected argument ${JSON.stringify(extra[0])} (options start with --; see --help)`);
+    v = parsed.values;
   } catch (e) {
     err(`semper ttp: ${(e as Error).message}\n`);
     return 2;

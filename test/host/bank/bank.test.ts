@@ -166,10 +166,12 @@ test('semper bank: HELP, bad options, and a service started with a TEST issuer k
   const errs: string[] = [];
   expect(await run(['--port', 'x'], { err: (s) => errs.push(s), out: () => undefined })).toBe(2);
   expect(await run(['--issuer-key', 'test'], { err: (s) => errs.push(s), out: () => undefined })).toBe(2);
+  expect(await run(['restart', '--issuer-key', 'test'], { err: (s) => errs.push(s), out: () => undefined })).toBe(2);
+  expect(errs.join('')).toMatch(/unexpected argument "restart"/);
   const { SqliteArchive } = await import('../../../host/src/services/archive');
   SqliteArchive.open(join(tmp.dir, 'archive.db')).close();
   writeFileSync(join(tmp.dir, 'r.cose'), rootCertificate);
-  expect(await run(['--db', join(tmp.dir, 'archive.db'), '--issuer-key', 'test', '--trust-root', join(tmp.dir, 'r.cose')], { err: (s) => errs.push(s), out: () => undefined })).toBe(3);
+  expect(await run(['start', '--db', join(tmp.dir, 'archive.db'), '--issuer-key', 'test', '--trust-root', join(tmp.dir, 'r.cose')], { err: (s) => errs.push(s), out: () => undefined })).toBe(3);
   expect(errs.join('')).toMatch(/not a bank/);
   const root = join(tmp.dir, 'root.cose');
   writeFileSync(root, rootCertificate);

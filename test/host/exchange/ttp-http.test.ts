@@ -78,7 +78,9 @@ test('semper ttp: --help, bad options, and a running service that answers /v1/tt
   expect(err.join('')).toMatch(/--key/);
   const ac = new AbortController();
   let url = '';
-  const done = ttpCli(['--key', 'test', '--port', '0', '--db', join(dir, 'ttp.db')], { out: () => undefined, err: () => undefined, signal: ac.signal, onListening: (u) => (url = u) });
+  expect(await ttpCli(['stop', '--key', 'test'], { err: (s) => err.push(s) })).toBe(2);
+  expect(err.join('')).toMatch(/unexpected argument "stop"/);
+  const done = ttpCli(['start', '--key', 'test', '--port', '0', '--db', join(dir, 'ttp.db')], { out: () => undefined, err: () => undefined, signal: ac.signal, onListening: (u) => (url = u) });
   while (!url) await new Promise((ok) => setTimeout(ok, 10));
   const info = (await (await fetch(`${url}/v1/ttp`)).json()) as { name: string };
   expect(info.name).toBe('SEMPER Test TTP');
