@@ -78,6 +78,10 @@ const COMMANDS: Record<string, Command> = {
       return mod.run(argv);
     },
   },
+  ca: {
+    summary: 'the certification authority: certificates for merchants, banks, third parties and cards; revocation; registration codes',
+    run: async (argv) => (await import('./ca')).run(argv),
+  },
   ttp: {
     summary: 'the fair-exchange third party: resolves and aborts exchanges that went wrong, signed and final',
     run: async (argv) => (await import('./ttp')).run(argv),
