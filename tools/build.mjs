@@ -89,6 +89,49 @@ const espruino = {
   },
 };
 
+// Property names: the firmware bundle renames every property the firmware owns to a short
+// name (esbuild mangleProps) — shorter text, and on Espruino a name of up to 4 bytes fits in
+// its JsVar where a longer one takes another. Kept as written (reserveProps): every name
+// JavaScript or Espruino defines (the build's own runtime, plus each word of
+// device/src/espruino.d.ts), the pin map's keys (a define, left as written by esbuild), the
+// field names of the link's schema strings ("1 statement y 1 1536,…": bodies are objects
+// keyed by them), every string literal that is a bare name (a key read through o[name]),
+// and the settings keys persisted in Storage (they must survive a firmware update).
+function reservedProps() {
+  const names = new Set(['lang']);
+  const addAll = (o) => {
+    if (o === null || (typeof o !== 'object' && typeof o !== 'function')) return;
+    for (const n of Object.getOwnPropertyNames(o)) names.add(n);
+  };
+  for (const g of Object.getOwnPropertyNames(globalThis)) {
+    names.add(g);
+    const v = globalThis[g];
+    addAll(v);
+    if (typeof v === 'function') addAll(v.prototype);
+  }
+  addAll(Object.getPrototypeOf(Uint8Array));
+  addAll(Object.getPrototypeOf(Uint8Array.prototype));
+  for (const m of readFileSync(join(root, 'device', 'src', 'espruino.d.ts'), 'utf8').matchAll(/[A-Za-z_$][\w$]*/g)) names.add(m[0]);
+  JSON.stringify(firmwarePins(pinmap), (k, v) => (names.add(k), v));
+  const literal = (text) => {
+    if (/^[A-Za-z_$][\w$]*$/.test(text)) names.add(text);
+    for (const field of text.split(',')) {
+      const f = /^\??\d+ ([A-Za-z_$][\w$]*) [a-zA-Z]\b/.exec(field);
+      if (f) names.add(f[1]);
+    }
+  };
+  const walk = (dir) => {
+    for (const f of readdirSync(dir)) {
+      const p = join(dir, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (p.endsWith('.ts')) for (const m of readFileSync(p, 'utf8').matchAll(/'((?:[^'\\\n]|\\.)*)'|"((?:[^"\\\n]|\\.)*)"|`([^`]*)`/g)) literal(m[1] ?? m[2] ?? m[3]);
+    }
+  };
+  walk(join(root, 'device', 'src'));
+  walk(join(root, 'protocol', 'src'));
+  return new RegExp('^(?:' + [...names].map((n) => n.replace(/\$/g, '\\$')).join('|') + ')$');
+}
+const mangle = { mangleProps: /^[A-Za-z_$]/, reserveProps: reservedProps() };
 const out = join(root, 'dist', 'device');
 mkdirSync(out, { recursive: true });
 // cjs in a hand-made IIFE, so `require('Storage')` stays a literal call (iife would wrap the
@@ -98,6 +141,7 @@ await build({
   format: 'cjs',
   banner: { js: '(function(){' },
   footer: { js: '})();' },
+  ...mangle,
   entryPoints: [join(root, 'device', 'src', 'main.ts')],
   outfile: join(out, 'firmware.js'),
   metafile: true,
@@ -115,6 +159,7 @@ if (process.argv.includes('--measure')) {
     format: 'cjs',
     banner: { js: '(function(){' },
     footer: { js: '})();' },
+    ...mangle,
     define: { ...espruino.define, __PINMAP__: JSON.stringify(firmwarePins(remap(pinmap))) },
     entryPoints: [join(root, 'device', 'src', 'main.ts')],
     outfile: join(out, 'firmware-measure.js'),

@@ -76,6 +76,10 @@ describe('money and dates', () => {
     expect(formatMoney(9007199254740991, 'EUR', '.', ',')).toBe('90,071,992,547,409.91 EUR');
     expect(formatMoney(1, 'XXX', '.', ',')).toBe('');
     expect(currencyExponent('constructor')).toBe(-1);
+    // the table is one string of " CODE digit" entries: only a whole entry may match
+    for (const part of ['EUR2', 'UR2', 'R2 U', ' EUR', 'EU', 'eur', '', 'EURO', 'CLP0']) expect(currencyExponent(part)).toBe(-1);
+    expect(currencyExponent('CLP')).toBe(0);
+    expect(currencyExponent('BHD')).toBe(3);
   });
 
   test('dates in UTC, day and time exact to the second', () => {

@@ -4,19 +4,20 @@
 // unambiguously in every language).
 
 /**
- * ISO 4217 minor-unit exponents of the currencies the device shows. A currency not listed
- * here cannot be displayed (its amount would be guessed), and the statement is refused.
+ * ISO 4217 minor-unit exponents of the currencies the device shows, as " CODE digit" entries
+ * of one string (a string costs no JsVar per currency, and no property name the bundle could
+ * rename). A currency not listed here cannot be displayed (its amount would be guessed), and
+ * the statement is refused.
  */
-const EXPONENTS: { [code: string]: number } = {
-  EUR: 2, USD: 2, GBP: 2, CHF: 2, JPY: 0, SEK: 2, NOK: 2, DKK: 2, PLN: 2, CZK: 2, HUF: 2,
-  RON: 2, BGN: 2, ISK: 0, CAD: 2, AUD: 2, NZD: 2, CNY: 2, HKD: 2, SGD: 2, KRW: 0, INR: 2,
-  BRL: 2, MXN: 2, ZAR: 2, TRY: 2, ILS: 2, BHD: 3, KWD: 3, JOD: 3, OMR: 3, TND: 3, CLP: 0,
-};
+const EXPONENTS =
+  ' EUR2 USD2 GBP2 CHF2 JPY0 SEK2 NOK2 DKK2 PLN2 CZK2 HUF2 RON2 BGN2 ISK0 CAD2 AUD2 NZD2 CNY2 HKD2 SGD2 KRW0 INR2' +
+  ' BRL2 MXN2 ZAR2 TRY2 ILS2 BHD3 KWD3 JOD3 OMR3 TND3 CLP0';
 
 /** The exponent of an ISO 4217 code, or -1 if the device does not know it. */
 export function currencyExponent(code: string): number {
-  const e = EXPONENTS[code];
-  return typeof e === 'number' && Object.prototype.hasOwnProperty.call(EXPONENTS, code) ? e : -1;
+  // exactly three capitals, so " " + code can only match a whole entry
+  const at = typeof code === 'string' && /^[A-Z]{3}$/.test(code) ? EXPONENTS.indexOf(' ' + code) : -1;
+  return at < 0 ? -1 : EXPONENTS.charCodeAt(at + 4) - 48;
 }
 
 function group(digits: string, sep: string): string {
