@@ -96,9 +96,11 @@ const espruino = {
 // device/src/espruino.d.ts), the pin map's keys (a define, left as written by esbuild), the
 // field names of the link's schema strings ("1 statement y 1 1536,…": bodies are objects
 // keyed by them), every string literal that is a bare name (a key read through o[name]),
-// and the settings keys persisted in Storage (they must survive a firmware update).
-function reservedProps() {
+// the names in the constant tables (errorCodeName() shows them: Object.keys), and the
+// settings keys persisted in Storage (they must survive a firmware update).
+function reservedProps(tables) {
   const names = new Set(['lang']);
+  for (const t of Object.values(tables)) for (const n of Object.keys(t)) names.add(n);
   const addAll = (o) => {
     if (o === null || (typeof o !== 'object' && typeof o !== 'function')) return;
     for (const n of Object.getOwnPropertyNames(o)) names.add(n);
@@ -131,18 +133,70 @@ function reservedProps() {
   walk(join(root, 'protocol', 'src'));
   return new RegExp('^(?:' + [...names].map((n) => n.replace(/\$/g, '\\$')).join('|') + ')$');
 }
-const mangle = { mangleProps: /^[A-Za-z_$]/, reserveProps: reservedProps() };
-const out = join(root, 'dist', 'device');
-mkdirSync(out, { recursive: true });
+// Named constants: the protocol's `export const X = { NAME: 1, … } as const` tables (MsgType,
+// ErrorCode, DeviceState, FrameKind, …) are read as X.NAME all over the firmware. In the
+// bundle each such read becomes its number (an esbuild plugin rewrites the source as it
+// loads it), so no table object is alive on the board — a JsVar or two per entry otherwise —
+// unless code really uses it as an object (then esbuild keeps it). A name a table lacks fails
+// the build.
+function constantTables() {
+  const tables = {};
+  const walk = (dir) => {
+    for (const f of readdirSync(dir)) {
+      const p = join(dir, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (p.endsWith('.ts')) {
+        const text = readFileSync(p, 'utf8');
+        for (const m of text.matchAll(/export const (\w+) = \{([^}]*)\} as const;/g)) {
+          const body = m[2].replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+          const entries = body.split(',').map((e) => e.trim()).filter((e) => e !== '');
+          const table = {};
+          if (entries.every((e) => /^[A-Z_][A-Z0-9_]*: \d+$/.test(e))) {
+            for (const e of entries) table[e.split(':')[0]] = Number(e.split(':')[1]);
+            tables[m[1]] = table;
+          }
+        }
+      }
+    }
+  };
+  walk(join(root, 'protocol', 'src'));
+  walk(join(root, 'device', 'src'));
+  return tables;
+}
+const tables = constantTables();
+const inlineConstants = {
+  name: 'inline-constants',
+  setup(b) {
+    const use = new RegExp('\\b(' + Object.keys(tables).join('|') + ')\\.([A-Z_][A-Z0-9_]*)\\b', 'g');
+    b.onLoad({ filter: /[\\/](device|protocol)[\\/]src[\\/].*\.ts$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      return {
+        loader: 'ts',
+        contents: text.replace(use, (all, table, name) => {
+          if (!(name in tables[table])) throw new Error(`${args.path}: ${table}.${name} is not in the table`);
+          return String(tables[table][name]);
+        }),
+      };
+    });
+  },
+};
+/** The firmware bundle's esbuild settings (dist/device/firmware.js and its --measure twin). */
 // cjs in a hand-made IIFE, so `require('Storage')` stays a literal call (iife would wrap the
 // externals in a __require helper that needs Proxy, which Espruino lacks)
-await build({
+const firmwareBuild = {
   ...espruino,
   format: 'cjs',
   banner: { js: '(function(){' },
   footer: { js: '})();' },
-  ...mangle,
+  mangleProps: /^[A-Za-z_$]/,
+  reserveProps: reservedProps(tables),
+  plugins: [inlineConstants],
   entryPoints: [join(root, 'device', 'src', 'main.ts')],
+};
+const out = join(root, 'dist', 'device');
+mkdirSync(out, { recursive: true });
+await build({
+  ...firmwareBuild,
   outfile: join(out, 'firmware.js'),
   metafile: true,
 }).then((r) => writeFileSync(join(out, 'firmware.meta.json'), JSON.stringify(r.metafile)));
@@ -155,13 +209,8 @@ if (process.argv.includes('--measure')) {
   const pin = (v) => (typeof v === 'string' && /^[A-H]\d{1,2}$/.test(v) ? (virtual[v] ??= 'D' + Object.keys(virtual).length) : v);
   const remap = (o) => (Array.isArray(o) ? o.map(remap) : o && typeof o === 'object' ? Object.fromEntries(Object.entries(o).map(([k, v]) => [k, remap(pin(v))])) : o);
   await build({
-    ...espruino,
-    format: 'cjs',
-    banner: { js: '(function(){' },
-    footer: { js: '})();' },
-    ...mangle,
+    ...firmwareBuild,
     define: { ...espruino.define, __PINMAP__: JSON.stringify(firmwarePins(remap(pinmap))) },
-    entryPoints: [join(root, 'device', 'src', 'main.ts')],
     outfile: join(out, 'firmware-measure.js'),
   });
 }

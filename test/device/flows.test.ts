@@ -62,6 +62,11 @@ describe('CONFIRM', () => {
     await rig.press('CANCEL');
     expect((await rejection(p)).wireCode).toBe(ErrorCode.USER_REFUSED);
     await rig.waitFor(/Refused/);
+    // the result's help names the code as the protocol does (the bundle keeps those names)
+    await rig.press('MENU');
+    await rig.waitFor(/error 11\s+\(USER_REFUSED\)/);
+    await rig.press('OK');
+    await rig.waitFor(/Refused/);
     await rig.press('OK');
     await rig.waitFor(/Erika Mustermann/);
   });
