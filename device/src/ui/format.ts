@@ -15,8 +15,11 @@ const EXPONENTS =
 
 /** The exponent of an ISO 4217 code, or -1 if the device does not know it. */
 export function currencyExponent(code: string): number {
-  // exactly three capitals, so " " + code can only match a whole entry
-  const at = typeof code === 'string' && /^[A-Z]{3}$/.test(code) ? EXPONENTS.indexOf(' ' + code) : -1;
+  // exactly three capitals, so " " + code can only match a whole entry (no regex: Espruino
+  // 2v29's has no {n} quantifier — /^[A-Z]{3}$/ is always false there)
+  if (typeof code !== 'string' || code.length !== 3) return -1;
+  for (let i = 0; i < 3; i++) if (code.charCodeAt(i) < 65 || code.charCodeAt(i) > 90) return -1;
+  const at = EXPONENTS.indexOf(' ' + code);
   return at < 0 ? -1 : EXPONENTS.charCodeAt(at + 4) - 48;
 }
 
