@@ -2,13 +2,20 @@
 // bytes, JsVars on the Pico, frames and bytes per payment, key-press-to-screen latency.
 // Figures, not pass/fail.
 //
+// Size is what a board's Storage must hold: .bootcde (firmware.js after its first line) plus
+// the resource files that line carries (font, language packs; tools/build.mjs), each with
+// Espruino's 32-byte file header, against the Pico's 48 KB.
+//
 // JsVars are counted by the real interpreter only: V8 objects have no JsVar equivalent, and
 // the firmware's state lives in closures the emulator cannot see. With ESPRUINO_BIN naming a
 // locally built Espruino 2v29 Linux port (device/ESPRUINO.md; built with the Pico's 5,100
 // JsVars for a faithful count), the bench writes dist/device/firmware-measure.js (the firmware
 // with the board's pins renamed to the interpreter's virtual pins) into its Storage, boots it
-// from flash, and reads process.memory() at idle and with a long payment statement on screen
-// (link frames delivered with USB.emit). Without ESPRUINO_BIN it says so.
+// from flash (its first line writes the resource files, as the flash tool does), and reads
+// process.memory() at idle, and every 10 ms from the moment a long payment statement
+// arrives until it is on screen (link frames delivered with USB.emit): the highest of those is
+// the peak. The Linux port has no card, so the card steps of a payment (PIN, debit) are not in
+// it. Without ESPRUINO_BIN it says so.
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -48,7 +55,7 @@ function row(name: string, value: string, goal: string): void {
 }
 
 /** JsVars on a real interpreter, or null without ESPRUINO_BIN. */
-function jsVars(): { idle: number; review: number; total: number; bin: string } | null {
+function jsVars(): { idle: number; review: number; peak: number; resources: number; total: number; bin: string } | null {
   const bin = process.env.ESPRUINO_BIN;
   if (!bin) return null;
   const fw = readFileSync(MEASURE, 'latin1');
@@ -68,20 +75,27 @@ function jsVars(): { idle: number; review: number; total: number; bin: string } 
     const frame = (kind: number, payload: Uint8Array): string => Buffer.from(encodeFrame({ kind: kind as never, seq: 0, ack: 255, payload }, (d) => crc32(d))).toString('latin1');
     const sync = frame(FrameKind.SYNC, Uint8Array.of(1, 2, 3, 4));
     const confirm = frame(FrameKind.DATA, encodeHostMessage(MsgType.CONFIRM, 7, { statement }, 'request'));
-    // the console stays on stdout (the firmware would move it to LoopbackA) so the figures can be read
+    // the console stays on stdout (the firmware would move it to LoopbackA) so the figures can be
+    // read. The firmware's top-level names are globals (it runs as .bootcde does, not in a
+    // function): the measuring code declares none of its own, all of it is inside a function.
     const out = run(
-      'LoopbackA.setConsole=function(){};eval(require("Storage").read("fw.js"));' +
+      'LoopbackA.setConsole=function(){};eval(require("Storage").read("fw.js"));(function(){' +
         'function m(t){var p=process.memory();print("MEM "+t+" "+p.usage+" "+p.total);}' +
+        'var R=0,S=require("Storage");S.list(/^semper\\./).forEach(function(n){R+=S.read(n).length+32;});print("MEM resources "+R+" 0");' +
         `setTimeout(function(){m("idle");USB.emit("data",${JSON.stringify(sync)});` +
-        `setTimeout(function(){USB.emit("data",${JSON.stringify(confirm)});setTimeout(function(){m("review");quit();},600);},200);},800);`,
+        `setTimeout(function(){var P=0,w=setInterval(function(){var u=process.memory().usage;if(u>P)P=u;},10);USB.emit("data",${JSON.stringify(confirm)});` +
+        'setTimeout(function(){clearInterval(w);m("review");print("MEM peak "+P+" 0");quit();},600);},200);},800);})();',
     );
+    // the review's STATUS label: the statement was accepted and is on screen, not refused
+    if (!/Check/.test(out)) throw new Error(`the statement never came on screen on ${bin}:\n${out.slice(-400)}`);
+    if (/Uncaught/.test(out)) throw new Error(`the firmware failed on ${bin}:\n${out.slice(out.indexOf('Uncaught'), out.indexOf('Uncaught') + 400)}`);
     const get = (tag: string): [number, number] => {
       const m = new RegExp(`MEM ${tag} (\\d+) (\\d+)`).exec(out);
       if (!m) throw new Error(`no ${tag} figure from ${bin}:\n${out.slice(-400)}`);
       return [Number(m[1]), Number(m[2])];
     };
     const [idle, total] = get('idle');
-    return { idle, review: get('review')[0], total, bin };
+    return { idle, review: get('review')[0], peak: get('peak')[0], resources: get('resources')[0], total, bin };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -139,12 +153,15 @@ async function emulatorFigures(): Promise<{ frames: number; bytes: number; laten
 
 async function main(): Promise<void> {
   console.log('SEMPER firmware: size, memory, link and responsiveness\n');
-  const size = statSync(FIRMWARE).size;
-  row('firmware bundle (minified, dist/device/firmware.js)', `${(size / 1024).toFixed(1)} KB`, '≤ 40 KB');
+  const text = readFileSync(FIRMWARE, 'latin1');
+  const boot = text.startsWith('/*semper-resources*/') ? text.length - text.indexOf('\n') - 1 : statSync(FIRMWARE).size;
+  row('firmware code (.bootcde: firmware.js after line 1)', `${(boot / 1024).toFixed(1)} KB`, '≤ 40 KB');
   const mem = jsVars();
   if (mem) {
+    row('Storage in all (.bootcde, resource files, headers)', `${((boot + 32 + mem.resources) / 1024).toFixed(1)} KB`, '≤ 48 KB (the Pico\'s Storage)');
     row(`JsVars at idle (${mem.total} on this interpreter)`, String(mem.idle), '≤ 3,000 (room for an operation)');
     row('JsVars with a payment statement on screen', String(mem.review), '≤ 3,500 at peak');
+    row('JsVars, highest while it arrives and is laid out', String(mem.peak), '≤ 3,500 at peak');
     console.log(`    measured on ${mem.bin}; card operations need a card, which the Linux port lacks`);
   } else {
     row('JsVars', 'not measured', '≤ 3,500 at peak');

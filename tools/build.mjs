@@ -19,10 +19,12 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const pinmap = JSON.parse(readFileSync(join(root, 'board', 'pinmap.json'), 'utf8'), (k, v) => (k.startsWith('//') ? undefined : v));
 // the display's languages: every device/lang/*.json, English first; adding a language is
 // adding a file. Each becomes a pack of "\nkey=value" lines in the font's bytes (checked here:
-// a string the font cannot draw fails the build), which the firmware writes to Storage once
-// and reads from flash (device/src/resources.ts) — RAM holds only the list of languages.
+// a string the font cannot draw fails the build): a Storage file the firmware reads from flash
+// (device/src/resources.ts) — RAM holds only the list of languages.
 const fontTs = readFileSync(join(root, 'device', 'src', 'ui', 'font.ts'), 'utf8');
-const fontWidths = /export const FONT_WIDTHS = '([^']*)'/.exec(fontTs)[1].replace(/\\x([0-9A-F]{2})/gi, (_, h) => String.fromCharCode(parseInt(h, 16)));
+/** A single-quoted string literal of font.ts (generated, pure ASCII with \x escapes) as its bytes. */
+const fontLiteral = (re) => new Function(`return '${re.exec(fontTs)[1]}';`)();
+const fontWidths = fontLiteral(/export const FONT_WIDTHS = '([^']*)'/);
 function toFontBytes(text, where) {
   let out = '';
   for (const ch of text) {
@@ -39,10 +41,36 @@ const languages = readdirSync(langDir)
   .map((f) => ({ file: f, ...JSON.parse(readFileSync(join(langDir, f), 'utf8')) }))
   .sort((a, b) => (a.code === 'en' ? -1 : b.code === 'en' ? 1 : a.code < b.code ? -1 : 1));
 const languageList = languages.map((l) => [l.code, toFontBytes(l.name, `${l.file}: name`)]);
-// one string, "\x01code" + pack per language: a string define is inlined where it is used (an
-// object define would become a top-level variable, alive from boot)
-const languagePacks = languages.map((l) => '\x01' + l.code + Object.entries(l.strings).map(([k, v]) => '\n' + k + '=' + toFontBytes(v, `${l.file}: ${k}`)).join('')).join('');
+const languagePacks = languages.map((l) => [l.code, Object.entries(l.strings).map(([k, v]) => '\n' + k + '=' + toFontBytes(v, `${l.file}: ${k}`)).join('')]);
 const resourcesVersion = createHash('sha256').update(fontTs).update(JSON.stringify(languagePacks)).digest('hex').slice(0, 6);
+/**
+ * The Storage files the firmware reads at run time besides its code (device/src/resources.ts):
+ * the font's bitmap and widths and one pack per language, named semper.<kind>.<version> so
+ * that a new build's files never mix with an old one's. `npm run flash` writes each of them
+ * next to .bootcde; firmware.js carries them in its first line (resourceInstaller) for the
+ * emulator and the tests, which boot the whole file.
+ */
+const resourceFiles = {
+  ['semper.font.' + resourcesVersion]: fontLiteral(/export function fontFiles\(\)[^{]*\{\s*return \['([^']*)'/),
+  ['semper.fontw.' + resourcesVersion]: fontWidths,
+};
+for (const [code, pack] of languagePacks) resourceFiles['semper.lang.' + code + '.' + resourcesVersion] = pack;
+/** A string as an ASCII JavaScript literal (Espruino strings are bytes: \xNN for the rest). */
+const asciiLiteral = (str) => '"' + str.replace(/[^\x20-\x7e]|["\\]/g, (c) => (c === '"' || c === '\\' ? '\\' + c : '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'))) + '"';
+/**
+ * The first line of firmware.js: writes the resource files into Storage where they are
+ * missing or differ, and erases those of other builds. On a board the flash tool writes the
+ * files itself and stores only the rest of firmware.js as .bootcde (tools/flash/flash.mjs
+ * reads the files back out of this line), so the bytes are in flash once.
+ */
+const RESOURCE_MARK = '/*semper-resources*/';
+const resourceInstaller =
+  RESOURCE_MARK +
+  '(function(S,f){var o=S.list(/^semper\\.(font|lang)/),i,n;for(i=0;i<o.length;i++)if(!(o[i] in f))S.erase(o[i]);for(n in f)if(S.read(n)!==f[n])S.write(n,f[n]);})(require("Storage"),{' +
+  Object.entries(resourceFiles)
+    .map(([n, d]) => asciiLiteral(n) + ':' + asciiLiteral(d))
+    .join(',') +
+  '});\n';
 /** The parts of the pin map the firmware reads (it stays in RAM from boot: no more than needed). */
 function firmwarePins(pm) {
   return { version: pm.version, display: pm.display, keypad: pm.keypad, card: pm.card };
@@ -85,7 +113,6 @@ const espruino = {
     __FIRMWARE_VERSION__: JSON.stringify(pkg.version),
     __PINMAP__: JSON.stringify(firmwarePins(pinmap)),
     __LANGUAGE_LIST__: JSON.stringify(languageList),
-    __LANGUAGE_PACKS__: JSON.stringify(languagePacks),
     __RESOURCES_VERSION__: JSON.stringify(resourcesVersion),
   },
 };
@@ -228,6 +255,8 @@ await build({
   metafile: true,
 }).then((r) => writeFileSync(join(out, 'firmware.meta.json'), JSON.stringify(r.metafile)));
 checkTopLevelNames(join(out, 'firmware.js'));
+const withResources = (file) => writeFileSync(file, resourceInstaller + readFileSync(file, 'latin1'), 'latin1');
+withResources(join(out, 'firmware.js'));
 await build({ ...espruino, entryPoints: [join(root, 'protocol', 'src', 'bundle.ts')], outfile: join(out, 'protocol.js') });
 // --measure: the same firmware with the board's pins renamed to the Linux interpreter's virtual
 // pins (D0, D1, …), so `npm run bench:device` can boot it on a locally built Espruino and read
@@ -241,5 +270,6 @@ if (process.argv.includes('--measure')) {
     define: { ...espruino.define, __PINMAP__: JSON.stringify(firmwarePins(remap(pinmap))) },
     outfile: join(out, 'firmware-measure.js'),
   });
+  withResources(join(out, 'firmware-measure.js'));
 }
 log(`build: dist/device/firmware.js ${statSync(join(out, 'firmware.js')).size} bytes, dist/device/protocol.js ${statSync(join(out, 'protocol.js')).size} bytes`);

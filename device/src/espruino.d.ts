@@ -101,8 +101,6 @@ declare const __PINMAP__: {
 
 /** Replaced at build time: [code, name in font bytes] of every device/lang/*.json, English first. */
 declare const __LANGUAGE_LIST__: [string, string][];
-/** Replaced at build time: for each language "\x01" + code + its "\nkey=value…" lines, in font bytes (written to Storage once, see resources.ts). */
-declare const __LANGUAGE_PACKS__: string;
 /** Replaced at build time: a hash of the font and the language packs (names the Storage files). */
 declare const __RESOURCES_VERSION__: string;
 

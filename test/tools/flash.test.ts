@@ -14,6 +14,8 @@ const flash = join(root, 'tools', 'flash', 'flash.mjs');
 let dir = '';
 let good = '';
 let bad = '';
+let split = '';
+const RESOURCES = { 'semper.font.abc123': '\x00\xfe\x82"\\x41', 'semper.lang.en.abc123': '\nkey=M\xfcller' };
 let fakeCli = '';
 let log = '';
 
@@ -30,9 +32,13 @@ console.log('--] >' + e); // the board echoes what it was sent
 if (mode === 'locked') process.exit(0);
 if (e.includes('-PROBE')) console.log('--] SEMPER-PROBE BOARD=' + (mode === 'otherboard' ? 'PIXLJS' : 'PICO_R1_3') + ' VERSION=2v29 FREE=' + (mode === 'full' ? 100 : 200000) + ' OLD=0');
 else if (e.includes('-VERIFY')) {
-  const s = a[a.indexOf('--storage') + 1];
-  const b = readFileSync(s.slice(s.indexOf(':') + 1));
-  console.log('--] SEMPER-VERIFY SIZE=' + b.length + ' CRC=' + ((crc32(b) ^ (mode === 'badcrc' ? 1 : 0)) >>> 0));
+  // one line per --storage file, as the board prints them: .bootcde first
+  const files = a.filter((x, i) => a[i - 1] === '--storage');
+  files.forEach((s, i) => {
+    const b = readFileSync(s.slice(s.indexOf(':') + 1));
+    const bad = (mode === 'badcrc' && i === 0) || (mode === 'badfile' && i === 2) ? 1 : 0;
+    console.log('--] SEMPER-VERIFY' + (i ? '-FILE N=' + i : '') + ' SIZE=' + b.length + ' CRC=' + ((crc32(b) ^ bad) >>> 0));
+  });
 }
 `;
 
@@ -55,6 +61,11 @@ beforeAll(() => {
   good = join(dir, 'firmware.js');
   // 1000 bytes: three 384-byte chunks
   writeFileSync(good, `(function(){var a=${JSON.stringify('x'.repeat(957))};print(a.length);})();\n`);
+  // a bundle whose first line carries resource files, as tools/build.mjs writes firmware.js
+  split = join(dir, 'split.js');
+  const lit = (t: string): string => '"' + t.replace(/[^\x20-\x7e]|["\\]/g, (c) => (c === '"' || c === '\\' ? '\\' + c : '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'))) + '"';
+  const installer = '/*semper-resources*/(function(S,f){for(var n in f)if(S.read(n)!==f[n])S.write(n,f[n]);})(require("Storage"),{' + Object.entries(RESOURCES).map(([n, d]) => lit(n) + ':' + lit(d)).join(',') + '});\n';
+  writeFileSync(split, Buffer.from(installer + '(function(){print(1);})();\n', 'latin1'));
   bad = join(dir, 'bad.js');
   writeFileSync(bad, '(function(){var o={a:1};const {a}=o;print(a);})();\n');
   fakeCli = join(dir, 'fake-espruino.mjs');
@@ -152,6 +163,39 @@ describe('npm run flash', () => {
     expect(c[1].argv).toContain('.bootcde:firmware.js');
     expect(c[1].cwd).toBe(dir);
     expect(c[2].argv.slice(-2)).toEqual(['-e', 'setTimeout(load,1000)']);
+  });
+
+  it('a bundle carrying resource files: .bootcde is the rest of it, each resource a Storage file of its own, every CRC checked', () => {
+    const r = run(['--port', 'tcp://127.0.0.1:9', '--bundle', split, '--no-start']);
+    expect(r.err).toBe('');
+    expect(r.status).toBe(0);
+    const boot = Buffer.from('(function(){print(1);})();\n', 'latin1');
+    expect(r.out).toContain(`Storage file  .bootcde  ${boot.length} bytes`);
+    // 8 bytes: \x00 \xfe \x82 " and a backslash followed by x41 (not the escape \x41)
+    expect(r.out).toContain(`Storage file  semper.font.abc123  8 bytes  CRC32 0x${zlibCrc32(Buffer.from(RESOURCES['semper.font.abc123'], 'latin1')).toString(16).padStart(8, '0')}`);
+    expect(r.out).toContain('Storage file  semper.lang.en.abc123  11 bytes');
+    expect(r.out).toContain('2 resource files stored: every CRC32 matches');
+    const w = calls()[1];
+    const storage = w.argv.filter((x, i) => w.argv[i - 1] === '--storage');
+    expect(storage).toEqual(['.bootcde:bootcde.js', 'semper.font.abc123:semper.font.abc123', 'semper.lang.en.abc123:semper.lang.en.abc123']);
+    // the files the CLI was given are the exact bytes (removed after the run)
+    expect(w.cwd).not.toBe(dir);
+    expect(existsSync(w.cwd)).toBe(false);
+    // a resource that arrives damaged stops the flash before the firmware is started
+    rmSync(log, { force: true });
+    const damaged = run(['--port', 'tcp://127.0.0.1:9', '--bundle', split], { FAKE_MODE: 'badfile' });
+    expect(damaged.status).toBe(1);
+    expect(damaged.err).toContain('verification FAILED for semper.lang.en.abc123');
+    expect(calls()).toHaveLength(2);
+  });
+
+  it('the dry run lists every Storage file and the size in all', () => {
+    const r = run(['--dry-run', '--bundle', split]);
+    expect(r.status).toBe(0);
+    expect(r.out).toContain('in all        ');
+    expect(r.out).toContain('write .bootcde and 2 resource files');
+    expect(r.out).toMatch(/expects SIZE=\d+ CRC=\d+, file 1 SIZE=8 CRC=\d+, file 2 SIZE=11 CRC=\d+/);
+    expect(calls()).toEqual([]);
   });
 
   it('--no-start verifies but does not start the firmware', () => {

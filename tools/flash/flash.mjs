@@ -2,15 +2,17 @@
 // usage: npm run flash -- --port /dev/ttyACM0 [options]   (see --help and device/FLASHING.md)
 //
 // Writes the firmware bundle (dist/device/firmware.js) into a board's flash as the Storage file
-// `.bootcde`, which Espruino evaluates from flash at every boot, verifies it by CRC32 and starts
-// it. The bytes go over the wire with Espruino's official command-line tool, the npm package
+// `.bootcde`, which Espruino evaluates from flash at every boot, together with the resource files
+// the firmware reads at run time (font, language packs: the bundle's first line carries them,
+// see tools/build.mjs), verifies every file by CRC32 and starts it. The bytes go over the wire with Espruino's official command-line tool, the npm package
 // `espruino` (EspruinoTools): three runs of it, each an `-e` expression, the second with
 // `--storage .bootcde:<bundle>` (EspruinoTools turns that into `require("Storage").write(…)`
 // calls of 384 bytes each). Standalone like the rest of tools/: node built-ins, plus serialport
 // only to list ports when --port is wrong.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +25,8 @@ const rel = (p) => (relative(process.cwd(), p).startsWith('..') ? p : relative(p
 export const ESPRUINO_CLI_VERSION = '0.1.67';
 /** Storage file Espruino runs at boot, from flash. */
 export const BOOT_FILE = '.bootcde';
+/** How firmware.js's first line starts when it carries the resource files (tools/build.mjs). */
+export const RESOURCE_MARK = '/*semper-resources*/';
 /** EspruinoTools' chunk size for --storage uploads (core/utils.js CHUNKSIZE). */
 const CHUNK = 384;
 const DEFAULT_BOARD = JSON.parse(readFileSync(join(root, 'board', 'pinmap.json'), 'utf8')).board;
@@ -97,6 +101,43 @@ export const VERIFY_JS =
 // answers (the timer's id), the CLI sees its prompt, finishes and closes the port first.
 export const START_JS = 'setTimeout(load,1000)';
 
+/**
+ * The Storage files of a bundle, .bootcde first. A bundle whose first line is the resource
+ * installer (RESOURCE_MARK, then `(function(S,f){…})(require("Storage"),{"name":"data",…});`)
+ * is split: .bootcde is the rest of the file, byte for byte, and each resource is a file of its
+ * own — so the bytes are in flash once. The object is read as data (its strings use only the
+ * escapes \\, \" and \xNN), never run.
+ */
+export function storageFiles(bytes) {
+  const text = Buffer.from(bytes).toString('latin1');
+  if (!text.startsWith(RESOURCE_MARK)) return [{ name: BOOT_FILE, bytes: Buffer.from(bytes) }];
+  const nl = text.indexOf('\n');
+  const line = text.slice(0, nl);
+  const from = line.indexOf('require("Storage"),{');
+  const to = line.lastIndexOf('});');
+  if (nl < 0 || from < 0 || to < from) throw new Failure('the bundle\'s resource line is malformed: rebuild it with npm run build', 2);
+  let files;
+  try {
+    files = JSON.parse(line.slice(from + 'require("Storage"),'.length, to + 1).replace(/\\(x([0-9a-fA-F]{2})|.)/g, (all, _e, hex) => (hex ? '\\u00' + hex : all)));
+  } catch (e) {
+    throw new Failure(`the bundle's resource line is malformed (${e.message}): rebuild it with npm run build`, 2);
+  }
+  return [{ name: BOOT_FILE, bytes: Buffer.from(text.slice(nl + 1), 'latin1') }, ...Object.entries(files).map(([name, d]) => ({ name, bytes: Buffer.from(d, 'latin1') }))];
+}
+
+/**
+ * The check after writing several files: erases resource files of other builds, then prints
+ * .bootcde's size and CRC as VERIFY_JS does and each resource's on a line of its own.
+ */
+export function verifyAllJs(names) {
+  if (names.length === 1) return VERIFY_JS;
+  const res = JSON.stringify(names.slice(1));
+  return (
+    'var s=require("Storage"),r=' + res + ';s.erase(".varimg");s.list(/^semper\\.(font|lang)/).forEach(function(n){if(r.indexOf(n)<0)s.erase(n)});' +
+    '[".bootcde"].concat(r).forEach(function(n,i){var f=s.read(n);print("SEMPER"+"-VERIFY"+(i?"-FILE N="+i:"")+" SIZE="+(f?f.length:-1)+" CRC="+(f?E.CRC32(f):-1))})'
+  );
+}
+
 /** What EspruinoTools sends for `--storage NAME:FILE` (utils.js getUploadFileCode). */
 export function storageWriteCode(name, bytes) {
   const data = Buffer.from(bytes);
@@ -122,14 +163,19 @@ function espruinoCli() {
 
 const shellQuote = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 
-/** The three espruino runs. */
-export function plan(port, bundle) {
+/**
+ * The three espruino runs. `files`: the resource files besides .bootcde, as local files in
+ * `filesDir` (.bootcde itself there as bootcde.js) — or none, and the bundle is .bootcde.
+ */
+export function plan(port, bundle, files = [], filesDir = '') {
   const p = ['-p', port, '--no-ble'];
+  // EspruinoTools splits NAME:FILE at the first ':', so each file is named relative to the
+  // folder the step runs in: a Windows path C:\… would be cut
+  const storage = files.length ? [BOOT_FILE + ':bootcde.js', ...files.map((f) => `${f.name}:${f.name}`)].flatMap((a) => ['--storage', a]) : ['--storage', `${BOOT_FILE}:${basename(bundle)}`];
+  const what = files.length ? `write ${BOOT_FILE} and ${files.length} resource files in ${CHUNK}-byte chunks, erase other builds' resources, then read back every size and E.CRC32` : `write ${BOOT_FILE} in ${CHUNK}-byte chunks, then read back its size and E.CRC32`;
   return [
     { name: 'probe', what: 'ask the board for its name, Espruino version and free flash (the REPL must be on USB)', args: [...p, '-e', PROBE_JS] },
-    // EspruinoTools splits NAME:FILE at the first ':', so the file is named relative to the
-    // bundle's folder (the step runs there): a Windows path C:\… would be cut
-    { name: 'write', what: `write ${BOOT_FILE} in ${CHUNK}-byte chunks, then read back its size and E.CRC32`, args: [...p, '--storage', `${BOOT_FILE}:${basename(bundle)}`, '-e', VERIFY_JS], cwd: dirname(bundle) },
+    { name: 'write', what, args: [...p, ...storage, '-e', verifyAllJs([BOOT_FILE, ...files.map((f) => f.name)])], cwd: files.length ? filesDir : dirname(bundle) },
     { name: 'start', what: 'load() a second later: restart and run the firmware from flash (the console leaves USB)', args: [...p, '-e', START_JS] },
   ];
 }
@@ -241,25 +287,38 @@ async function main(argv) {
   if (!existsSync(checker)) throw new Failure(`the bundle checker ${rel(checker)} is missing: run npm run build`, 2);
   const check = spawnSync(process.execPath, [checker, bundle], { encoding: 'utf8' });
   if (check.status !== 0) throw new Failure(`${rel(bundle)} fails the Espruino bundle check, refusing to flash it:\n${indent(check.stdout + check.stderr)}`, 2);
-  const bytes = readFileSync(bundle);
+  const all = storageFiles(readFileSync(bundle));
+  const bytes = all[0].bytes;
   const crc = crc32(bytes);
+  const resources = all.slice(1).map((f) => ({ ...f, crc: crc32(f.bytes) }));
+  const total = all.reduce((n, f) => n + f.bytes.length + 32, 0);
   const cli = espruinoCli();
   const port = v.port ?? '<PORT>';
-  const steps = plan(port, bundle);
+  // EspruinoTools reads each --storage file from disk: the split files go to a folder of their own
+  const filesDir = resources.length && !v['dry-run'] ? mkdtempSync(join(tmpdir(), 'semper-flash-')) : join(tmpdir(), 'semper-flash-XXXXXX');
+  if (resources.length && !v['dry-run']) {
+    writeFileSync(join(filesDir, 'bootcde.js'), bytes);
+    for (const f of resources) writeFileSync(join(filesDir, f.name), f.bytes);
+    process.on('exit', () => rmSync(filesDir, { recursive: true, force: true }));
+  }
+  const steps = plan(port, bundle, resources, filesDir);
   if (v['no-start']) steps.pop();
 
   console.log(`${v['dry-run'] ? 'semper flash (dry run: no port is opened, nothing is sent)' : 'semper flash'}`);
-  console.log(`  bundle        ${rel(bundle)}: ${bytes.length} bytes, CRC32 ${hex32(crc)} (${crc}), bundle check passed`);
+  console.log(`  bundle        ${rel(bundle)}: ${readFileSync(bundle).length} bytes, CRC32 ${hex32(crc32(readFileSync(bundle)))} (${crc32(readFileSync(bundle))}), bundle check passed`);
   console.log(`  Storage file  ${BOOT_FILE}  ${bytes.length} bytes  CRC32 ${hex32(crc)}  (run from flash at every boot)`);
+  for (const f of resources) console.log(`  Storage file  ${f.name}  ${f.bytes.length} bytes  CRC32 ${hex32(f.crc)}  (read by the firmware from flash)`);
+  if (resources.length) console.log(`  in all        ${total} bytes of Storage with the files' 32-byte headers`);
   console.log(`  board         ${v.board}${v.port ? ` on ${v.port}` : ''}`);
   console.log(`  espruino CLI  ${cli.from}`);
   const area = STORAGE_BYTES[v.board];
-  if (area !== undefined && bytes.length + 32 > area) {
-    console.log(`  WARNING       ${v.board}'s Storage holds ${area} bytes in all (${area / 1024} KB, boards/${v.board}.py saved_code);\n                this bundle needs ${bytes.length + 32} with its header: it cannot fit, the probe will refuse it`);
+  if (area !== undefined && total > area) {
+    console.log(`  WARNING       ${v.board}'s Storage holds ${area} bytes in all (${area / 1024} KB, boards/${v.board}.py saved_code);\n                this firmware needs ${total} with its headers: it cannot fit, the probe will refuse it`);
   }
 
   if (v['dry-run']) {
-    const writes = storageWriteCode(BOOT_FILE, bytes);
+    const writes = all.flatMap((f) => storageWriteCode(f.name, f.bytes));
+    const verify = verifyAllJs(all.map((f) => f.name));
     steps.forEach((s, i) => {
       console.log(`\n${i + 1}. ${s.name}: ${s.what}`);
       const cmd = [...cli.cmd.map((c) => (c === process.execPath ? 'node' : c)), ...s.args].map(shellQuote).join(' ');
@@ -267,13 +326,13 @@ async function main(argv) {
       if (s.name === 'write') {
         console.log(`   sends ${writes.length} Storage.write calls (${CHUNK} bytes each, base64), then the check:`);
         console.log(`     ${writes[0].slice(0, 64)}…",0,${bytes.length})`);
-        if (writes.length > 1) console.log(`     … ${writes.length - 1} more, the last at offset ${(writes.length - 1) * CHUNK}`);
-        console.log(`     ${VERIFY_JS}`);
-        console.log(`   expects SIZE=${bytes.length} CRC=${crc}`);
+        if (writes.length > 1) console.log(`     … ${writes.length - 1} more, the last at offset ${Math.floor((all[all.length - 1].bytes.length - 1) / CHUNK) * CHUNK}${resources.length ? ` of ${all[all.length - 1].name}` : ''}`);
+        console.log(`     ${verify}`);
+        console.log(`   expects SIZE=${bytes.length} CRC=${crc}${resources.map((f, k) => `, file ${k + 1} SIZE=${f.bytes.length} CRC=${f.crc}`).join('')}`);
       }
     });
     if (v.out) {
-      writeFileSync(v.out, [...writes, VERIFY_JS].join('\n') + '\n', 'latin1');
+      writeFileSync(v.out, [...writes, verify].join('\n') + '\n', 'latin1');
       console.log(`\nwrote the write step's JavaScript to ${v.out} (${writes.length + 1} lines)`);
     }
     return 0;
@@ -301,10 +360,11 @@ async function main(argv) {
   console.log(`  ${info.board}, Espruino ${info.version}, ${info.free} bytes of flash free${info.old ? `, an old ${BOOT_FILE} of ${info.old} bytes` : ''}`);
   if (info.board !== v.board) throw new Failure(`the board on ${v.port} is ${info.board}, the firmware is built for ${v.board}: refusing (--board ${info.board} if you really mean it)`);
   if (!/^2v29/.test(String(info.version))) console.log(`  warning: the firmware is made for Espruino 2v29, the board runs ${info.version} (device/FLASHING.md: updating Espruino)`);
-  if (bytes.length > info.free + info.old) throw new Failure(`not enough flash: ${bytes.length} bytes needed, ${info.free + info.old} available (require("Storage").eraseAll() in the REPL frees everything)`);
+  const needed = resources.length ? total : bytes.length;
+  if (needed > info.free + info.old) throw new Failure(`not enough flash: ${needed} bytes needed, ${info.free + info.old} available (require("Storage").eraseAll() in the REPL frees everything)`);
 
   // 3. write and verify
-  console.log(`2/${steps.length} write ${BOOT_FILE} (${bytes.length} bytes, ${Math.ceil(bytes.length / CHUNK)} chunks) and verify …`);
+  console.log(`2/${steps.length} write ${BOOT_FILE} (${bytes.length} bytes, ${Math.ceil(bytes.length / CHUNK)} chunks)${resources.length ? ` and ${resources.length} resource files` : ''} and verify …`);
   const write = await runEspruino(cli, steps[1], opts);
   const got = parseMarker(write.text, /SEMPER-VERIFY SIZE=(?<size>-?\d+) CRC=(?<crc>-?\d+)/);
   if (!got) throw new Failure(`no answer to the check after writing:\n${indent(write.text)}\nThe board may have reset during the write: run this command again.`);
@@ -312,6 +372,14 @@ async function main(argv) {
     throw new Failure(`verification FAILED: the board stored ${got.size} bytes with CRC32 ${got.crc < 0 ? 'none' : hex32(got.crc >>> 0)}, expected ${bytes.length} bytes with ${hex32(crc)}. The firmware was NOT started; run this command again (require("Storage").eraseAll() in the REPL first if it keeps failing).`);
   }
   console.log(`  stored ${got.size} bytes, CRC32 ${hex32(crc)}: matches`);
+  for (let k = 0; k < resources.length; k++) {
+    const f = resources[k];
+    const r = parseMarker(write.text, new RegExp(`SEMPER-VERIFY-FILE N=${k + 1} SIZE=(?<size>-?\\d+) CRC=(?<crc>-?\\d+)`));
+    if (!r || r.size !== f.bytes.length || r.crc >>> 0 !== f.crc) {
+      throw new Failure(`verification FAILED for ${f.name}: the board stored ${r ? r.size : 'no'} bytes${r && r.crc >= 0 ? ` with CRC32 ${hex32(r.crc >>> 0)}` : ''}, expected ${f.bytes.length} bytes with ${hex32(f.crc)}. The firmware was NOT started; run this command again.`);
+    }
+  }
+  if (resources.length) console.log(`  ${resources.length} resource files stored: every CRC32 matches`);
 
   // 4. start
   if (v['no-start']) {

@@ -29,12 +29,7 @@ export function language(): string {
 /** Switches the display language; false if the firmware has no such language. */
 export function setLanguage(code: string): boolean {
   if (languageCodes().indexOf(code) < 0) return false;
-  pack = resource('lang.' + code, () => {
-    const all = __LANGUAGE_PACKS__;
-    const from = all.indexOf('\x01' + code + '\n') + code.length + 1;
-    const end = all.indexOf('\x01', from);
-    return all.substring(from, end < 0 ? all.length : end);
-  });
+  pack = resource('lang.' + code);
   current = code;
   return true;
 }

@@ -3,7 +3,7 @@
 // and during an operation "step n/m label"); a footer says what the keys do now. MENU opens
 // the help of the current view on top of it. All text here is font bytes (ui/text.ts).
 
-import { FONT_FIRST, FONT_HEIGHT, fontFiles } from './font';
+import { FONT_FIRST, FONT_HEIGHT } from './font';
 import { resource } from '../resources';
 import { textWidth, wrap } from './text';
 import { t } from './lang';
@@ -52,8 +52,8 @@ let widths = '';
 
 function font(g: EspruinoGraphics, scale: number): void {
   if (!bitmap) {
-    bitmap = resource('font', () => fontFiles()[0]);
-    widths = resource('fontw', () => fontFiles()[1]);
+    bitmap = resource('font');
+    widths = resource('fontw');
   }
   g.setFontCustom(bitmap, FONT_FIRST, widths, FONT_HEIGHT | (scale << 8));
 }

@@ -1,6 +1,6 @@
 // Bundles a harness entry (TypeScript) with EXACTLY the esbuild options tools/build.mjs uses
 // for dist/device/firmware.js — cjs in a hand-made IIFE, Storage and crypto external, the
-// same `supported` list and the same defines (the language list and packs, the resources
+// same `supported` list and the same defines (the language list, the resources
 // version, …) — and runs it in the emulator's Sandbox with the emulator's Storage. The entry
 // hands its API to the test through the injected __harness.
 
@@ -15,11 +15,13 @@ import { EspruinoStorage, storageModule, VirtualFlash } from '../../../board/emu
 const ROOT = join(__dirname, '..', '..', '..');
 
 let options: Record<string, unknown> | null = null;
+let resources: Record<string, string> = {};
 /**
  * The `espruino` esbuild options of tools/build.mjs, taken from build.mjs itself (the
  * firmware's build is being worked on: a copy would drift): its text up to the first bundle
- * is run in a child process with the tsc steps stubbed out, and prints the options. Then the
- * firmware bundle's own format: cjs in a hand-made IIFE, so require('Storage') stays a call.
+ * is run in a child process with the tsc steps stubbed out, and prints the options (and the
+ * Storage files the firmware reads: the font and the language packs). Then cjs in a
+ * hand-made IIFE, so require('Storage') stays a call.
  */
 export function firmwareOptions(): Record<string, unknown> {
   if (options) return options;
@@ -31,10 +33,12 @@ export function firmwareOptions(): Record<string, unknown> {
       .slice(0, cut)
       .replace(/^#!.*$/m, '')
       .replace('dirname(fileURLToPath(import.meta.url))', JSON.stringify(join(ROOT, 'tools')))
-      .replace(/\bexecFileSync\(/g, '((..._a) => undefined)(') + '\nprocess.stdout.write("\\n@@OPTIONS@@" + JSON.stringify(espruino));\n';
+      .replace(/\bexecFileSync\(/g, '((..._a) => undefined)(') + '\nprocess.stdout.write("\\n@@OPTIONS@@" + JSON.stringify({ espruino, resourceFiles }));\n';
   const out = execFileSync(process.execPath, ['--input-type=module', '-', '--quiet'], { input: src, cwd: ROOT, encoding: 'utf8' });
   const json = out.slice(out.lastIndexOf('@@OPTIONS@@') + '@@OPTIONS@@'.length);
-  options = { ...(JSON.parse(json) as Record<string, unknown>), format: 'cjs', banner: { js: '(function(){' }, footer: { js: '})();' } };
+  const got = JSON.parse(json) as { espruino: Record<string, unknown>; resourceFiles: Record<string, string> };
+  resources = got.resourceFiles;
+  options = { ...got.espruino, format: 'cjs', banner: { js: '(function(){' }, footer: { js: '})();' } };
   return options;
 }
 
@@ -64,8 +68,8 @@ export type HarnessApi = Record<string, any>;
 export function runHarness(name: string, source: string, opts: SandboxOptions = {}): { sandbox: Sandbox; api: HarnessApi } {
   let api: HarnessApi | null = null;
   const uncaught: unknown[] = [];
-  // the emulator's Storage on a fresh flash, as EmulatedDevice wires it (resources.ts writes
-  // the font and language packs there at first use)
+  // the emulator's Storage on a fresh flash, as EmulatedDevice wires it, holding the font and
+  // language packs as `npm run flash` writes them (resources.ts reads them)
   const modules: Record<string, unknown> = { ...opts.modules };
   let storage: EspruinoStorage | null = null;
   const sandbox = new Sandbox({
@@ -84,6 +88,8 @@ export function runHarness(name: string, source: string, opts: SandboxOptions = 
       };
     },
   });
+  firmwareOptions();
+  for (const [file, data] of Object.entries(resources)) (storage as unknown as EspruinoStorage).write(file, data);
   if (!modules.Storage) modules.Storage = storageModule(storage as unknown as EspruinoStorage, (b) => sandbox.inContext(b));
   sandbox.run(bundleHarness(name, source), name);
   if (uncaught.length) throw uncaught[0];
