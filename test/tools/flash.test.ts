@@ -176,7 +176,7 @@ describe('npm run flash', () => {
     expect(r.out).toContain('Storage file  semper.lang.en.abc123  11 bytes');
     expect(r.out).toContain('2 resource files stored: every CRC32 matches');
     const w = calls()[1];
-    const storage = w.argv.filter((x, i) => w.argv[i - 1] === '--storage');
+    const storage = w.argv.filter((_x, i) => w.argv[i - 1] === '--storage');
     expect(storage).toEqual(['.bootcde:bootcde.js', 'semper.font.abc123:semper.font.abc123', 'semper.lang.en.abc123:semper.lang.en.abc123']);
     // the files the CLI was given are the exact bytes (removed after the run)
     expect(w.cwd).not.toBe(dir);
