@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EmulatedDevice } from '../../board/emulator/device';
 import { EmulatedCard } from '../../board/card/card';
+import { keypadWiring } from '../../board/emulator/keypad';
 import { KeyPair, personalise, Personalised, testCa, testIssuer } from '../../board/card/personalise';
 import { DeviceLink, StatusEvent } from '../../host/src/link/device-link';
 
@@ -68,6 +69,16 @@ export function closeAll(): void {
   for (const r of open.splice(0)) r.close();
 }
 
+/** The column pin of a key (board/pinmap.json). */
+function columnOf(key: string): string {
+  const w = keypadWiring();
+  for (let r = 0; r < w.layout.length; r++) {
+    const c = w.layout[r].indexOf(key);
+    if (c >= 0) return w.cols[c];
+  }
+  throw new Error(`no key ${key} on the keypad`);
+}
+
 /** Key held long enough for the firmware's 20 ms debounce, then released. */
 const HOLD_MS = 30;
 const GAP_MS = 30;
@@ -113,8 +124,22 @@ export async function deviceRig(o: RigOptions = {}): Promise<DeviceRig> {
     statuses,
     traffic: () => ({ fromDevice: Buffer.concat(device.usbTraffic.map((b) => Buffer.from(b))), fromHost: Buffer.concat(fromHost) }),
     async press(key: string) {
+      // held until the firmware's matrix scan has read it (its column pulled high, then low
+      // again while the key is down): a fixed hold loses keys when a loaded machine runs the
+      // debounce timer late. A key the firmware does not scan (a chord, no watch) is let go after 2 s.
+      const col = columnOf(key);
+      let high = false;
+      let scanned = false;
+      const off = device.pins.onChange((pin, level) => {
+        if (pin !== col) return;
+        if (level) high = true;
+        else if (high) scanned = true;
+      });
       device.keypad.press(key);
       await sleep(HOLD_MS);
+      const t0 = Date.now();
+      while (!scanned && Date.now() - t0 < 2000) await sleep(2);
+      off();
       device.keypad.release(key);
       await sleep(GAP_MS);
     },
