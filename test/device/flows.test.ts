@@ -72,6 +72,29 @@ describe('CONFIRM', () => {
   });
 });
 
+test('a statement that scrolls: no character reaches under the scroll bar, and a row that filled the whole width before shows every character', async () => {
+  const rig = await deviceRig();
+  // rows of words that would fill 21 columns exactly, and an origin as long as the agent saw cut
+  const text = 'abcdefghij klmnopqrst uvwxyzabcd efghijklmn opqrstuvwx yzabcdefgh ijklmnopqr';
+  const p = rig.host.request(MsgType.CONFIRM, { statement: payment({ 7: text, 10: 'http://shop.test:40505' }) });
+  await rig.waitFor(/PAYMENT/);
+  const seen: string[] = [];
+  for (let i = 0; i < 30; i++) {
+    const px = rig.device.display.pixels();
+    // body rows 10..54 (but the inverse bands, lit from column 0): columns 123..127 hold nothing but the scroll bar's line at 126
+    for (let y = 10; y <= 54; y++) if (!px[y * 128]) for (const x of [123, 124, 125, 127]) expect([x, y, px[y * 128 + x]]).toEqual([x, y, 0]);
+    seen.push(rig.screen());
+    if (/-- end --/.test(rig.screen())) break;
+    await rig.press('DOWN');
+  }
+  const all = seen.join('\n');
+  // the origin is wider than a row: cut at the edge (with the continuation mark) and continued below, whole
+  expect(all).toMatch(/http:\/\/shop\.test:405\S?\s*\n\s*05/);
+  for (const w of text.split(' ')) expect(all).toContain(w);
+  await rig.press('OK');
+  await expect(p).resolves.toEqual({});
+});
+
 describe('SIGN', () => {
   test('OK + PIN: the card signs the Sig_structure the device built; the host gets the signature only', async () => {
     const rig = await deviceRig({ pin: '9157' });

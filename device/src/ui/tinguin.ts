@@ -60,7 +60,10 @@ function font(g: EspruinoGraphics, scale: number): void {
 
 /** Rows of wrapped text: each paragraph of `s` wrapped to the display width. */
 export function textRows(s: string, big?: boolean, inv?: boolean): Row[] {
-  const lines = wrap(s, big ? W / 2 : W);
+  // rows end before the scroll bar's columns (W-3..W-1, cleared when it is drawn) and the pixel
+  // left of them: a glyph in the last columns would be half hidden — the trusted screen must
+  // show every character whole
+  const lines = wrap(s, big ? (W - 5) >> 1 : W - 5);
   const rows: Row[] = [];
   for (let i = 0; i < lines.length; i++) rows.push({ t: lines[i], big: big, inv: inv });
   return rows;
