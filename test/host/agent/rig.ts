@@ -165,7 +165,8 @@ export async function readStatement(rig: DeviceRig): Promise<string> {
     await rig.press('DOWN');
     seen.push(rig.screen());
   }
-  return seen.join('\n').replace(/\n/g, '');
+  // rows joined, and a word the device cut at the row's edge (its continuation mark, 0x7F) read whole
+  return seen.join('\n').replace(/\u007f?\n/g, '');
 }
 
 /**
