@@ -13,8 +13,8 @@ import { randomBytes } from '@noble/hashes/utils';
 import { sha256 } from '@noble/hashes/sha256';
 import { p256 } from '@noble/curves/p256';
 import { encodeCanonical, HostCbor } from '../../../shared/src/cbor';
-import { CertificateBody, decodeCertificate, issueCertificate, issueRevocationList, Role, ROLE_CODE } from '../../../shared/src/certificate';
-import { decodeSign1, PROTECTED_ES256, sigStructure } from '../../../shared/src/cose';
+import { CertificateBody, decodeCertificate, issueCertificate, issueRevocationList, Role } from '../../../shared/src/certificate';
+import { PROTECTED_ES256, sigStructure } from '../../../shared/src/cose';
 import { ArchiveStore } from '../services/archive';
 
 export type CaErrorCode = 'BAD_REQUEST' | 'NOT_FOUND' | 'ALREADY_USED' | 'EXPIRED' | 'BAD_PROOF' | 'REVOKED';
@@ -186,4 +186,3 @@ export function recoverKey(statement: Uint8Array, signature: Uint8Array, kid: Ui
   return undefined;
 }
 
-export { ROLE_CODE, decodeSign1 };

@@ -3,13 +3,12 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { p256 } from '@noble/curves/p256';
 import { TrustStore } from '../../../shared/src/certificate';
 import { assertPublicKey } from '../../../shared/src/cose';
 import { Bank } from '../bank/bank';
 import { serveBank } from '../bank/http';
-import { keyFromStore, portOption, semperHome, untilStopped } from './service';
+import { keyFromStore, semperHome, serviceOptions, untilStopped } from './service';
 
 export const HELP = `semper bank — the bank: accounts, deposits of card payment tokens, account payments, refunds, purse loads
 
@@ -68,26 +67,9 @@ export async function run(argv: string[], io: BankCliIo = {}): Promise<number> {
   const out = io.out ?? ((s: string) => void process.stdout.write(s));
   const err = io.err ?? ((s: string) => void process.stderr.write(s));
   const env = io.env ?? process.env;
-  let v;
-  try {
-    const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    // `semper bank start …` reads as well as `semper bank …` (the service is all this command does)
-    const extra = parsed.positionals[0] === 'start' ? parsed.positionals.slice(1) : parsed.positionals;
-    if (extra.length) throw new Error(`unexpected argument ${JSON.stringify(extra[0])} (options start with --; see --help)`);
-    v = parsed.values;
-  } catch (e) {
-    err(`semper bank: ${(e as Error).message}\n`);
-    return 2;
-  }
-  if (v.help) {
-    out(`${HELP}\n`);
-    return 0;
-  }
-  const port = portOption(v.port, 8480);
-  if (port === undefined) {
-    err('semper bank: --port must be 0..65535\n');
-    return 2;
-  }
+  const parsed = serviceOptions(argv, OPTIONS, { command: 'semper bank', help: HELP, defaultPort: 8480, out, err });
+  if (typeof parsed === 'number') return parsed;
+  const { values: v, port } = parsed;
   if (!v['trust-root']?.length) {
     err('semper bank: give at least one --trust-root (the CA root that card certificates chain to)\n');
     return 2;

@@ -4,6 +4,7 @@
 
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs, ParseArgsConfig } from 'node:util';
 import { KeyStore } from '../services/keystore';
 
 /** Resolves when `signal` aborts, or on SIGINT / SIGTERM when there is no signal. */
@@ -48,4 +49,39 @@ export async function keyFromStore(label: string, o: { env: NodeJS.ProcessEnv; f
   } finally {
     ks.close();
   }
+}
+
+type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
+type Parsed<O extends OptionsConfig> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>['values'];
+
+/**
+ * A server command's options: `--help` prints `help` (exit status 0), anything malformed says why
+ * (2); an optional first word `start` reads as the command itself (`semper bank start …`). The
+ * values, or the exit status to end with. Also gives the command's --port, checked.
+ */
+export function serviceOptions<O extends OptionsConfig & { help: { type: 'boolean' }; port: { type: 'string' } }>(
+  argv: string[],
+  options: O,
+  o: { command: string; help: string; defaultPort: number; out: (s: string) => void; err: (s: string) => void },
+): { values: Parsed<O>; port: number } | number {
+  let values: Parsed<O>;
+  try {
+    const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    const extra = parsed.positionals[0] === 'start' ? parsed.positionals.slice(1) : parsed.positionals;
+    if (extra.length) throw new Error(`unexpected argument ${JSON.stringify(extra[0])} (options start with --; see --help)`);
+    values = parsed.values as Parsed<O>;
+  } catch (e) {
+    o.err(`${o.command}: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if ((values as { help?: boolean }).help) {
+    o.out(`${o.help}\n`);
+    return 0;
+  }
+  const port = portOption((values as { port?: string }).port, o.defaultPort);
+  if (port === undefined) {
+    o.err(`${o.command}: --port must be 0..65535\n`);
+    return 2;
+  }
+  return { values, port };
 }

@@ -2,14 +2,13 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { p256 } from '@noble/curves/p256';
 import { TrustStore } from '../../../shared/src/certificate';
 import { SqliteArchive } from '../services/archive';
 import { ThirdParty } from '../ttp/third-party';
 import { serveThirdParty } from '../ttp/http';
 import { standardModules } from '../ttp/modules';
-import { keyFromStore, portOption, semperHome, untilStopped } from './service';
+import { keyFromStore, semperHome, serviceOptions, untilStopped } from './service';
 
 export const HELP = `semper ttp — the fair-exchange third party: resolves and aborts exchanges that went wrong
 
@@ -60,26 +59,9 @@ export async function run(argv: string[], io: TtpCliIo = {}): Promise<number> {
   const out = io.out ?? ((s: string) => void process.stdout.write(s));
   const err = io.err ?? ((s: string) => void process.stderr.write(s));
   const env = io.env ?? process.env;
-  let v;
-  try {
-    const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    // `semper ttp start …` reads as well as `semper ttp …` (the service is all this command does)
-    const extra = parsed.positionals[0] === 'start' ? parsed.positionals.slice(1) : parsed.positionals;
-    if (extra.length) throw new Error(`unexpected argument ${JSON.stringify(extra[0])} (options start with --; see --help)`);
-    v = parsed.values;
-  } catch (e) {
-    err(`semper ttp: ${(e as Error).message}\n`);
-    return 2;
-  }
-  if (v.help) {
-    out(`${HELP}\n`);
-    return 0;
-  }
-  const port = portOption(v.port, 8482);
-  if (port === undefined) {
-    err('semper ttp: --port must be 0..65535\n');
-    return 2;
-  }
+  const parsed = serviceOptions(argv, OPTIONS, { command: 'semper ttp', help: HELP, defaultPort: 8482, out, err });
+  if (typeof parsed === 'number') return parsed;
+  const { values: v, port } = parsed;
   if (!v.key) {
     err('semper ttp: give --key LABEL (from the key store) or --key test\n');
     return 2;

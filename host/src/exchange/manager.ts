@@ -233,9 +233,7 @@ export class ExchangeManager {
     s.opened = openAgreement(signed);
     s.protocol = protocol;
     body.set(1, signed);
-    const answer = await this.call(channel, s, 'agreement', body, signal).catch((e: unknown) => {
-      throw e;
-    });
+    const answer = await this.call(channel, s, 'agreement', body, signal);
     if (answer.step !== 'responderItem') throw new ExchangeError('MALFORMED', `expected the responder's item, got ${answer.step}`);
     this.takeResponderItem(s, answer.body);
     await this.accepted(s);

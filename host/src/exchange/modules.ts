@@ -319,4 +319,3 @@ export class ExchangeModules {
   }
 }
 
-export type { HostCborMap };
