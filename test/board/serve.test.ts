@@ -66,7 +66,10 @@ test('pty: socat makes a serial device that serialport opens like a USB CDC port
   const host = new DeviceLink(line);
   await expect(host.connect({ timeoutMs: 10000 })).resolves.toMatchObject({ firmware: expect.any(String), maxMessage: 2048 });
   await expect(host.request(MsgType.PING, { data: new Uint8Array(300).fill(7) })).resolves.toEqual({ data: new Uint8Array(300).fill(7) });
+  // the port is closed before socat goes: a serialport left open on a vanished pty polls its read end for ever
+  const closed = new Promise<void>((r) => port.once('close', () => r()));
   host.close();
+  await closed;
   await server.stop();
 }, 30000);
 

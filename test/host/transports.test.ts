@@ -23,20 +23,30 @@ async function ptyPair(a: string, b: string): Promise<ChildProcess> {
   return p;
 }
 
+/** Closes a transport and waits until it has (a serial port left open on a vanished pty can poll its read end for ever). */
+async function shut(t: { state: string; close(): void; once(e: 'close', f: () => void): unknown }): Promise<void> {
+  if (t.state === 'closed') return;
+  const closed = new Promise<void>((r) => t.once('close', () => r()));
+  t.close();
+  await closed;
+}
+
 /** The emulated device with its USB line on one end of a serial line (re-attachable after a replug). */
-function deviceOnSerial(path: string): { attach: () => Promise<void>; close: () => void } {
+function deviceOnSerial(path: string): { attach: () => Promise<void>; close: () => Promise<void> } {
   const device = newDevice();
   let port: SerialTransport | null = null;
   device.usb.onData((b) => port?.write(b));
   device.powerOn();
   return {
     attach: async () => {
+      // the port of the pty before the replug is closed first: its pty is gone
+      if (port) await shut(port);
       port = new SerialTransport(path);
       port.onData((b) => device.usb.write(b));
       await port.open();
     },
-    close: () => {
-      port?.close();
+    close: async () => {
+      if (port) await shut(port);
       device.powerOff();
     },
   };
@@ -74,7 +84,7 @@ function deviceOnSerial(path: string): { attach: () => Promise<void>; close: () 
   expect(names).toContain('reconnecting');
   expect(names[names.length - 1]).toBe('connected');
   conn.close();
-  dev.close();
+  await dev.close();
   socat.kill();
 }, 20000);
 
