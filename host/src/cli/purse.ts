@@ -11,7 +11,7 @@ import { EMULATOR_TCP, Money, openDevice, OpenDevice } from '../device';
 import { DeviceInUseError } from '../device/session-lock';
 import { DeviceError } from '../link/device-link';
 import { signLoadRequest } from '../payment/formats';
-import { currencyExponent, formatMinorUnits } from '../services/money';
+import { currencyExponent, formatMinorUnits, parseMinorUnits } from '../services/money';
 import { keyFromStore } from './service';
 
 export const HELP = `semper purse — the purse on the card in the device
@@ -68,11 +68,8 @@ const OPTIONS = {
 
 /** "20.00" in EUR → 2000: exact decimal text to minor units, never through a float. Undefined if not an amount > 0. */
 export function parseAmount(text: string, currency: string): number | undefined {
-  const e = currencyExponent(currency);
-  const m = /^(\d{1,15})(?:\.(\d+))?$/.exec(text);
-  if (e === undefined || !m || (m[2] ?? '').length > e) return undefined;
-  const n = Number(m[1] + (m[2] ?? '').padEnd(e, '0'));
-  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+  const n = parseMinorUnits(text, currency);
+  return n !== undefined && n > 0 ? n : undefined;
 }
 
 const money = (m: Money): string => `${formatMinorUnits(m.amount, m.currency) ?? `${m.amount} minor units of`} ${m.currency}`;

@@ -2,7 +2,7 @@
 // from the catalogue, the buyer or the checkout handler is escaped. No script at all, one
 // stylesheet from this site: the Content-Security-Policy forbids everything else.
 
-import { currencyExponent, formatMinorUnits } from '../services/money';
+import { currencyExponent, formatMinorUnits, parseMinorUnits } from '../services/money';
 import type { Article, ArticleKind, SearchPage, SearchSort } from './catalogue';
 import type { CartProblem } from './cart';
 import type { BuyerInfo, Cart, CartLine, CheckoutResult, FieldProblem } from './checkout';
@@ -45,11 +45,7 @@ export function money(amount: number, currency: string): string {
 export function parseAmount(text: string, currency: string): number | null | undefined {
   const t = text.trim();
   if (t === '') return undefined;
-  const e = currencyExponent(currency) ?? 2;
-  const m = /^(\d{1,12})(?:[.,](\d*))?$/.exec(t);
-  if (!m || (m[2] ?? '').length > e) return null;
-  const minor = Number(m[1]) * 10 ** e + Number((m[2] ?? '').padEnd(e, '0') || '0');
-  return Number.isSafeInteger(minor) ? minor : null;
+  return parseMinorUnits(t, currencyExponent(currency) === undefined ? 'EUR' : currency, true) ?? null;
 }
 
 export function availability(a: Pick<Article, 'kind' | 'stock' | 'deliverByDays'>): string {

@@ -31,3 +31,17 @@ export function formatMinorUnits(amount: number, currency: string): string | und
   const digits = String(Math.abs(amount)).padStart(e + 1, '0');
   return e === 0 ? sign + digits : `${sign}${digits.slice(0, -e)}.${digits.slice(-e)}`;
 }
+
+/**
+ * Decimal text → minor units, the inverse of formatMinorUnits for amounts ≥ 0: "12", "12.5",
+ * "12.50" (and "12,50" when `decimalComma`) in EUR → 1250. Exact: digits are joined as text,
+ * never through a float. Undefined when the text is not such an amount, has more decimals than
+ * the currency has, or leaves the safe-integer range; undefined for a currency not in the table.
+ */
+export function parseMinorUnits(text: string, currency: string, decimalComma = false): number | undefined {
+  const e = currencyExponent(currency);
+  const m = (decimalComma ? /^(\d+)(?:[.,](\d*))?$/ : /^(\d+)(?:\.(\d+))?$/).exec(text);
+  if (e === undefined || !m || m[1].length > 16 || (m[2] ?? '').length > e) return undefined;
+  const n = Number(m[1] + (m[2] ?? '').padEnd(e, '0'));
+  return Number.isSafeInteger(n) ? n : undefined;
+}
