@@ -1,11 +1,8 @@
 // npm run emulator — the emulated device with its USB link on TCP, a pty or stdio.
 
-import { EmulatedDevice } from './device';
-import { EmulatorServer } from './serve';
-import { WebFrontEnd } from './web';
+import { RunningEmulator, startEmulator } from './run';
 import { EmulatedCard } from '../card/card';
 import { personalise } from '../card/personalise';
-import { VirtualFlash } from './storage';
 import { readFileSync } from 'node:fs';
 import { PRESS_MS, terminalActions } from './terminal-keys';
 
@@ -97,23 +94,15 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     }
   }
   // the flash outlives power cycles: one VirtualFlash, saved to --flash when given
-  const flash = a.flash ? VirtualFlash.load(a.flash) : new VirtualFlash();
-  const makeDevice = (): EmulatedDevice =>
-    new EmulatedDevice({
-      firmware,
-      flash,
-      flashFile: a.flash ?? undefined,
-      onConsole: () => {},
-      onUncaught: (e) => say(`firmware: uncaught ${String(e)}`),
-    });
-  let device = makeDevice();
-  const server = new EmulatorServer(device, { tcpPort: a.stdio ? null : a.tcp, ptyPath: a.pty, baud: a.baud, log: (s) => say(`emulator: ${s}`) });
+  const makeCard = (): EmulatedCard =>
+    a.card ? EmulatedCard.fromFile(a.card) : new EmulatedCard(personalise({ holder: 'Erika Mustermann', pin: '1234', puk: '12345678', balance: 5000 }).nv);
+  let emulator: RunningEmulator;
   try {
-    await server.start();
+    emulator = await startEmulator({ firmware, flashFile: a.flash ?? undefined, tcpPort: a.stdio ? null : a.tcp, ptyPath: a.pty, baud: a.baud, webPort: a.web, makeCard, log: say });
   } catch (e) {
-    fail((e as Error).message);
+    fail(/EADDRINUSE|listen/.test((e as Error).message) && a.web !== null ? `${(e as Error).message} (choose another --tcp or --web PORT, or --no-web)` : (e as Error).message);
   }
-  device.powerOn();
+  const { server, web } = emulator;
   if (a.stdio) {
     server.attach({
       write: (b) => void process.stdout.write(b),
@@ -127,35 +116,13 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   if (a.pty) say(`  serial device: ${a.pty}   (e.g. the host agent's --port ${a.pty})`);
   if (a.stdio) say('  host link: this process\'s stdin/stdout');
   if (a.baud) say(`  line paced to ${a.baud} bit/s`);
-  const makeCard = (): EmulatedCard =>
-    a.card ? EmulatedCard.fromFile(a.card) : new EmulatedCard(personalise({ holder: 'Erika Mustermann', pin: '1234', puk: '12345678', balance: 5000 }).nv);
-  let web: WebFrontEnd | null = null;
-  if (a.web !== null) {
-    web = new WebFrontEnd(device, {
-      port: a.web,
-      makeCard,
-      log: (s) => say(`web: ${s}`),
-      onPower: (on) => {
-        if (!on) return device.powerOff();
-        device = makeDevice();
-        server.setDevice(device);
-        device.powerOn();
-        web?.setDevice(device);
-      },
-    });
-    try {
-      await web.start();
-    } catch (e) {
-      fail(`web page: ${(e as Error).message} (choose another --web PORT, or --no-web)`);
-    }
-    say(`  device in the browser: ${web.url}`);
-  }
+  if (web) say(`  device in the browser: ${web.url}`);
   say('Ctrl-C to power off.');
   if (a.view) {
     // redraw in place when the panel changes (polled: the controller has no change events)
     let last = '';
     const draw = (): void => {
-      const text = device.screenBraille();
+      const text = emulator.device().screenBraille();
       if (text === last) return;
       const up = last ? `\x1b[${last.split('\n').length}A` : '';
       last = text;
@@ -170,10 +137,11 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
         for (const act of terminalActions(chunk)) {
           if ('quit' in act) void shutdown();
           else if ('card' in act) {
-            if (device.card) device.removeCard();
-            else device.insertCard(makeCard());
+            const d = emulator.device();
+            if (d.card) d.removeCard();
+            else d.insertCard(makeCard());
           } else {
-            const d = device;
+            const d = emulator.device();
             d.keypad.press(act.key);
             setTimeout(() => d.keypad.release(act.key), PRESS_MS);
           }
@@ -186,8 +154,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     if (stopping) return;
     stopping = true;
     say('emulator: powering off');
-    if (web) await web.stop();
-    await server.stop();
+    await emulator.stop();
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown());

@@ -83,6 +83,51 @@ function columnOf(key: string): string {
 const HOLD_MS = 30;
 const GAP_MS = 30;
 
+/** The person at an emulated device: keys pressed the way the firmware's matrix scan reads them, the screen read as text. */
+export type PersonAtDevice = Pick<DeviceRig, 'press' | 'keys' | 'type' | 'screen' | 'waitFor' | 'scrollTo'>;
+
+export function personAt(current: () => EmulatedDevice): PersonAtDevice {
+  const person: PersonAtDevice = {
+    async press(key: string) {
+      // held until the firmware's matrix scan has read it (its column pulled high, then low
+      // again while the key is down): a fixed hold loses keys when a loaded machine runs the
+      // debounce timer late. A key the firmware does not scan (a chord, no watch) is let go after 2 s.
+      const device = current();
+      const col = columnOf(key);
+      let high = false;
+      let scanned = false;
+      const off = device.pins.onChange((pin, level) => {
+        if (pin !== col) return;
+        if (level) high = true;
+        else if (high) scanned = true;
+      });
+      device.keypad.press(key);
+      await sleep(HOLD_MS);
+      const t0 = Date.now();
+      while (!scanned && Date.now() - t0 < 2000) await sleep(2);
+      off();
+      device.keypad.release(key);
+      await sleep(GAP_MS);
+    },
+    async keys(...names: string[]) {
+      for (const n of names) await person.press(n);
+    },
+    async type(digits: string) {
+      for (const d of digits) await person.press(d);
+    },
+    screen: () => current().screenText(),
+    async waitFor(re: RegExp, limitMs = 8000) {
+      await until(() => re.test(current().screenText()), () => `${re} on screen; it shows:\n${current().screenText()}`, limitMs);
+      return current().screenText();
+    },
+    async scrollTo(re: RegExp, max = 40) {
+      for (let i = 0; i < max && !re.test(current().screenText()); i++) await person.press('DOWN');
+      if (!re.test(current().screenText())) throw new Error(`${re} never came on screen:\n${current().screenText()}`);
+    },
+  };
+  return person;
+}
+
 export async function deviceRig(o: RigOptions = {}): Promise<DeviceRig> {
   const ca = o.ca ?? testCa('rig');
   const issuer = o.issuer ?? testIssuer('rig');
@@ -123,41 +168,7 @@ export async function deviceRig(o: RigOptions = {}): Promise<DeviceRig> {
     issuer,
     statuses,
     traffic: () => ({ fromDevice: Buffer.concat(device.usbTraffic.map((b) => Buffer.from(b))), fromHost: Buffer.concat(fromHost) }),
-    async press(key: string) {
-      // held until the firmware's matrix scan has read it (its column pulled high, then low
-      // again while the key is down): a fixed hold loses keys when a loaded machine runs the
-      // debounce timer late. A key the firmware does not scan (a chord, no watch) is let go after 2 s.
-      const col = columnOf(key);
-      let high = false;
-      let scanned = false;
-      const off = device.pins.onChange((pin, level) => {
-        if (pin !== col) return;
-        if (level) high = true;
-        else if (high) scanned = true;
-      });
-      device.keypad.press(key);
-      await sleep(HOLD_MS);
-      const t0 = Date.now();
-      while (!scanned && Date.now() - t0 < 2000) await sleep(2);
-      off();
-      device.keypad.release(key);
-      await sleep(GAP_MS);
-    },
-    async keys(...names: string[]) {
-      for (const n of names) await rig.press(n);
-    },
-    async type(digits: string) {
-      for (const d of digits) await rig.press(d);
-    },
-    screen: () => device.screenText(),
-    async waitFor(re: RegExp, limitMs = 8000) {
-      await until(() => re.test(device.screenText()), () => `${re} on screen; it shows:\n${device.screenText()}`, limitMs);
-      return device.screenText();
-    },
-    async scrollTo(re: RegExp, max = 40) {
-      for (let i = 0; i < max && !re.test(device.screenText()); i++) await rig.press('DOWN');
-      if (!re.test(device.screenText())) throw new Error(`${re} never came on screen:\n${device.screenText()}`);
-    },
+    ...personAt(() => device),
     close() {
       host.close();
       device.powerOff();

@@ -57,6 +57,23 @@ export interface AgentCliIo {
   signal?: AbortSignal;
 }
 
+/**
+ * What /v1/status says about the device, kept current: connection state, firmware, card
+ * (never its serial). Asks HELLO once, then follows the connection's events.
+ */
+export async function trackDeviceStatus(dev: OpenDevice): Promise<() => DeviceStatus> {
+  const device: DeviceStatus = { state: 'connected' };
+  try {
+    const h = await dev.client.hello();
+    Object.assign(device, { firmware: h.firmware, card: h.card });
+  } catch (_e) {
+    // the status then lacks the firmware; the connection's own state still tells
+  }
+  dev.connection.on('state', (s: { state: string }) => void (device.state = s.state));
+  dev.connection.on('hello', (h: { firmware?: string; card?: boolean }) => Object.assign(device, { firmware: h.firmware, card: h.card }));
+  return () => ({ ...device });
+}
+
 export async function run(argv: string[], io: AgentCliIo = {}): Promise<number> {
   const out = io.out ?? ((s: string) => void process.stdout.write(s));
   const err = io.err ?? ((s: string) => void process.stderr.write(s));
@@ -106,21 +123,12 @@ export async function run(argv: string[], io: AgentCliIo = {}): Promise<number> 
     else err(`semper agent: no device reachable: ${(e as Error).message}\nrun "semper doctor" to find out why\n`);
     return 3;
   }
-  // what /v1/status says about the device: connection state, firmware, card (never its serial)
-  const device: DeviceStatus = { state: 'connected' };
-  try {
-    const h = await dev.client.hello();
-    Object.assign(device, { firmware: h.firmware, card: h.card });
-  } catch (_e) {
-    // the status then lacks the firmware; the connection's own state still tells
-  }
-  dev.connection.on('state', (s: { state: string }) => void (device.state = s.state));
-  dev.connection.on('hello', (h: { firmware?: string; card?: boolean }) => Object.assign(device, { firmware: h.firmware, card: h.card }));
+  const deviceStatus = await trackDeviceStatus(dev);
 
   const agent = new AgentServer({
     archive,
     device: dev.client,
-    deviceStatus: () => ({ ...device }),
+    deviceStatus,
     port,
     pairingTimeoutSeconds: pairingTimeout,
     version: version(),
@@ -148,7 +156,8 @@ export async function run(argv: string[], io: AgentCliIo = {}): Promise<number> 
   return 0;
 }
 
-function version(): string {
+/** The package's version, for the agent's status. */
+export function version(): string {
   // host/src/cli (ts-node, jest) is three levels below the package, dist/host/src/cli four
   for (const up of [3, 4]) {
     try {

@@ -9,7 +9,7 @@ import { sha256 } from '@noble/hashes/sha256';
 import { decodeCanonical, encodeCanonical, HostCbor } from '../../../shared/src/cbor';
 import { COSE_LIMITS, signSign1 } from '../../../shared/src/cose';
 import { ArchiveStore } from '../services/archive';
-import { Element, information, pkg, PaymentItem } from '../transfer/items';
+import { Element, information, pkg, PaymentItem, StatementItem } from '../transfer/items';
 import { PaymentManager, SettlementPort } from '../payment/manager';
 import { ExchangeError } from '../exchange/errors';
 import { hex, ItemDescription, Party, sameBytes } from '../exchange/formats';
@@ -17,7 +17,7 @@ import { ExchangeManager, Offering, Proposal, TtpPort } from '../exchange/manage
 import { ExchangeModules, informationDescription, makeSignature, packageDescription, signatureDescription } from '../exchange/modules';
 import { CommerceError, Offer, OfferLine, signOffer } from './offer';
 import { readWorkflow, Workflow } from './workflow';
-import { DealStore } from './deal';
+import { Deal, DealStore } from './deal';
 
 export interface OfferBundle {
   /** The signed offer. */
@@ -55,14 +55,41 @@ interface OpenOffer {
 
 const DELIVERY_NOTE = 'semper-delivery-note';
 
+/** What Seller.sale() tells about one offer. */
+export interface Sale {
+  offerId: string;
+  /** The signed offer. */
+  offer: Uint8Array;
+  /** The deal, once the buyer's order came (state: ordered → paid → completed, or failed). */
+  deal?: Deal;
+  /** The signed receipt the seller gave (a COSE_Sign1 signature statement). */
+  receipt?: Uint8Array;
+}
+
+/** The receipt in what the seller gives: the signature statement itself, or the last child of a delivery package. */
+function receiptIn(item: Element): StatementItem | undefined {
+  if (item.kind === 'statement') return item;
+  if (item.kind === 'package') for (const c of item.children) {
+    const r = receiptIn(c);
+    if (r) return r;
+  }
+  return undefined;
+}
+
 export class Seller {
   readonly exchange: ExchangeManager;
   /** Told of every offer made (offer id in hex, bundle): the HTTP face publishes them. */
   onOffer?: (offerId: string, bundle: OfferBundle) => void;
+  /** Told once an offer's payment is deposited at the bank (e.g. to take shipped goods off the stock). */
+  onPaid?: (offerId: string, offer: Offer) => void;
   readonly deals: DealStore;
   private readonly offers = new Map<string, OpenOffer>();
   /** Deal id by exchange id, for the steps after the order. */
   private readonly dealOf = new Map<string, string>();
+  /** Deal id by offer id (hex), for sale(). */
+  private readonly dealOfOffer = new Map<string, string>();
+  /** The offer an exchange pays for, for onPaid. */
+  private readonly offerOf = new Map<string, Offer>();
   private readonly now: () => number;
 
   constructor(private readonly o: SellerOptions) {
@@ -76,6 +103,11 @@ export class Seller {
       respond: (p) => this.respond(p),
       accept: (item, ctx) => this.deposit(item, ctx.exchangeId),
     });
+  }
+
+  /** The merchant's certified name: the payee every card signs, its account at the bank. */
+  get merchantName(): string {
+    return this.o.identity.name;
   }
 
   /** The exchange layer's server: a channel handler (memoryChannel, serveTransfers). */
@@ -138,6 +170,8 @@ export class Seller {
     open.orders.add(hex(digest));
     const deal = /^order ([0-9a-f]{32})$/.exec(order.reference)?.[1] ?? hex(digest).slice(0, 32);
     this.dealOf.set(p.exchangeId, deal);
+    this.dealOfOffer.set(hex(offer.id), deal);
+    this.offerOf.set(p.exchangeId, offer);
     await this.o.archive.append({ kind: 'order', deal, counterparty: p.peer.name, label: `order for offer ${hex(offer.id)}`, amount: offer.total, currency: offer.currency, evidence: p.context });
     await this.deals.save({ id: deal, role: 'seller', peer: p.peer, attributes: ['integrity', 'origin', 'receipt'], modules: { workflow: workflow.name, exchange: workflow.fair ? 'fair' : 'plain/1' }, state: 'ordered', offer: hex(order.offer), order: hex(digest), exchange: p.exchangeId });
     const offering = sellerOffering(offer, workflow, digest, this.o.identity, this.o.content);
@@ -146,7 +180,11 @@ export class Seller {
       make: async (ctx) => {
         const item = await offering.make(ctx);
         // escrowed deliveries are made at the proposal, before the payment: only a real delivery completes the deal
-        if (ctx.agreementHash.some((x) => x !== 0)) await this.deals.update(deal, { state: 'completed', note: 'delivered' });
+        if (ctx.agreementHash.some((x) => x !== 0)) {
+          const receipt = receiptIn(item);
+          if (receipt) await this.o.archive.append({ kind: 'receipt', deal, counterparty: p.peer.name, label: `receipt given for offer ${hex(offer.id)}`, amount: offer.total, currency: offer.currency, evidence: receipt.document });
+          await this.deals.update(deal, { state: 'completed', note: 'delivered' });
+        }
         return item;
       },
     };
@@ -161,6 +199,37 @@ export class Seller {
     const deal = this.dealOf.get(exchangeId) ?? exchangeId;
     await this.o.archive.append({ kind: 'deposit', deal, counterparty: 'bank', label: `deposit ${settled.instrument}`, amount: settled.amount, currency: settled.currency, note: `ledger entry ${settled.entry}` });
     if (this.dealOf.has(exchangeId)) await this.deals.update(deal, { state: 'paid', modules: { payment: settled.instrument } });
+    const offer = this.offerOf.get(exchangeId);
+    if (offer) {
+      try {
+        this.onPaid?.(hex(offer.id), offer);
+      } catch (_e) {
+        // the merchant's own bookkeeping must not undo a deposit the bank has made
+      }
+    }
+  }
+
+  /**
+   * Where the sale of an offer stands, for the shop's order page: the deal (state, payment
+   * instrument) once the buyer ordered, and the signed receipt once it was given. Read from the
+   * archive, so it survives a restart. Undefined: no such offer was made here.
+   */
+  async sale(offerId: string): Promise<Sale | undefined> {
+    if (!/^[0-9a-f]{32}$/.test(offerId)) return undefined;
+    const offered = (await this.o.archive.list({ deal: offerId, kind: 'offer' }))[0];
+    if (!offered) return undefined;
+    let dealId = this.dealOfOffer.get(offerId);
+    if (!dealId) {
+      const label = `order for offer ${offerId}`;
+      dealId = (await this.o.archive.list({ kind: 'order' })).find((r) => r.label === label)?.deal;
+    }
+    const sale: Sale = { offerId, offer: offered.evidence as Uint8Array };
+    if (!dealId) return sale;
+    const deal = await this.deals.get(dealId);
+    if (deal) sale.deal = deal;
+    const receipt = (await this.o.archive.list({ deal: dealId, kind: 'receipt' }))[0];
+    if (receipt?.evidence) sale.receipt = receipt.evidence;
+    return sale;
   }
 
   /** The signed delivery note of a shipped order (physical goods), bound to the order. */

@@ -69,7 +69,49 @@ export interface CheckoutResult {
   receiptUrl?: string;
   /** A sentence for the buyer (why refused, what happens next); at most 500 characters. */
   message?: string;
+  /**
+   * With status pending: the payment the order page starts in the buyer's browser, through the
+   * buyer's own SEMPER agent and device. The shop learns the outcome from its `orderStatus`
+   * source (the merchant's books), never from the page.
+   */
+  payment?: PaymentRequest;
 }
+
+/** A payment for the buyer's agent (@semper/client `purchase`): the signed offer and what it must say. */
+export interface PaymentRequest {
+  /** http(s) URL of the merchant's signed offer; the agent fetches it and the device verifies it. */
+  offer: string;
+  /** Minor units of `currency`, > 0. */
+  amount: number;
+  currency: string;
+  /** The merchant as its certificate names it (1–64 characters). */
+  payee: string;
+  /** The order as the buyer knows it (1–40 characters). */
+  reference: string;
+}
+
+/** The merchant's signed receipt, as the order page shows it. */
+export interface ReceiptView {
+  /** Who signed it (the merchant's certified name) and what it says. */
+  signer: string;
+  text: string;
+  /** ms since 1970. */
+  time: number;
+  /** SHA-256 of the signed document, hex: what the buyer's archive holds too. */
+  digest: string;
+  /** The signed document (COSE_Sign1), offered for download. */
+  document: Uint8Array;
+}
+
+/** Where an order stands in the merchant's books. */
+export interface OrderUpdate {
+  status: CheckoutStatus;
+  message?: string;
+  receipt?: ReceiptView;
+}
+
+/** Asked when a pending order's page is shown: the merchant's books say whether it was paid since. */
+export type OrderStatusSource = (orderId: string) => Promise<OrderUpdate | undefined>;
 
 /** Takes the order and the payment; resolves with the order, or rejects with a CheckoutError. */
 export type CheckoutHandler = (cart: Cart, buyer: BuyerInfo) => Promise<CheckoutResult>;
@@ -110,10 +152,32 @@ export function checkCheckoutResult(r: unknown): { ok: true; result: CheckoutRes
   if (typeof x.status !== 'string' || !(CHECKOUT_STATUSES as readonly string[]).includes(x.status)) return { ok: false, reason: `status: one of ${CHECKOUT_STATUSES.join(', ')}` };
   if (x.receiptUrl !== undefined && (typeof x.receiptUrl !== 'string' || x.receiptUrl.length > 2048)) return { ok: false, reason: 'receiptUrl: text up to 2048 characters' };
   if (x.message !== undefined && (typeof x.message !== 'string' || x.message.length > 500)) return { ok: false, reason: 'message: text up to 500 characters' };
+  let payment: PaymentRequest | undefined;
+  if (x.payment !== undefined) {
+    const checked = checkPaymentRequest(x.payment);
+    if (typeof checked === 'string') return { ok: false, reason: `payment: ${checked}` };
+    if (x.status !== 'pending') return { ok: false, reason: 'payment: only a pending order has a payment to start' };
+    payment = checked;
+  }
   const result: CheckoutResult = { orderId: x.orderId, status: x.status as CheckoutStatus };
+  if (payment) result.payment = payment;
   if (x.receiptUrl !== undefined) result.receiptUrl = x.receiptUrl as string;
   if (x.message !== undefined) result.message = x.message as string;
   return { ok: true, result };
+}
+
+const TEXT = (v: unknown, max: number): v is string => typeof v === 'string' && v.length >= 1 && v.length <= max && !/\p{Cc}/u.test(v);
+
+/** A handler's payment request, checked field by field; a reason when it is unusable. */
+export function checkPaymentRequest(p: unknown): PaymentRequest | string {
+  if (typeof p !== 'object' || p === null) return 'not an object';
+  const x = p as Record<string, unknown>;
+  if (!TEXT(x.offer, 512) || !/^https?:\/\/[^\s]+$/.test(x.offer)) return 'offer: an http(s) URL up to 512 characters';
+  if (typeof x.amount !== 'number' || !Number.isSafeInteger(x.amount) || x.amount <= 0) return 'amount: whole minor units above 0';
+  if (typeof x.currency !== 'string' || !/^[A-Z]{3}$/.test(x.currency)) return 'currency: an ISO 4217 code';
+  if (!TEXT(x.payee, 64)) return 'payee: 1–64 characters of text';
+  if (!TEXT(x.reference, 40)) return 'reference: 1–40 characters of text';
+  return { offer: x.offer, amount: x.amount, currency: x.currency, payee: x.payee, reference: x.reference };
 }
 
 // ------------------------------------------------------------------ the order form

@@ -5,7 +5,7 @@
 import { currencyExponent, formatMinorUnits, parseMinorUnits } from '../services/money';
 import type { Article, ArticleKind, SearchPage, SearchSort } from './catalogue';
 import type { CartProblem } from './cart';
-import type { BuyerInfo, Cart, CartLine, CheckoutResult, FieldProblem } from './checkout';
+import type { BuyerInfo, Cart, CartLine, CheckoutResult, FieldProblem, PaymentRequest, ReceiptView } from './checkout';
 import { html, HtmlValue, pathWith, safeLink, SafeHtml } from './html';
 
 /** What every page needs: the shop's name, the cart badge and the session's form token. */
@@ -66,7 +66,7 @@ function token(ctx: PageContext): SafeHtml {
 }
 
 /** The whole document around a page's main part. */
-export function layout(ctx: PageContext, title: string, main: HtmlValue): string {
+export function layout(ctx: PageContext, title: string, main: HtmlValue, head: HtmlValue = ''): string {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -74,7 +74,7 @@ export function layout(ctx: PageContext, title: string, main: HtmlValue): string
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} — ${ctx.shopName}</title>
 <link rel="stylesheet" href="/shop.css">
-</head>
+${head}</head>
 <body>
 <header>
 <a class="brand" href="/">${ctx.shopName}</a>
@@ -243,16 +243,47 @@ const STATUS_TEXT: Record<CheckoutResult['status'], string> = {
   refused: 'Not paid — the order was refused.',
 };
 
-export function orderPage(ctx: PageContext, order: { result: CheckoutResult; cart: Cart; buyer: BuyerInfo }): string {
+/** An order as the shop keeps it: the handler's answer (updated from the merchant's books), the cart, the buyer. */
+export interface OrderView {
+  result: CheckoutResult;
+  cart: Cart;
+  buyer: BuyerInfo;
+  receipt?: ReceiptView;
+}
+
+function paymentBox(orderId: string, p: PaymentRequest, agentUrl: string): SafeHtml {
+  // the pay script reads what to ask for from here; the agent and the device check it against the signed offer
+  return html`<section class="pay" id="semper-pay" data-agent="${agentUrl}" data-offer="${p.offer}" data-amount="${String(p.amount)}" data-currency="${p.currency}" data-payee="${p.payee}" data-reference="${p.reference}" data-order="${orderId}">
+<h2>Pay with your SEMPER device</h2>
+<p>Your payment device will show <strong>${p.payee}</strong> and <strong>${money(p.amount, p.currency)}</strong>. Check both on the device, press OK there and enter your PIN on its keypad — never on this page.</p>
+<p class="pay-status" id="semper-status" role="status" aria-live="polite">Starting the payment with your SEMPER agent…</p>
+<p class="pay-code" id="semper-code" hidden></p>
+<p><button type="button" id="semper-start" hidden>Try again</button></p>
+<noscript><p class="error">This page needs JavaScript to reach the SEMPER agent on your computer. Nothing was charged.</p></noscript>
+</section>`;
+}
+
+function receiptBox(orderId: string, r: ReceiptView): SafeHtml {
+  return html`<section class="receipt-box" aria-labelledby="receipt-title">
+<h2 id="receipt-title">Your receipt</h2>
+<blockquote>${r.text}</blockquote>
+<p>Signed by <strong>${r.signer}</strong> on ${new Date(r.time).toISOString().replace('T', ' ').slice(0, 19)} UTC. Document SHA-256 <code>${r.digest}</code> — your SEMPER archive holds the same document.</p>
+<p><a class="receipt" href="/order/${encodeURIComponent(orderId)}/receipt.cose" download>Download the signed receipt (COSE)</a></p>
+</section>`;
+}
+
+export function orderPage(ctx: PageContext, order: OrderView, agentUrl: string): string {
   const { result, cart, buyer } = order;
   const receipt = result.receiptUrl === undefined ? undefined : safeLink(result.receiptUrl);
+  const paying = result.status === 'pending' && result.payment !== undefined;
   return layout(
     ctx,
     `Order ${result.orderId}`,
     html`<h1>Order ${result.orderId}</h1>
-<p class="status status-${result.status}" role="status">${STATUS_TEXT[result.status]}</p>
+<p class="status status-${result.status}" role="status">${paying ? 'Awaiting your payment — confirm it on your payment device.' : STATUS_TEXT[result.status]}</p>
 ${result.message ? html`<p class="message">${result.message}</p>` : ''}
-${receipt ? html`<p><a class="receipt" href="${receipt}">Your signed receipt</a></p>` : result.receiptUrl !== undefined ? html`<p>Receipt: ${result.receiptUrl}</p>` : ''}
+${paying ? paymentBox(result.orderId, result.payment as PaymentRequest, agentUrl) : ''}
+${order.receipt ? receiptBox(result.orderId, order.receipt) : receipt ? html`<p><a class="receipt" href="${receipt}">Your signed receipt</a></p>` : result.receiptUrl !== undefined ? html`<p>Receipt: ${result.receiptUrl}</p>` : ''}
 <table class="cart">
 <thead><tr><th>Article</th><th>Quantity</th><th>Price</th><th>Total</th></tr></thead>
 <tbody>${cart.lines.map((l) => lineRow(l, ''))}</tbody>
@@ -262,6 +293,7 @@ ${receipt ? html`<p><a class="receipt" href="${receipt}">Your signed receipt</a>
       buyer.address ? html` Delivery to ${buyer.address.street}, ${buyer.address.postcode} ${buyer.address.city}, ${buyer.address.country}.` : ''
     }</p>
 <p><a href="/">Back to the catalogue</a></p>`,
+    paying ? html`<script type="module" src="/semper/pay.mjs"></script>` : '',
   );
 }
 
@@ -270,6 +302,12 @@ export function errorPage(ctx: PageContext, title: string, message: string): str
 }
 
 export const SHOP_CSS = `
+.pay{border:2px solid #0b6e4f;border-radius:6px;padding:.5rem 1rem;margin:1rem 0;background:#fff}
+.pay-status{font-weight:600}
+.pay-code{font:700 1.6rem/1.2 ui-monospace,monospace;letter-spacing:.2em}
+.receipt-box{border:1px solid #b9c3cc;border-radius:6px;padding:.5rem 1rem;margin:1rem 0;background:#fff}
+.receipt-box blockquote{margin:.5rem 0;padding:.5rem 1rem;border-left:4px solid #0b6e4f;background:#f1f6f3}
+.receipt-box code{word-break:break-all;font-size:.85em}
 *{box-sizing:border-box}
 body{font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2327;background:#f6f7f9}
 header{display:flex;flex-wrap:wrap;gap:1rem;align-items:center;padding:.75rem 1.25rem;background:#0b3d5c;color:#fff}

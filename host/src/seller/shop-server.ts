@@ -10,22 +10,29 @@
 //   POST /cart/remove       sku, token → 303 /cart
 //   GET  /checkout          the order form
 //   POST /checkout          the form, token → the handler → 303 /order/<id>
-//   GET  /order/<id>        what the handler answered (only in the session that ordered)
+//   GET  /order/<id>        the order (only in the session that ordered): while it is pending
+//                           with a payment, the box that pays through the buyer's SEMPER agent
+//                           (the page's only script); once paid, the merchant's signed receipt
+//   GET  /order/<id>/receipt.cose   the signed receipt, to keep
 //   GET  /shop.css          the one stylesheet
+//   GET  /semper/pay.mjs, /semper/client.mjs   the pay box's script and the pinned @semper/client
 //
 // Defences, all in this file: the Host header must name this server (DNS rebinding); POSTs
 // must be form-encoded, from this origin when the browser says so, carry the session's cookie
 // (SameSite=Strict, HttpOnly) and its form token; a strict CSP with no script at all; bodies
-// and sessions bounded. A search the language cannot read is a 400 page, never a 500.
+// and sessions bounded. A search the language cannot read is a 400 page, never a 500. Only the
+// pay box's page runs script, from this server ('self'), talking to the agent's address alone.
 
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { listen } from '../services/http-server';
 import { AddressInfo } from 'node:net';
 import { Catalogue, isArticleKind, SEARCH_SORTS, SearchPage, SearchRequest, SearchSort } from './catalogue';
 import { addToCart, formTokenMatches, priceCart, removeFromCart, Session, SessionStore } from './cart';
-import { BuyerInfo, Cart, CheckoutHandler, checkCheckoutResult, checkOrderForm, CheckoutResult, isCheckoutError, paymentNotConnected } from './checkout';
+import { CheckoutHandler, checkCheckoutResult, checkOrderForm, isCheckoutError, OrderStatusSource, paymentNotConnected } from './checkout';
 import { isCatalogueError } from './errors';
-import { articlePage, CatalogueFilters, cartPage, cataloguePage, checkoutPage, errorPage, orderPage, PageContext, parseAmount, SHOP_CSS } from './shop-pages';
+import { articlePage, CatalogueFilters, cartPage, cataloguePage, checkoutPage, errorPage, orderPage, OrderView, PageContext, parseAmount, SHOP_CSS } from './shop-pages';
 
 export interface ShopOptions {
   /** TCP port on 127.0.0.1; 0 (default) picks a free one. */
@@ -42,6 +49,10 @@ export interface ShopOptions {
   log?: (line: string) => void;
   /** The clock of the session time-out (default Date.now). */
   now?: () => number;
+  /** The merchant's books: asked whether a pending order has been paid since (default: never asked). */
+  orderStatus?: OrderStatusSource;
+  /** The buyer's SEMPER agent, where pay boxes send the payment (default http://127.0.0.1:37139). */
+  agentUrl?: string;
 }
 
 export interface RunningShop {
@@ -57,9 +68,29 @@ export const SESSION_COOKIE = 'shop_session';
 const MAX_BODY = 16 * 1024;
 const MAX_ORDERS = 10_000;
 
+const CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+export const DEFAULT_AGENT_URL = 'http://127.0.0.1:37139';
+
+/** The pay box's page: its script from here, and connections to the agent's origin alone (HTTP and its events WebSocket). */
+function payingCsp(agentUrl: string): string {
+  const agent = new URL(agentUrl);
+  return `${CSP}; script-src 'self'; connect-src ${agent.origin} ws://${agent.host}`;
+}
+
+/** The pay box's script (web/pay.mjs here) and the @semper/client module it imports, read once at start. */
+function payScripts(): { pay: string; client: string } | undefined {
+  const up = (n: number): string => join(__dirname, ...Array<string>(n).fill('..'));
+  for (const root of [up(3), up(4)]) {
+    const pay = join(root, 'host', 'src', 'seller', 'web', 'pay.mjs');
+    const client = join(root, 'web', 'semper-client', 'index.mjs');
+    if (existsSync(pay) && existsSync(client)) return { pay: readFileSync(pay, 'utf8'), client: readFileSync(client, 'utf8') };
+  }
+  return undefined;
+}
+
 const SECURITY_HEADERS: Record<string, string> = {
-  // no script anywhere; forms post only here; the page cannot be framed
-  'Content-Security-Policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  // no script (but on the pay box's page); forms post only here; the page cannot be framed
+  'Content-Security-Policy': CSP,
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
   // search words are in the URL: they do not travel to other sites. Not no-referrer: under it
@@ -82,11 +113,6 @@ class HttpError extends Error {
   }
 }
 
-interface StoredOrder {
-  result: CheckoutResult;
-  cart: Cart;
-  buyer: BuyerInfo;
-}
 
 function cookieValue(req: IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
@@ -118,7 +144,9 @@ function formRecord(p: URLSearchParams): Record<string, string> {
 
 class Shop {
   private readonly sessions: SessionStore;
-  private readonly orders = new Map<string, StoredOrder>();
+  private readonly orders = new Map<string, OrderView>();
+  private readonly scripts = payScripts();
+  private readonly agentUrl: string;
   private readonly checkout: CheckoutHandler;
   private readonly shopName: string;
   private readonly currency: string;
@@ -131,6 +159,9 @@ class Shop {
     this.shopName = o.shopName ?? 'SEMPER Demo Shop';
     this.currency = o.currency ?? 'EUR';
     this.log = o.log ?? (() => {});
+    this.agentUrl = o.agentUrl ?? DEFAULT_AGENT_URL;
+    const agent = new URL(this.agentUrl);
+    if (agent.protocol !== 'http:' || !['127.0.0.1', 'localhost', '[::1]'].includes(agent.hostname)) throw new Error(`agentUrl: the buyer's agent listens on the buyer's own machine (http://127.0.0.1:PORT), not ${this.agentUrl}`);
   }
 
   private get catalogue(): Catalogue {
@@ -197,6 +228,12 @@ class Shop {
         return void res.end(SHOP_CSS);
       }
       if (path === '/favicon.ico') return void res.writeHead(204).end(); // no icon, and no 404 in the console
+      if (path === '/semper/pay.mjs' || path === '/semper/client.mjs') {
+        if (!this.scripts) throw new HttpError(404, 'Not found', 'The pay box\'s scripts are not installed with this shop.');
+        const body = path === '/semper/pay.mjs' ? this.scripts.pay : this.scripts.client;
+        res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-cache' });
+        return void res.end(body);
+      }
       const s = this.sessionFor(req, res);
       seen(s);
       if (path === '/') return this.cataloguePage(res, s, url.searchParams);
@@ -207,8 +244,8 @@ class Shop {
         return this.page(res, 200, cartPage(this.context(s), cart, problems));
       }
       if (path === '/checkout') return this.checkoutForm(res, s);
-      const order = /^\/order\/([^/]+)$/.exec(path);
-      if (order) return this.orderPage(res, s, order[1]);
+      const order = /^\/order\/([^/]+)(\/receipt\.cose)?$/.exec(path);
+      if (order) return order[2] ? this.receiptFile(res, s, order[1]) : this.orderPage(res, s, order[1]);
       throw new HttpError(404, 'Not found', 'There is no such page in this shop.');
     }
     if (method !== 'POST') {
@@ -336,7 +373,8 @@ class Shop {
     this.redirect(res, `/order/${encodeURIComponent(result.orderId)}`);
   }
 
-  private orderPage(res: ServerResponse, s: Session, raw: string): void {
+  /** The order of this session (another session's is as unknown as a missing one: it holds a name and an address). */
+  private sessionOrder(s: Session, raw: string): OrderView {
     let id: string;
     try {
       id = decodeURIComponent(raw);
@@ -344,9 +382,33 @@ class Shop {
       id = '';
     }
     const order = this.orders.get(id);
-    // another session's order is as unknown as a missing one: it holds a name and an address
     if (!order || !s.orders.has(id)) throw new HttpError(404, 'Not found', 'There is no such order in this visit to the shop.');
-    this.page(res, 200, orderPage(this.context(s), order));
+    return order;
+  }
+
+  private async orderPage(res: ServerResponse, s: Session, raw: string): Promise<void> {
+    const order = this.sessionOrder(s, raw);
+    if (order.result.status === 'pending' && this.o.orderStatus) {
+      // the merchant's books say whether it was paid; what a page tells is never taken for it
+      const update = await this.o.orderStatus(order.result.orderId).catch((e: unknown) => {
+        this.log(`order status of ${order.result.orderId}: ${e instanceof Error ? e.message : String(e)}`);
+        return undefined;
+      });
+      if (update && update.status !== 'pending') {
+        order.result = { orderId: order.result.orderId, status: update.status, ...(update.message ? { message: update.message } : {}) };
+        if (update.receipt) order.receipt = update.receipt;
+      }
+    }
+    if (order.result.status === 'pending' && order.result.payment) res.setHeader('Content-Security-Policy', payingCsp(this.agentUrl));
+    this.page(res, 200, orderPage(this.context(s), order, this.agentUrl));
+  }
+
+  private receiptFile(res: ServerResponse, s: Session, raw: string): void {
+    const order = this.sessionOrder(s, raw);
+    if (!order.receipt) throw new HttpError(404, 'Not found', 'This order has no receipt yet: it is given when the payment has been made.');
+    const body = order.receipt.document;
+    res.writeHead(200, { 'Content-Type': 'application/cose; cose-type="cose-sign1"', 'Content-Length': body.byteLength, 'Content-Disposition': `attachment; filename="receipt-${order.result.orderId.replace(/[^A-Za-z0-9._-]/g, '_')}.cose"` });
+    res.end(body);
   }
 }
 
