@@ -79,6 +79,8 @@ export interface DemoWorld {
   bank: Bank;
   bankClient: BankClient;
   seller: Seller;
+  /** The seller agent's HTTP face (offers, the exchange): closing it is a merchant that vanishes. */
+  sellerHttp: Listening;
   /** The merchant's certificate and public key, and the trust store with the demo CA's root. */
   merchant: { certificate: Uint8Array; publicKey: Uint8Array };
   trust: TrustStore;
@@ -240,6 +242,7 @@ export async function startDemoWorld(o: DemoWorldOptions = {}): Promise<DemoWorl
       bank,
       bankClient,
       seller,
+      sellerHttp,
       merchant: { certificate: merchantCertificate, publicKey: merchantKey.publicKey },
       trust,
       catalogue,

@@ -60,11 +60,12 @@ async function newShopPage(): Promise<Page> {
 }
 
 /** Into the cart from a search, then the order form filled and sent: the page lands on the order with its pay box. */
-async function order(page: Page, search: string, buyer: { email?: string; address?: boolean }): Promise<{ sku: string; orderId: string }> {
+async function order(page: Page, search: string, buyer: { email?: string; address?: boolean }): Promise<{ sku: string; title: string; orderId: string }> {
   await page.goto(world.shop.url);
   await page.getByLabel('Search the catalogue').fill(search);
   await page.getByRole('button', { name: 'Search', exact: true }).click();
   const hit = page.locator('.hit').first();
+  const title = (await hit.locator('.title').textContent()) ?? '';
   const sku = decodeURIComponent(((await hit.locator('a').first().getAttribute('href')) ?? '').replace('/article/', ''));
   await hit.getByRole('button', { name: /^Add .* to cart$/ }).click();
   await page.getByRole('heading', { name: 'Your cart' }).waitFor();
@@ -79,7 +80,7 @@ async function order(page: Page, search: string, buyer: { email?: string; addres
   await page.getByRole('button', { name: 'Order and pay' }).click();
   await page.getByRole('heading', { name: /^Order [0-9a-f]{32}$/ }).waitFor();
   const orderId = ((await page.getByRole('heading', { name: /^Order / }).textContent()) ?? '').slice(6);
-  return { sku, orderId };
+  return { sku, title, orderId };
 }
 
 /** Reads a statement on the device to its end (OK is taken only then). */
@@ -102,32 +103,50 @@ async function pressUntil(key: string, done: () => Promise<boolean> | boolean): 
   throw new Error(`${key} did not take; the device shows:\n${person.screen()}`);
 }
 
+/** The person at the device: connects the shop if asked (first contact), then reads the payment, OK, PIN, OK. */
+async function payOnDevice(): Promise<string> {
+  let statement = await readToEnd();
+  if (/PAIR/i.test(statement)) {
+    await pressUntil('OK', () => world.agent.isPaired(new URL(world.shop.url).origin));
+    statement = await readToEnd();
+  }
+  await pressUntil('OK', () => /PIN/.test(person.screen()));
+  await person.type(DEMO_PIN);
+  await person.press('OK');
+  return statement;
+}
+
+/** The order digest's 16 hex digits a receipt text names. */
+const receiptOrder = (text: string | null): string => /order ([0-9a-f]{16})\)$/.exec(text ?? '')?.[1] ?? 'none';
+
 const purse = async (): Promise<number> => (await world.device.purseBalance()).amount;
 
 test('buy a CD in the shop, confirm on the device, get the receipt; the archive holds the evidence', async () => {
   const page = await newShopPage();
   const before = await purse();
-  const { sku, orderId } = await order(page, 'beethoven symph*', { address: true });
+  const { sku, title, orderId } = await order(page, 'beethoven symph*', { address: true });
   const stock0 = world.catalogue.require(sku).stock as number;
 
   // first contact: the device asks whether this shop may ask it for payments; the codes match
   const code = page.locator('#semper-code');
   await code.waitFor({ state: 'visible', timeout: 30_000 });
   await shot(page, 'pairing');
+  await person.waitFor(/PAIR/i, 30_000);
+  await deviceShot('device-pairing');
   const pairing = await readToEnd();
   expect(pairing).toContain((await code.textContent()) ?? 'no code');
   expect(pairing).toContain(new URL(world.shop.url).host);
-  await deviceShot('device-pairing');
   await pressUntil('OK', () => world.agent.isPaired(new URL(world.shop.url).origin));
 
   // the payment: merchant as its certificate says, the amount, then OK and the PIN
+  await person.waitFor(/PAYMENT/, 30_000);
+  await deviceShot('device-payment');
   const statement = await readToEnd();
   expect(statement).toMatch(/PAYMENT/);
   expect(statement).toContain(DEMO_MERCHANT);
   expect(statement).not.toMatch(/UNVERIFIED/);
   const price = (await page.locator('.pay strong').nth(1).textContent()) ?? '';
   expect(statement.replace(/\s+/g, ' ')).toContain(price.split(' ')[0]);
-  await deviceShot('device-payment');
   await shot(page, 'paying');
   await pressUntil('OK', () => /PIN/.test(person.screen()));
   await person.type(DEMO_PIN);
@@ -136,7 +155,7 @@ test('buy a CD in the shop, confirm on the device, get the receipt; the archive 
   // the page reloads once the agent says done; the shop's books say paid, with the receipt
   await page.getByText('Paid — thank you for your order.').waitFor({ timeout: 60_000 });
   const receipt = page.locator('.receipt-box blockquote');
-  expect(await receipt.textContent()).toMatch(new RegExp(`^${DEMO_MERCHANT.replace('.', '\\.')} received \\d+ EUR for order [0-9a-f]{16}$`));
+  expect(await receipt.textContent()).toBe(`${DEMO_MERCHANT} received ${price} for ${title} (offer ${orderId}, order ${receiptOrder(await receipt.textContent())})`);
   await shot(page, 'receipt');
   const download = await page.request.get(`${world.shop.url}/order/${orderId}/receipt.cose`);
   expect(download.status()).toBe(200);
@@ -189,5 +208,41 @@ test('the buyer says no on the device: the shop still waits for the payment, not
   // the seller saw the order (an information purchase proposes before the device pays) but no money
   expect((await world.seller.sale(orderId))?.deal?.state ?? 'none').not.toMatch(/paid|completed/);
   expect(problems).toEqual([]);
+  await page.close();
+});
+
+test('the merchant vanishes after the payment reached the bank: the third party stands in with a signed affidavit, and no value is lost', async () => {
+  const page = await newShopPage();
+  const before = await purse();
+  const balance0 = (await world.bankClient.account(DEMO_MERCHANT)).balance;
+  const ttp0 = world.ttpCalls();
+  // the merchant's agent goes away the moment its deposit is booked, before its receipt leaves
+  const paid = world.seller.onPaid;
+  world.seller.onPaid = (id, offer) => {
+    paid?.(id, offer);
+    void world.sellerHttp.close();
+  };
+  const { orderId } = await order(page, 'beethoven symph*', { address: true });
+  expect(await payOnDevice()).toContain(DEMO_MERCHANT);
+
+  // the buyer's agent asked the third party and holds its affidavit in place of the receipt
+  for (const t0 = Date.now(); world.ttpCalls() === ttp0 && Date.now() - t0 < 60_000; ) await sleep(100);
+  expect(world.ttpCalls()).toBeGreaterThan(ttp0);
+  const sale = await world.seller.sale(orderId);
+  // the exchange layer files its steps under the exchange's id, which the deal names
+  const exchangeId = sale?.deal?.exchange as string;
+  const decisionsOf = (): ReturnType<typeof world.buyerArchive.list> => world.buyerArchive.list({ deal: exchangeId, kind: 'ttp-decision' });
+  for (const t0 = Date.now(); Date.now() - t0 < 60_000; await sleep(200)) if ((await decisionsOf()).length) break;
+  const decisions = await decisionsOf();
+  expect(decisions.map((d) => d.label)).toEqual([expect.stringMatching(/^exchange (resolved|aborted)/)]);
+  // fair and conserved: what left the purse is in the merchant's account (or back in the purse if aborted)
+  const spent = before - (await purse());
+  const received = (await world.bankClient.account(DEMO_MERCHANT)).balance - balance0;
+  expect(spent).toBe(received);
+  expect(spent).toBeGreaterThan(0);
+  // the shop's own books: paid (the deposit is the merchant's); the buyer holds the third party's word
+  await page.reload();
+  await page.getByText(/Paid — thank you|Awaiting your payment/).waitFor();
+  expect((await world.buyerArchive.verify()).records).toBeGreaterThan(0);
   await page.close();
 });

@@ -18,6 +18,7 @@ import { ExchangeModules, informationDescription, makeSignature, packageDescript
 import { CommerceError, Offer, OfferLine, signOffer } from './offer';
 import { readWorkflow, Workflow } from './workflow';
 import { Deal, DealStore } from './deal';
+import { formatMinorUnits } from '../services/money';
 
 export interface OfferBundle {
   /** The signed offer. */
@@ -270,6 +271,17 @@ export function sellerDescription(offer: Offer, workflow: Workflow, orderDigest:
   return packageDescription('delivery', [...goods, receipt], `${offer.lines.map((l) => l.title).join(', ')} and the receipt`);
 }
 
+/**
+ * The receipt's words — what a court or an accountant reads: who received how much, in the
+ * currency's own notation, for what, under which offer and order (the signature binds the
+ * order's digest in full; the text names its first 16 hex digits and the offer's id).
+ */
+export function receiptText(merchant: string, offer: Offer, orderDigest: Uint8Array): string {
+  const goods = offer.lines.map((l) => (l.quantity === 1 ? l.title : `${l.quantity} × ${l.title}`)).join(', ');
+  const what = goods.length > 120 ? `${goods.slice(0, 119)}…` : goods;
+  return `${merchant} received ${formatMinorUnits(offer.total, offer.currency) ?? offer.total} ${offer.currency} for ${what} (offer ${hex(offer.id)}, order ${hex(orderDigest).slice(0, 16)})`;
+}
+
 function sellerOffering(offer: Offer, workflow: Workflow, orderDigest: Uint8Array, me: Party & { privateKey: Uint8Array }, content: SellerOptions['content']): Offering {
   const description = sellerDescription(offer, workflow, orderDigest, me);
   return {
@@ -277,7 +289,7 @@ function sellerOffering(offer: Offer, workflow: Workflow, orderDigest: Uint8Arra
     make: async (ctx) => {
       // escrowed deliveries are made before the agreement exists: the receipt then binds through the order digest alone
       const bound = ctx.agreementHash.some((x) => x !== 0) ? ctx.agreementHash : undefined;
-      const receipt = makeSignature(bound, `${me.name} received ${offer.total} ${offer.currency} for order ${hex(orderDigest).slice(0, 16)}`, me.privateKey, { contentHash: orderDigest, time: ctx.now });
+      const receipt = makeSignature(bound, receiptText(me.name, offer, orderDigest), me.privateKey, { contentHash: orderDigest, time: ctx.now });
       if (workflow.sellerGives === 'receipt') return receipt;
       const docs = offer.lines.map((l) => {
         const c = content?.(l.sku);
