@@ -1,4 +1,4 @@
-// npm start (for now): a live demonstration of the device↔host link. The real firmware
+// npm run demo:link: a live demonstration of the device↔host link. The real firmware
 // bundle (dist/device/firmware.js) runs in the Espruino emulator sandbox; the host agent's
 // link client talks to it over an in-memory line; every frame is shown as it crosses.
 // Then the line turns hostile (drops, bit flips, duplicates, noise) and the link still
@@ -13,7 +13,7 @@ import { DeviceError, DeviceLink } from '../host/src/link/device-link';
 
 const HELP = `semper link demo — the firmware bundle and the host talking over the link protocol
 
-usage: npm start [-- options]
+usage: npm run demo:link [-- options]
 
 options:
   --quiet            do not print every frame, only the steps and the summary
@@ -24,7 +24,7 @@ options:
   --noise P          probability of random bytes before a chunk (default 0.15)
   --help             this text
 
-The firmware is read from dist/device/firmware.js (npm start builds it first).
+The firmware is read from dist/device/firmware.js (npm run demo:link builds it first).
 Protocol specification: protocol/SPEC.md`;
 
 interface Args {

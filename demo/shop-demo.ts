@@ -2,6 +2,7 @@
 // shop and the payment device each in a browser tab. A newcomer buys something in the shop
 // and confirms it on the emulated device.
 
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { portOption, untilStopped } from '../host/src/cli/service';
 import { DEMO_HOLDER, DEMO_PIN, startDemoWorld } from './world';
@@ -16,6 +17,7 @@ options:
   --agent-port N    the buyer's agent, which the shop's pages talk to (default 37139)
   --device-port N   the payment device's web page (default 37138)
   --baud N          pace the device's USB line like a real UART (e.g. 115200; default unpaced)
+  --data DIR        put the world's databases in DIR (new or empty; default a new temporary folder)
   --verbose         also print what the services log while they run
   --help            this text
 
@@ -33,6 +35,7 @@ const OPTIONS = {
   'agent-port': { type: 'string' },
   'device-port': { type: 'string' },
   baud: { type: 'string' },
+  data: { type: 'string' },
   verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -64,6 +67,13 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
     err('shop demo: --baud is bits per second, e.g. 115200\n');
     return 2;
   }
+  if (v.data !== undefined) {
+    if (existsSync(v.data) && readdirSync(v.data).length) {
+      err(`shop demo: --data ${v.data} is not empty: each run starts a new world (fresh keys), so give a new or empty folder\n`);
+      return 2;
+    }
+    mkdirSync(v.data, { recursive: true });
+  }
   const t0 = Date.now();
   let ready = false;
   const log = (line: string): void => {
@@ -72,7 +82,7 @@ export async function main(argv: string[], signal?: AbortSignal): Promise<number
   err('Starting the SEMPER demo world (a few seconds)…\n');
   let world;
   try {
-    world = await startDemoWorld({ shopPort: ports['shop-port'], agentPort: ports['agent-port'], devicePort: ports['device-port'], baud, log });
+    world = await startDemoWorld({ dir: v.data, shopPort: ports['shop-port'], agentPort: ports['agent-port'], devicePort: ports['device-port'], baud, log });
   } catch (e) {
     const m = (e as Error).message;
     err(`shop demo: could not start: ${m}\n`);

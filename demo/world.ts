@@ -12,7 +12,7 @@
 // startDemoWorld() is `npm start`'s (demo/shop-demo.ts), the end-to-end browser test's and
 // bench:e2e's. Keys are made fresh for every world: this is a demonstration, not a deployment.
 
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { p256 } from '@noble/curves/p256';
@@ -52,6 +52,8 @@ export const DEMO_PUK = '12345678';
 export interface DemoWorldOptions {
   /** Where the databases go (default: a new temporary folder, kept after the run for inspection). */
   dir?: string;
+  /** Remove the temporary folder at stop() (tests; default false: its archives stay readable). */
+  removeOnStop?: boolean;
   /** The ports a person opens (0: any free port). Defaults: shop 37140, agent 37139, device page 37138. */
   shopPort?: number;
   agentPort?: number;
@@ -104,6 +106,7 @@ export async function startDemoWorld(o: DemoWorldOptions = {}): Promise<DemoWorl
   const log = o.log ?? (() => {});
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'semper-demo-'));
   const stops: (() => Promise<void> | void)[] = [];
+  if (o.removeOnStop && !o.dir) stops.push(() => rmSync(dir, { recursive: true, force: true }));
   const stopAll = async (): Promise<void> => {
     for (const s of stops.splice(0).reverse()) {
       try {

@@ -29,7 +29,7 @@ const logs: string[] = [];
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (the browser test needs it)`);
-  world = await startDemoWorld({ shopPort: 0, agentPort: 0, devicePort: 0, pairingTimeoutSeconds: 60, log: (l) => logs.push(l) });
+  world = await startDemoWorld({ shopPort: 0, agentPort: 0, devicePort: 0, pairingTimeoutSeconds: 60, removeOnStop: true, log: (l) => logs.push(l) });
   person = personAt(() => world.emulator.device());
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'] });

@@ -1,4 +1,4 @@
-// The main job (npm start) must keep working: run it as a user would and check what it
+// The link walk-through (npm run demo:link) must keep working: run it as a user would and check what it
 // promises — handshake, HELLO, a typed error, every message through the hostile line.
 
 import { execFileSync } from 'node:child_process';
@@ -18,7 +18,7 @@ function run(args: string[]): { code: number; out: string } {
   }
 }
 
-test('npm start: the firmware and the host talk, and survive a hostile line', () => {
+test('npm run demo:link: the firmware and the host talk, and survive a hostile line', () => {
   const { code, out } = run(['--pings', '25']);
   expect(out).toContain('host → device  SYNC');
   expect(out).toMatch(/device → host {2}EVENT .*STATUS #0/);
@@ -30,7 +30,7 @@ test('npm start: the firmware and the host talk, and survive a hostile line', ()
 });
 
 test('--help explains the options; a bad option says what to do', () => {
-  expect(run(['--help']).out).toContain('usage: npm start');
+  expect(run(['--help']).out).toContain('usage: npm run demo:link');
   const bad = run(['--bogus']);
   expect(bad.code).toBe(2);
   expect(bad.out).toContain('unknown option --bogus (see --help)');
