@@ -7,11 +7,17 @@ import { ROLE_CODE, Role } from '../../../shared/src/certificate';
 import { SqliteArchive } from '../services/archive';
 import { KeyStore } from '../services/keystore';
 import { CaError, CertificationAuthority } from '../ca/authority';
-import { semperHome } from './service';
+import { serveCa } from '../ca/http';
+import { semperHome, serviceOptions, untilStopped } from './service';
+
+/** The CA/RA's HTTP port: the bank's 8480 and the third party's 8482 are its neighbours. */
+export const DEFAULT_PORT = 8481;
 
 export const HELP = `semper ca — the certification authority: certificates for merchants, banks, third parties and cards
 
 usage:
+  semper ca start [--port N] [--db FILE] ...         the CA/RA as an HTTP service: root, revocation list,
+                                                    certificates, on-line card registration (semper ca start --help)
   semper ca root --out FILE                         write the root certificate (made at first use)
   semper ca issue --name NAME --role ROLE --public-key FILE --out FILE [--days N] [--subject-id HEX]
   semper ca list                                    every certificate issued, and which are revoked
@@ -48,28 +54,71 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export async function run(argv: string[], io: { out?: (s: string) => void; err?: (s: string) => void; env?: NodeJS.ProcessEnv } = {}): Promise<number> {
-  const out = io.out ?? ((s: string) => void process.stdout.write(s));
-  const err = io.err ?? ((s: string) => void process.stderr.write(s));
-  const env = io.env ?? process.env;
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    err(`semper ca: ${(e as Error).message}\n`);
-    return 2;
-  }
-  const v = parsed.values;
-  const [cmd, arg, ...rest] = parsed.positionals;
-  if (v.help || !cmd) {
-    (v.help ? out : err)(`${HELP}\n`);
-    return v.help ? 0 : 2;
-  }
-  const usage = (m: string): number => (err(`semper ca ${cmd}: ${m} (see semper ca --help)\n`), 2);
-  if (!['root', 'issue', 'list', 'revoke', 'crl', 'code'].includes(cmd) || rest.length) return usage('unknown command or extra arguments');
+export const START_HELP = `semper ca start — the CA/RA as an HTTP service
+
+usage:
+  semper ca start --key LABEL [--port N] [--host ADDR] [--db FILE] [--keystore FILE]
+                  [--name-ca NAME] [--id HEX] [--crl-days N] [--max-failures N]
+
+options:
+  --port N          TCP port (default ${DEFAULT_PORT}; 0 = any free port)
+  --host ADDR       address to listen on (default 127.0.0.1)
+  --key LABEL       the CA key in the key store (role ca; made there at first use);
+                    passphrase from $SEMPER_KEYSTORE_PASSPHRASE
+  --keystore FILE   the key store (default $SEMPER_HOME/keys.semper)
+  --db FILE         the CA's archive, shared with the other semper ca commands
+                    (default $SEMPER_HOME/ca.db)
+  --name-ca NAME    the CA's name (default "SEMPER Test CA"); --id HEX its id (default ca01)
+  --crl-days N      days until a served revocation list's next update (default 7)
+  --max-failures N  failed registrations one address may make per hour (default 10)
+  --help            this text
+
+Endpoints: GET /v1/health; GET /v1/root, GET /v1/crl, GET /v1/certificates/{serial}
+(application/cbor, the COSE bytes); POST /v1/registrations (application/json
+{code, signature, kid, cardId?}: the card's signature over the registration statement; answers
+201 with the buyer-card certificate). Issuing other certificates and revoking stay with
+\`semper ca issue\` and \`semper ca revoke\` on the CA's own machine. Runs until SIGINT or SIGTERM.
+
+exit status: 0 stopped; 2 bad options; 3 key store or database cannot be opened (or holds another
+CA's root), or the port cannot be had.`;
+
+const START_OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  key: { type: 'string' },
+  keystore: { type: 'string' },
+  db: { type: 'string' },
+  'name-ca': { type: 'string' },
+  id: { type: 'string' },
+  'crl-days': { type: 'string' },
+  'max-failures': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface CaCliIo {
+  out?: (s: string) => void;
+  err?: (s: string) => void;
+  env?: NodeJS.ProcessEnv;
+  /** Called once `start` listens (tests). */
+  onListening?: (url: string) => void;
+  /** Stops `start` (tests); SIGINT/SIGTERM otherwise. */
+  signal?: AbortSignal;
+}
+
+interface CaSettings {
+  key?: string;
+  keystore?: string;
+  db?: string;
+  'name-ca'?: string;
+  id?: string;
+}
+
+/**
+ * The authority on its key (from the key store, made there at first use) and archive; or the exit
+ * status, with the reason said on `err`.
+ */
+async function openAuthority(v: CaSettings, env: NodeJS.ProcessEnv, err: (s: string) => void, usage: (m: string) => number): Promise<{ ca: CertificationAuthority; archive: SqliteArchive } | number> {
   if (!v.key) return usage('give --key LABEL (the CA key in the key store)');
-  const days = v.days === undefined ? undefined : Number(v.days);
-  if (days !== undefined && (!Number.isInteger(days) || days < 1 || days > 36500)) return usage('--days is a whole number of days, 1..36500');
   const id = v.id ?? 'ca01';
   if (!/^([0-9a-fA-F]{2}){2,16}$/.test(id)) return usage('--id is 2..16 bytes in hex');
   const pass = env.SEMPER_KEYSTORE_PASSPHRASE;
@@ -89,8 +138,76 @@ export async function run(argv: string[], io: { out?: (s: string) => void; err?:
     err(`semper ca: key store: ${(e as { code?: string }).code ?? ''} ${(e as Error).message}\n`);
     return 3;
   }
-  const archive = SqliteArchive.open(v.db ?? join(home, 'ca.db'));
-  const ca = new CertificationAuthority({ name: v['name-ca'] ?? 'SEMPER Test CA', privateKey, id: new Uint8Array(Buffer.from(id, 'hex')), archive });
+  let archive: SqliteArchive;
+  try {
+    archive = SqliteArchive.open(v.db ?? join(home, 'ca.db'));
+  } catch (e) {
+    err(`semper ca: cannot open the database: ${(e as Error).message}\n`);
+    return 3;
+  }
+  return { ca: new CertificationAuthority({ name: v['name-ca'] ?? 'SEMPER Test CA', privateKey, id: new Uint8Array(Buffer.from(id, 'hex')), archive }), archive };
+}
+
+/** `semper ca start`: serves the CA/RA over HTTP until stopped. */
+async function start(argv: string[], io: CaCliIo, out: (s: string) => void, err: (s: string) => void, env: NodeJS.ProcessEnv): Promise<number> {
+  const parsed = serviceOptions(argv, START_OPTIONS, { command: 'semper ca start', help: START_HELP, defaultPort: DEFAULT_PORT, out, err });
+  if (typeof parsed === 'number') return parsed;
+  const { values: v, port } = parsed;
+  const usage = (m: string): number => (err(`semper ca start: ${m} (see semper ca start --help)\n`), 2);
+  const whole = (value: string | undefined, name: string, max: number): number | undefined | false => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    return /^\d{1,6}$/.test(value) && n >= 1 && n <= max ? n : (usage(`--${name} is a whole number 1..${max}`), false);
+  };
+  const crlDays = whole(v['crl-days'], 'crl-days', 366);
+  const maxFailures = whole(v['max-failures'], 'max-failures', 100000);
+  if (crlDays === false || maxFailures === false) return 2;
+  const opened = await openAuthority(v, env, err, usage);
+  if (typeof opened === 'number') return opened;
+  const { ca, archive } = opened;
+  let svc;
+  try {
+    svc = await serveCa(ca, { port, host: v.host ?? '127.0.0.1', ...(crlDays ? { crlDays } : {}), ...(maxFailures ? { maxFailures } : {}) });
+  } catch (e) {
+    archive.close();
+    err(`semper ca start: ${e instanceof CaError ? `${e.code}: ${e.message}` : `cannot listen: ${(e as Error).message}`}\n`);
+    return 3;
+  }
+  out(`semper ca listening on ${svc.url}\n`);
+  io.onListening?.(svc.url);
+  await untilStopped(io.signal);
+  await svc.close();
+  archive.close();
+  return 0;
+}
+
+export async function run(argv: string[], io: CaCliIo = {}): Promise<number> {
+  const out = io.out ?? ((s: string) => void process.stdout.write(s));
+  const err = io.err ?? ((s: string) => void process.stderr.write(s));
+  const env = io.env ?? process.env;
+  // `start` has options of its own (--port, --host): look for it before the strict parse
+  const words = parseArgs({ args: argv, options: { ...OPTIONS, ...START_OPTIONS }, allowPositionals: true, strict: false }).positionals;
+  if (words[0] === 'start') return start(argv, io, out, err, env);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    err(`semper ca: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const v = parsed.values;
+  const [cmd, arg, ...rest] = parsed.positionals;
+  if (v.help || !cmd) {
+    (v.help ? out : err)(`${HELP}\n`);
+    return v.help ? 0 : 2;
+  }
+  const usage = (m: string): number => (err(`semper ca ${cmd}: ${m} (see semper ca --help)\n`), 2);
+  if (!['root', 'issue', 'list', 'revoke', 'crl', 'code'].includes(cmd) || rest.length) return usage('unknown command or extra arguments');
+  const days = v.days === undefined ? undefined : Number(v.days);
+  if (days !== undefined && (!Number.isInteger(days) || days < 1 || days > 36500)) return usage('--days is a whole number of days, 1..36500');
+  const opened = await openAuthority(v, env, err, usage);
+  if (typeof opened === 'number') return opened;
+  const { ca, archive } = opened;
   try {
     switch (cmd) {
       case 'root':
