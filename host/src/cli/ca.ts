@@ -82,17 +82,13 @@ Endpoints: GET /v1/health; GET /v1/root, GET /v1/crl, GET /v1/certificates/{seri
 exit status: 0 stopped; 2 bad options; 3 key store or database cannot be opened (or holds another
 CA's root), or the port cannot be had.`;
 
+/** The CA's own options (key, archive, name, id) and the service's. */
 const START_OPTIONS = {
+  ...(({ key, keystore, db, 'name-ca': nameCa, id, help }) => ({ key, keystore, db, 'name-ca': nameCa, id, help }))(OPTIONS),
   port: { type: 'string' },
   host: { type: 'string' },
-  key: { type: 'string' },
-  keystore: { type: 'string' },
-  db: { type: 'string' },
-  'name-ca': { type: 'string' },
-  id: { type: 'string' },
   'crl-days': { type: 'string' },
   'max-failures': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 export interface CaCliIo {

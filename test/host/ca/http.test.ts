@@ -19,8 +19,11 @@ import { listen, Listening } from '../../../host/src/services/http-server';
 import { CertificationAuthority, registrationStatement } from '../../../host/src/ca/authority';
 import { CA_STATUS, MAX_REGISTRATION_BODY, serveCa } from '../../../host/src/ca/http';
 import { CaClient } from '../../../host/src/ca/client';
+import { DeviceClient } from '../../../host/src/device/client';
+import { closeAll, deviceRig } from '../../helpers/device-rig';
 
 jest.setTimeout(60000);
+afterAll(() => closeAll());
 
 let dir: string;
 const open: { close(): unknown }[] = [];
@@ -90,6 +93,25 @@ test('a card registers on line: the certificate verifies under the root, names t
   const again = await post(svc.url, json({ code, signature: b64(c.sign(code)), kid: b64(c.kid) }));
   expect([again.status, errorCode(again)]).toEqual([409, 'ALREADY_USED']);
   expect((await authority.issued()).map((i) => i.serial)).toEqual([1, 2]);
+});
+
+test('with the real firmware on the emulated device: the holder reads the statement, OK, PIN; the agent registers the card over HTTP', async () => {
+  const { authority, client, clock } = await caService();
+  clock.t = Math.floor(Date.now() / 1000);
+  const code = await authority.registrationCode('Erika Mustermann');
+  const rig = await deviceRig();
+  const signing = new DeviceClient(rig.host).sign(registrationStatement(code));
+  await rig.waitFor(/Registration/);
+  await rig.scrollTo(/-- end --/);
+  await rig.press('OK');
+  await rig.waitFor(/Enter your PIN/);
+  await rig.type('1234');
+  await rig.press('OK');
+  const signed = await signing;
+  const cert = await client.register({ code, signature: signed.signature, kid: signed.kid, cardId: rig.persona.cardId });
+  expect(cert).toMatchObject({ role: 'buyer-card', name: 'Erika Mustermann' });
+  expect(Buffer.from(cert.publicKey)).toEqual(Buffer.from(rig.persona.publicKey));
+  expect(Buffer.from(cert.subjectId!)).toEqual(Buffer.from(rig.persona.cardId));
 });
 
 test('an expired code, an unknown code, and proofs that are not the card\u2019s are refused, and the code still works after', async () => {
@@ -189,10 +211,17 @@ test('property: any body is a typed 4xx (never 500), and nothing is issued or ar
   const code = await authority.registrationCode('Erika Mustermann');
   const c = card();
   const records = (await archive.list()).length;
+  const seen = new Set<string>();
   const b64of = (n: number) => fc.uint8Array({ minLength: n, maxLength: n }).map(b64);
   const field = fc.oneof(fc.string(), fc.constant(code), fc.constant(code.toLowerCase()), b64of(64), b64of(8), fc.uint8Array({ maxLength: 35 }).map((b) => Buffer.from(b).toString('hex')), fc.integer(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }));
   const registration = fc.record({ code: field, signature: fc.oneof(field, fc.constant(b64(c.sign('ABCD-ABCD-ABCD-ABCD')))), kid: fc.oneof(field, fc.constant(b64(c.kid))), cardId: field }, { requiredKeys: [] });
+  // well formed, but never the card's signature over this code: a code that exists or not, a proof that fails
+  const hexDigits = fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => Buffer.from(b).toString('hex').toUpperCase().replace(/(.{4})(?!$)/g, '$1-'));
+  const wellFormed = fc
+    .record({ code: fc.oneof(fc.constant(code), hexDigits), signature: fc.oneof(b64of(64), fc.constant(b64(c.sign('ABCD-ABCD-ABCD-ABCD')))), kid: fc.oneof(b64of(8), fc.constant(b64(c.kid))), cardId: fc.option(fc.uint8Array({ minLength: 1, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex')), { nil: undefined }) })
+    .map(json);
   const body = fc.oneof(
+    wellFormed,
     fc.uint8Array({ maxLength: 600 }),
     fc.json().map((s) => new TextEncoder().encode(s)),
     registration.map(json),
@@ -201,6 +230,7 @@ test('property: any body is a typed 4xx (never 500), and nothing is issued or ar
   await fc.assert(
     fc.asyncProperty(body, fc.constantFrom('application/json', 'application/json; charset=utf-8', 'application/cbor'), async (b, type) => {
       const r = await post(svc.url, b, { 'content-type': type });
+      seen.add(String(errorCode(r)));
       expect(r.status).toBeGreaterThanOrEqual(400);
       expect(r.status).toBeLessThan(500);
       expect(CA_STATUS[errorCode(r) as keyof typeof CA_STATUS]).toBe(r.status);
@@ -208,6 +238,8 @@ test('property: any body is a typed 4xx (never 500), and nothing is issued or ar
     }),
     { numRuns: 200 },
   );
+  // the bodies reached past the parser too: to the code's lookup and the proof's check
+  expect([...seen]).toEqual(expect.arrayContaining(['BAD_PROOF', 'BAD_REQUEST', 'NOT_FOUND']));
   expect((await authority.issued()).map((i) => i.serial)).toEqual([1]);
   expect((await archive.list()).length).toBe(records);
 });
