@@ -9,8 +9,8 @@ import { TrustStore, verifyRevocationList, decodeCertificate } from '../../../sh
 import { signSign1 } from '../../../shared/src/cose';
 import { SqliteArchive } from '../../../host/src/services/archive';
 import { CertificationAuthority, recoverKey, registrationStatement } from '../../../host/src/ca/authority';
-import { DeviceClient } from '../../../host/src/device/client';
 import { closeAll, deviceRig } from '../../helpers/device-rig';
+import { signRegistrationOnDevice } from './sign-on-device';
 
 jest.setTimeout(60000);
 afterAll(() => closeAll());
@@ -70,17 +70,8 @@ test('registration: the RA\u2019s code, the card signs on the device (OK, PIN), 
   const code = await authority.registrationCode('Erika Mustermann');
   expect(code).toMatch(/^[0-9A-F]{4}(-[0-9A-F]{4}){3}$/);
   const rig = await deviceRig();
-  const client = new DeviceClient(rig.host);
-  const statement = registrationStatement(code);
-  const signing = client.sign(statement);
-  const screen = await rig.waitFor(/Registration/);
-  expect(screen).toMatch(/Registration/);
-  await rig.scrollTo(/-- end --/);
-  await rig.press('OK');
-  await rig.waitFor(/Enter your PIN/);
-  await rig.type('1234');
-  await rig.press('OK');
-  const signed = await signing;
+  const signed = await signRegistrationOnDevice(rig, code);
+  expect(Buffer.from(signed.statement)).toEqual(Buffer.from(registrationStatement(code)));
   const cert = await authority.register({ code, statement: signed.statement, signature: signed.signature, kid: signed.kid, cardId: rig.persona.cardId });
   expect(decodeCertificate(cert)).toMatchObject({ role: 'buyer-card', name: 'Erika Mustermann' });
   expect(Buffer.from(decodeCertificate(cert).publicKey)).toEqual(Buffer.from(rig.persona.publicKey));

@@ -19,8 +19,8 @@ import { listen, Listening } from '../../../host/src/services/http-server';
 import { CertificationAuthority, registrationStatement } from '../../../host/src/ca/authority';
 import { CA_STATUS, MAX_REGISTRATION_BODY, serveCa } from '../../../host/src/ca/http';
 import { CaClient } from '../../../host/src/ca/client';
-import { DeviceClient } from '../../../host/src/device/client';
 import { closeAll, deviceRig } from '../../helpers/device-rig';
+import { signRegistrationOnDevice } from './sign-on-device';
 
 jest.setTimeout(60000);
 afterAll(() => closeAll());
@@ -100,14 +100,7 @@ test('with the real firmware on the emulated device: the holder reads the statem
   clock.t = Math.floor(Date.now() / 1000);
   const code = await authority.registrationCode('Erika Mustermann');
   const rig = await deviceRig();
-  const signing = new DeviceClient(rig.host).sign(registrationStatement(code));
-  await rig.waitFor(/Registration/);
-  await rig.scrollTo(/-- end --/);
-  await rig.press('OK');
-  await rig.waitFor(/Enter your PIN/);
-  await rig.type('1234');
-  await rig.press('OK');
-  const signed = await signing;
+  const signed = await signRegistrationOnDevice(rig, code);
   const cert = await client.register({ code, signature: signed.signature, kid: signed.kid, cardId: rig.persona.cardId });
   expect(cert).toMatchObject({ role: 'buyer-card', name: 'Erika Mustermann' });
   expect(Buffer.from(cert.publicKey)).toEqual(Buffer.from(rig.persona.publicKey));
