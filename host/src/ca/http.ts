@@ -164,7 +164,13 @@ export function parseRegistration(raw: Buffer): RegistrationRequest {
 }
 
 async function route(ca: CertificationAuthority, o: Required<Pick<CaServerOptions, 'crlDays'>>, limit: FailureLimit, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = new URL(req.url ?? '/', 'http://ca').pathname;
+  let path: string;
+  try {
+    path = new URL(req.url ?? '/', 'http://ca').pathname;
+  } catch (_e) {
+    req.resume();
+    throw new CaError('BAD_REQUEST', 'the request target is not a path');
+  }
   if (req.method === 'GET') {
     if (path === '/v1/health') return json(res, 200, { ok: true });
     if (path === CA_PATHS.root) return cbor(res, 200, await ca.root());

@@ -7,6 +7,7 @@
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -166,6 +167,14 @@ test('routes: unknown paths and methods, bad and unknown serials, issuing and re
   await expect(client.certificate(99)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   const health = await fetch(new URL('/v1/health', svc.url));
   expect(await health.json()).toEqual({ ok: true });
+  // a request target that is no path at all (fetch would not send it): raw HTTP
+  const raw = await new Promise<string>((ok) => {
+    const s = connect(Number(new URL(svc.url).port), '127.0.0.1', () => s.write('GET http://[ HTTP/1.1\r\nHost: ca\r\nConnection: close\r\n\r\n'));
+    let b = '';
+    s.on('data', (d: Buffer) => (b += d.toString('latin1')));
+    s.on('end', () => ok(b));
+  });
+  expect(raw).toMatch(/^HTTP\/1\.1 400 [^]*"code":"BAD_REQUEST"/);
 });
 
 test('bodies that are not registrations: typed 400 or 413, JSON, nothing issued', async () => {
