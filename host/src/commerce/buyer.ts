@@ -11,12 +11,14 @@ import { TrustStore } from '../../../shared/src/certificate';
 import { ArchiveStore } from '../services/archive';
 import { Channel } from '../transfer/channel';
 import { Element, payment } from '../transfer/items';
-import { encodeStatement, Statement, VerifyOfferResult } from '../device/client';
+import { encodeStatement, SignResult, Statement, VerifyOfferResult } from '../device/client';
 import { encodePurseEvidence } from '../payment/manager';
+import { sign1FromDevice } from '../payment/formats';
+import { decodeCertificate } from '../../../shared/src/certificate';
 import { hex, sameBytes } from '../exchange/formats';
 import { ExchangeManager, ExchangeOutcome } from '../exchange/manager';
-import { paymentDescription } from '../exchange/modules';
-import { CommerceError, orderStatement, verifyOffer, VerifiedOffer } from './offer';
+import { cardStatement, cardStatementDescription, paymentDescription } from '../exchange/modules';
+import { CommerceError, orderStatement, registrationOrder, verifyOffer, VerifiedOffer } from './offer';
 import { OfferBundle, sellerDescription } from './seller';
 import { Evaluator, verifyWorkflow, Workflow } from './workflow';
 import { Deal, DealState, DealStore } from './deal';
@@ -25,6 +27,8 @@ import { Deal, DealState, DealStore } from './deal';
 export interface BuyerDevice {
   verifyOffer(certificate: Uint8Array, offer: Uint8Array): Promise<VerifyOfferResult>;
   purseDebit(statement: Uint8Array): Promise<{ token: Uint8Array }>;
+  /** The card signs a statement the holder read on the device (registrations); without it the agent registers nowhere. */
+  sign?(statement: Uint8Array): Promise<SignResult>;
 }
 
 export interface BuyerOptions {
@@ -80,6 +84,26 @@ export class Buyer {
     return touched;
   }
 
+  /** What the buyer gives to a registration: the card's signature over the registration the holder read on the device. */
+  private registration(deal: string, order: Uint8Array, orderDigest: Uint8Array, provider: string, step: (s: PurchaseStep) => void, refused: () => void): { description: ReturnType<typeof cardStatementDescription>; make: () => Promise<Element> } {
+    const card = decodeCertificate(this.o.cardCertificate);
+    const sign = this.o.device.sign as NonNullable<BuyerDevice['sign']>;
+    return {
+      description: cardStatementDescription({ name: card.name, publicKey: card.publicKey }, orderDigest, `registration of ${card.name} with ${provider}`),
+      make: async () => {
+        step('waiting-for-user');
+        const signed = sign1FromDevice(
+          await sign(order).catch((e: unknown) => {
+            if (isUserRefusal(e)) refused();
+            throw e;
+          }),
+        );
+        await this.o.archive.append({ kind: 'signature', deal, counterparty: provider, label: 'card-signed registration', evidence: signed });
+        return cardStatement(signed, this.o.cardCertificate);
+      },
+    };
+  }
+
   /** Buys what `bundle` offers from the merchant behind `channel`. CommerceError before anything is paid; afterwards the outcome tells. */
   async purchase(bundle: OfferBundle, channel: Channel, opts: { origin?: string; progress?: (step: PurchaseStep) => void } = {}): Promise<Purchase> {
     const step = opts.progress ?? (() => undefined);
@@ -92,9 +116,12 @@ export class Buyer {
     const onDevice = await this.o.device.verifyOffer(bundle.certificate, bundle.offer);
     if (onDevice.merchant !== v.offer.merchant || !sameBytes(onDevice.offerDigest, v.digest)) throw new CommerceError('MISMATCH', 'the device verified another merchant or offer than this agent did');
     step('offer-verified-on-device');
+    const registering = workflow.buyerGives === 'registration';
+    if (registering ? v.offer.total !== 0 : v.offer.total <= 0) throw new CommerceError('MISMATCH', registering ? 'a registration under registration/1 is free: this offer asks for money' : 'the offer asks for no money: only a registration is free');
+    if (registering && !this.o.device.sign) throw new CommerceError('REFUSED', 'this agent\u2019s device cannot sign a registration');
     const orderId = randomBytes(16);
     const deal = hex(orderId);
-    const statement: Statement = orderStatement(v, orderId, opts.origin);
+    const statement: Statement = registering ? registrationOrder(v, orderId, workflow.title, opts.origin) : orderStatement(v, orderId, opts.origin);
     const order = encodeStatement(statement);
     const orderDigest = sha256(order);
     await this.o.archive.append({ kind: 'offer', deal, counterparty: v.offer.merchant, label: `offer of ${v.offer.merchant}`, amount: v.offer.total, currency: v.offer.currency, evidence: bundle.offer });
@@ -106,7 +133,7 @@ export class Buyer {
       role: 'buyer',
       peer: { ...merchant, certificate: bundle.certificate },
       attributes: ['integrity', 'origin', 'receipt'],
-      modules: { workflow: workflow.name, payment: 'device-purse/1' },
+      modules: registering ? { workflow: workflow.name } : { workflow: workflow.name, payment: 'device-purse/1' },
       state: 'ordered',
       offer: hex(v.digest),
       order: hex(orderDigest),
@@ -119,13 +146,12 @@ export class Buyer {
       deadlineMs: workflow.deadlineSeconds * 1000,
       context: order,
       want: sellerDescription(o, workflow, orderDigest, merchant),
-      give: {
+      give: registering ? this.registration(deal, order, orderDigest, o.merchant, step, () => (userRefused = true)) : {
         description: paymentDescription(o.total, o.currency, o.merchant, { txDigest: orderDigest, label: `${o.total} ${o.currency} to ${o.merchant}` }),
         make: async () => {
           step('waiting-for-user');
           const { token } = await this.o.device.purseDebit(order).catch((e: unknown) => {
-            const code = (e as { code?: unknown }).code;
-            if (code === 'USER_REFUSED' || code === 'USER_TIMEOUT') userRefused = true;
+            if (isUserRefusal(e)) userRefused = true;
             throw e;
           });
           await this.o.archive.append({ kind: 'payment-token', deal, counterparty: o.merchant, label: 'card payment', amount: -o.total, currency: o.currency, evidence: token });
@@ -142,6 +168,11 @@ export class Buyer {
     step('done');
     return { deal, offer: v, workflow, order, orderDigest, outcome, ...(receipt ? { receipt } : {}), goods, ...(userRefused ? { userRefused } : {}) };
   }
+}
+
+function isUserRefusal(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return code === 'USER_REFUSED' || code === 'USER_TIMEOUT';
 }
 
 /** A deal's state from its exchange's outcome: pending means paid (or not) and final at the deadline. */

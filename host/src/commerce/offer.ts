@@ -114,7 +114,7 @@ function offerOf(f: Fields): Offer {
   });
   const money = f.m.get(5);
   const [total, currency] = Array.isArray(money) && money.length === 2 ? money : [];
-  if (typeof total !== 'number' || total <= 0 || typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) return f.fail(5, '[total > 0, currency] expected');
+  if (typeof total !== 'number' || total < 0 || typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) return f.fail(5, '[total ≥ 0, currency] expected');
   const delivery = f.text(6, 16);
   if (delivery !== 'digital' && delivery !== 'physical') return f.fail(6, 'digital or physical');
   const offer: Offer = { id: f.bytes(2, 16), merchant: f.text(3, 64), lines: parsed, total, currency, delivery, validUntil: f.uint(7), workflow: f.text(8, 64), created: f.uint(9) };
@@ -158,6 +158,19 @@ export function orderStatement(v: VerifiedOffer, orderId: Uint8Array, origin?: s
   const s: Statement = { kind: 1, title, amount: { amount: o.total, currency: o.currency }, payee: o.merchant, offer: v.digest, reference: `order ${hex(orderId)}`.slice(0, 40), text: `${text}\n${o.delivery === 'digital' ? 'delivered online' : 'shipped by post'}` };
   if (o.deliverBy !== undefined) s.deliverBy = o.deliverBy;
   if (o.refundUntil !== undefined) s.refundUntil = o.refundUntil;
+  if (origin) s.origin = origin.slice(0, 96);
+  return s;
+}
+
+/**
+ * A registration (workflow registration/1): the DOCUMENT statement the device shows and the card
+ * signs (SIGN) — with whom the holder registers, for what, under which terms. It names the
+ * verified offer, so the device shows the provider as verified, and the order id as reference.
+ */
+export function registrationOrder(v: VerifiedOffer, orderId: Uint8Array, terms: string, origin?: string): Statement {
+  const o = v.offer;
+  const what = o.lines.map((l) => l.title).join('\n');
+  const s: Statement = { kind: 2, title: `Register with ${o.merchant}`.slice(0, 64), offer: v.digest, reference: `registration ${hex(orderId)}`.slice(0, 40), text: `${what}\nTerms: ${terms}`.slice(0, 400) };
   if (origin) s.origin = origin.slice(0, 96);
   return s;
 }

@@ -14,7 +14,8 @@ import { PaymentManager, SettlementPort } from '../payment/manager';
 import { ExchangeError } from '../exchange/errors';
 import { hex, ItemDescription, Party, sameBytes } from '../exchange/formats';
 import { ExchangeManager, Offering, Proposal, TtpPort } from '../exchange/manager';
-import { ExchangeModules, informationDescription, makeSignature, packageDescription, signatureDescription } from '../exchange/modules';
+import { CARD_STATEMENT_FORMAT, ExchangeModules, informationDescription, makeSignature, openCardStatement, packageDescription, signatureDescription } from '../exchange/modules';
+import { TrustStore } from '../../../shared/src/certificate';
 import { CommerceError, Offer, OfferLine, signOffer } from './offer';
 import { readWorkflow, Workflow } from './workflow';
 import { Deal, DealStore } from './deal';
@@ -42,6 +43,8 @@ export interface SellerOptions {
   workflows: Map<string, Uint8Array>;
   /** The document a digital line delivers. */
   content?(sku: string): { mediaType: string; data: Uint8Array } | undefined;
+  /** Roots that certify buyers' cards: needed to take registrations (workflow registration/1). */
+  trust?: TrustStore;
   /** Seconds since 1970 (default: system time). */
   now?(): number;
 }
@@ -91,6 +94,8 @@ export class Seller {
   private readonly dealOfOffer = new Map<string, string>();
   /** The offer an exchange pays for, for onPaid. */
   private readonly offerOf = new Map<string, Offer>();
+  /** Registrations under way: the holder and card key the agreement names, by exchange id. */
+  private readonly pending = new Map<string, { holder: string; cardKey: Uint8Array }>();
   private readonly now: () => number;
 
   constructor(private readonly o: SellerOptions) {
@@ -102,7 +107,7 @@ export class Seller {
       modules: o.modules,
       ttp: o.ttp,
       respond: (p) => this.respond(p),
-      accept: (item, ctx) => this.deposit(item, ctx.exchangeId),
+      accept: (item, ctx) => (item.kind === 'payment' ? this.deposit(item, ctx.exchangeId) : this.register(item, ctx.exchangeId)),
     });
   }
 
@@ -123,7 +128,7 @@ export class Seller {
     const workflow = readWorkflow(certified);
     const now = this.now();
     const withContent = lines.map((l) => {
-      if (workflow.delivery !== 'digital') return l;
+      if (workflow.sellerGives !== 'goods-and-receipt') return l;
       const c = this.o.content?.(l.sku);
       if (!c) throw new CommerceError('NOT_FOUND', `no document for ${l.sku}: a digital offer commits to what it delivers`);
       return { ...l, content: { mediaType: c.mediaType, hash: sha256(c.data) } };
@@ -157,25 +162,33 @@ export class Seller {
     if (!open) throw new ExchangeError('REFUSED', 'the order names no offer of this merchant (or it expired here)');
     const { offer, workflow } = open;
     if (offer.validUntil < this.now()) throw new ExchangeError('REFUSED', 'the offer has expired');
-    if (order.amount !== offer.total || order.currency !== offer.currency || order.payee !== offer.merchant) throw new ExchangeError('MISMATCH', 'the order does not say what the offer says');
+    const registering = workflow.buyerGives === 'registration';
+    if (registering !== (order.kind === 'registration')) throw new ExchangeError('MISMATCH', `the workflow ${workflow.name} asks for a ${registering ? 'registration' : 'payment'}, the order is a ${order.kind}`);
+    if (!registering && (order.amount !== offer.total || order.currency !== offer.currency || order.payee !== offer.merchant)) throw new ExchangeError('MISMATCH', 'the order does not say what the offer says');
     const digest = sha256(p.context);
-    if (open.orders.has(hex(digest))) throw new ExchangeError('REFUSED', 'this order has been paid already');
-    // the payment the buyer gives must be for this order, in full, to this merchant
+    if (open.orders.has(hex(digest))) throw new ExchangeError('REFUSED', registering ? 'this registration has been made already' : 'this order has been paid already');
     const spec = p.gives.spec;
-    const money = spec.get(1);
-    const txDigest = spec.get(3);
-    if (p.gives.type !== 'payment' || !Array.isArray(money) || money[0] !== offer.total || money[1] !== offer.currency || spec.get(2) !== offer.merchant || !(txDigest instanceof Uint8Array) || !sameBytes(txDigest, digest)) {
-      throw new ExchangeError('MISMATCH', 'the payment proposed is not the order\u2019s');
+    const bound = spec.get(3);
+    if (registering) {
+      // the card's signature over exactly this registration, as the device showed it
+      if (p.gives.type !== 'statement' || spec.get(4) !== CARD_STATEMENT_FORMAT || typeof spec.get(1) !== 'string' || !(bound instanceof Uint8Array) || !sameBytes(bound, digest)) throw new ExchangeError('MISMATCH', 'the registration proposed is not the order\u2019s');
+    } else {
+      // the payment the buyer gives must be for this order, in full, to this merchant
+      const money = spec.get(1);
+      if (p.gives.type !== 'payment' || !Array.isArray(money) || money[0] !== offer.total || money[1] !== offer.currency || spec.get(2) !== offer.merchant || !(bound instanceof Uint8Array) || !sameBytes(bound, digest)) {
+        throw new ExchangeError('MISMATCH', 'the payment proposed is not the order\u2019s');
+      }
     }
     if (p.fair !== workflow.fair) throw new ExchangeError('REFUSED', `the workflow ${workflow.name} ${workflow.fair ? 'needs' : 'does not use'} a fair exchange`);
     open.orders.add(hex(digest));
-    const deal = /^order ([0-9a-f]{32})$/.exec(order.reference)?.[1] ?? hex(digest).slice(0, 32);
+    const deal = /^(?:order|registration) ([0-9a-f]{32})$/.exec(order.reference)?.[1] ?? hex(digest).slice(0, 32);
     this.dealOf.set(p.exchangeId, deal);
     this.dealOfOffer.set(hex(offer.id), deal);
     this.offerOf.set(p.exchangeId, offer);
+    if (registering) this.pending.set(p.exchangeId, { holder: spec.get(1) as string, cardKey: spec.get(2) as Uint8Array });
     await this.o.archive.append({ kind: 'order', deal, counterparty: p.peer.name, label: `order for offer ${hex(offer.id)}`, amount: offer.total, currency: offer.currency, evidence: p.context });
     await this.deals.save({ id: deal, role: 'seller', peer: p.peer, attributes: ['integrity', 'origin', 'receipt'], modules: { workflow: workflow.name, exchange: workflow.fair ? 'fair' : 'plain/1' }, state: 'ordered', offer: hex(order.offer), order: hex(digest), exchange: p.exchangeId });
-    const offering = sellerOffering(offer, workflow, digest, this.o.identity, this.o.content);
+    const offering = sellerOffering(offer, workflow, digest, this.o.identity, this.o.content, registering ? (spec.get(1) as string) : undefined);
     return {
       description: offering.description,
       make: async (ctx) => {
@@ -183,12 +196,34 @@ export class Seller {
         // escrowed deliveries are made at the proposal, before the payment: only a real delivery completes the deal
         if (ctx.agreementHash.some((x) => x !== 0)) {
           const receipt = receiptIn(item);
-          if (receipt) await this.o.archive.append({ kind: 'receipt', deal, counterparty: p.peer.name, label: `receipt given for offer ${hex(offer.id)}`, amount: offer.total, currency: offer.currency, evidence: receipt.document });
+          if (receipt) await this.o.archive.append({ kind: 'receipt', deal, counterparty: p.peer.name, label: `${registering ? 'credential' : 'receipt'} given for offer ${hex(offer.id)}`, amount: offer.total, currency: offer.currency, evidence: receipt.document });
           await this.deals.update(deal, { state: 'completed', note: 'delivered' });
         }
         return item;
       },
     };
+  }
+
+  /**
+   * Before the seller gives a credential: the registration's card is certified (role buyer-card,
+   * under the trust store's roots) for the name the agreement gives; the signed registration is
+   * archived as the customer's evidence.
+   */
+  private async register(item: Element, exchangeId: string): Promise<void> {
+    if (item.kind !== 'statement' || item.format !== CARD_STATEMENT_FORMAT) throw new ExchangeError('MISMATCH', 'a card-signed registration was expected');
+    if (!this.o.trust) throw new ExchangeError('REFUSED', 'this seller takes no registrations: it has no trust store for card certificates');
+    const deal = this.dealOf.get(exchangeId) ?? exchangeId;
+    const sale = this.pending.get(exchangeId);
+    const { certificate } = openCardStatement(item.document, sale?.cardKey ?? new Uint8Array());
+    let holder: string;
+    try {
+      holder = this.o.trust.validate(certificate, this.now(), { roles: ['buyer-card'] })[0].name;
+    } catch (e) {
+      throw new ExchangeError('REFUSED', `the card is not certified: ${(e as Error).message}`);
+    }
+    if (sale && holder !== sale.holder) throw new ExchangeError('MISMATCH', `the card is certified for ${holder}, the registration names ${sale.holder}`);
+    await this.o.archive.append({ kind: 'signature', deal, counterparty: holder, label: `registration of ${holder}`, evidence: item.document });
+    if (this.dealOf.has(exchangeId)) await this.deals.update(deal, { state: 'paid', note: 'registration signed' });
   }
 
   /** Before the seller gives anything: the payment is deposited at the bank (double spending is caught there). */
@@ -243,25 +278,33 @@ export class Seller {
 }
 
 /** The order statement's fields the seller checks (SPEC §5.4). */
-export function decodeOrder(statement: Uint8Array): { amount: number; currency: string; payee: string; offer: Uint8Array; reference: string } {
+export function decodeOrder(statement: Uint8Array): { kind: 'payment' | 'registration'; amount: number; currency: string; payee: string; offer: Uint8Array; reference: string } {
   let m: HostCbor;
   try {
     m = decodeCanonical(statement, COSE_LIMITS);
   } catch (_e) {
     throw new ExchangeError('MALFORMED', 'the order is not canonical CBOR');
   }
-  if (!(m instanceof Map) || m.get(1) !== 1) throw new ExchangeError('MALFORMED', 'the order is not a PAYMENT statement');
-  const money = m.get(3);
-  const [amount, currency] = Array.isArray(money) && money.length === 2 ? money : [];
+  if (!(m instanceof Map) || (m.get(1) !== 1 && m.get(1) !== 2)) throw new ExchangeError('MALFORMED', 'the order is neither a PAYMENT nor a DOCUMENT (registration) statement');
   const payee = m.get(4);
   const offer = m.get(5);
   const reference = m.get(6);
-  if (typeof amount !== 'number' || typeof currency !== 'string' || typeof payee !== 'string' || !(offer instanceof Uint8Array) || offer.length !== 32 || typeof reference !== 'string') throw new ExchangeError('MALFORMED', 'the order lacks amount, payee, offer or reference');
-  return { amount, currency, payee, offer, reference };
+  if (!(offer instanceof Uint8Array) || offer.length !== 32 || typeof reference !== 'string') throw new ExchangeError('MALFORMED', 'the order lacks offer or reference');
+  if (m.get(1) === 2) {
+    // the device names the provider from the verified offer; a registration carries neither payee nor amount
+    if (m.has(3) || m.has(4)) throw new ExchangeError('MALFORMED', 'a registration carries no amount and no payee');
+    return { kind: 'registration', amount: 0, currency: '', payee: '', offer, reference };
+  }
+  if (typeof payee !== 'string') throw new ExchangeError('MALFORMED', 'the order lacks its payee');
+  const money = m.get(3);
+  const [amount, currency] = Array.isArray(money) && money.length === 2 ? money : [];
+  if (typeof amount !== 'number' || typeof currency !== 'string') throw new ExchangeError('MALFORMED', 'the order lacks its amount');
+  return { kind: 'payment', amount, currency, payee, offer, reference };
 }
 
 /** The descriptions of what the seller gives under a workflow: the buyer computes the same from the offer it verified. */
 export function sellerDescription(offer: Offer, workflow: Workflow, orderDigest: Uint8Array, merchant: Party): ItemDescription {
+  if (workflow.sellerGives === 'credential') return signatureDescription(merchant, { contentHash: orderDigest, label: `customer credential of ${merchant.name}` });
   const receipt = signatureDescription(merchant, { contentHash: orderDigest, label: `receipt of ${merchant.name}` });
   if (workflow.sellerGives === 'receipt') return receipt;
   const goods = offer.lines.map((l) => {
@@ -282,13 +325,20 @@ export function receiptText(merchant: string, offer: Offer, orderDigest: Uint8Ar
   return `${merchant} received ${formatMinorUnits(offer.total, offer.currency) ?? offer.total} ${offer.currency} for ${what} (offer ${hex(offer.id)}, order ${hex(orderDigest).slice(0, 16)})`;
 }
 
-function sellerOffering(offer: Offer, workflow: Workflow, orderDigest: Uint8Array, me: Party & { privateKey: Uint8Array }, content: SellerOptions['content']): Offering {
+/** A customer credential's words: who registered whom, for what, under which customer number (the order digest's first 8 hex digits). */
+export function credentialText(provider: string, offer: Offer, holder: string, orderDigest: Uint8Array): string {
+  const what = offer.lines.map((l) => l.title).join(', ').slice(0, 120);
+  return `${provider} registered ${holder} as customer ${hex(orderDigest).slice(0, 8).toUpperCase()} for ${what} (offer ${hex(offer.id)})`;
+}
+
+function sellerOffering(offer: Offer, workflow: Workflow, orderDigest: Uint8Array, me: Party & { privateKey: Uint8Array }, content: SellerOptions['content'], holder?: string): Offering {
   const description = sellerDescription(offer, workflow, orderDigest, me);
   return {
     description,
     make: async (ctx) => {
       // escrowed deliveries are made before the agreement exists: the receipt then binds through the order digest alone
       const bound = ctx.agreementHash.some((x) => x !== 0) ? ctx.agreementHash : undefined;
+      if (workflow.sellerGives === 'credential') return makeSignature(bound, credentialText(me.name, offer, holder ?? 'the card holder', orderDigest), me.privateKey, { contentHash: orderDigest, time: ctx.now });
       const receipt = makeSignature(bound, receiptText(me.name, offer, orderDigest), me.privateKey, { contentHash: orderDigest, time: ctx.now });
       if (workflow.sellerGives === 'receipt') return receipt;
       const docs = offer.lines.map((l) => {

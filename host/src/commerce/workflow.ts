@@ -10,8 +10,11 @@ import { signSign1 } from '../../../shared/src/cose';
 import { checkSignature, Fields, openSigned, sameBytes } from '../exchange/formats';
 import { commerce, CommerceError } from './offer';
 
-/** What the seller gives in the fair exchange against the payment. */
-export type SellerGives = 'receipt' | 'goods-and-receipt';
+/** What the seller gives in the fair exchange: a receipt, the goods with a receipt, or (to a registration) a signed customer credential. */
+export type SellerGives = 'receipt' | 'goods-and-receipt' | 'credential';
+
+/** What the buyer gives: a card-signed payment, or the card-signed registration (no money). */
+export type BuyerGives = 'payment' | 'registration';
 
 export interface Workflow {
   /** "name/version", as offers name it. */
@@ -23,23 +26,25 @@ export interface Workflow {
   /** Fair exchange of the payment against what the seller gives (false: plain transfers, no third party). */
   fair: boolean;
   sellerGives: SellerGives;
+  /** Absent: payment (so definitions certified before registrations existed read as they were). */
+  buyerGives?: BuyerGives;
   /** Physical goods: the seller sends a signed delivery note when it ships (off-line delivery). */
   deliveryNote: boolean;
   /** The longest the buyer lets an exchange run before the third party decides (seconds). */
   deadlineSeconds: number;
 }
 
-/** The workflows of the seed's examples (§2.2): mail-order retailing and on-line purchase of information. */
+/** The workflows of the seed's examples (§2.2): mail-order retailing, on-line purchase of information, registration with a service provider. */
 export const STANDARD_WORKFLOWS: Workflow[] = [
   { name: 'mail-order/1', title: 'Mail order: pay against a signed receipt, goods shipped with a signed delivery note', delivery: 'physical', fair: true, sellerGives: 'receipt', deliveryNote: true, deadlineSeconds: 600 },
   { name: 'information-purchase/1', title: 'Information purchase: pay against the document and its receipt, delivered at once', delivery: 'digital', fair: true, sellerGives: 'goods-and-receipt', deliveryNote: false, deadlineSeconds: 600 },
+  { name: 'registration/1', title: 'Registration with a service provider: your card-signed registration against the provider\u2019s signed customer credential', delivery: 'digital', fair: true, sellerGives: 'credential', buyerGives: 'registration', deliveryNote: false, deadlineSeconds: 600 },
 ];
 
 const WORKFLOW = 'semper-workflow';
 
 export function workflowPayload(w: Workflow, evaluator: string, issued: number): Uint8Array {
-  return encodeCanonical(
-    new Map<number, HostCbor>([
+  const m = new Map<number, HostCbor>([
       [1, WORKFLOW],
       [2, w.name],
       [3, w.title],
@@ -50,8 +55,9 @@ export function workflowPayload(w: Workflow, evaluator: string, issued: number):
       [8, w.deadlineSeconds],
       [9, evaluator],
       [10, issued],
-    ]),
-  );
+  ]);
+  if (w.buyerGives && w.buyerGives !== 'payment') m.set(11, w.buyerGives);
+  return encodeCanonical(m);
 }
 
 /** An evaluator certifies a workflow definition (signs it). */
@@ -85,11 +91,14 @@ export function verifyWorkflow(signed: Uint8Array, trusted: readonly Evaluator[]
 }
 
 function workflowOf(f: Fields): Workflow & { evaluator: string } {
-  f.only([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  f.only([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
   const delivery = f.text(4, 16);
   if (delivery !== 'digital' && delivery !== 'physical') return f.fail(4, 'digital or physical');
   const gives = f.text(6, 32);
-  if (gives !== 'receipt' && gives !== 'goods-and-receipt') return f.fail(6, 'receipt or goods-and-receipt');
+  if (gives !== 'receipt' && gives !== 'goods-and-receipt' && gives !== 'credential') return f.fail(6, 'receipt, goods-and-receipt or credential');
+  const buyerGives = f.has(11) ? f.text(11, 32) : 'payment';
+  if (f.has(11) && buyerGives !== 'registration') return f.fail(11, 'registration (absent: payment)');
+  if ((buyerGives === 'registration') !== (gives === 'credential')) return f.fail(11, 'a registration is answered with a credential, and only a registration is');
   const fair = f.m.get(5);
   const note = f.m.get(7);
   if (typeof fair !== 'boolean') return f.fail(5, 'boolean');
@@ -97,7 +106,9 @@ function workflowOf(f: Fields): Workflow & { evaluator: string } {
   const deadline = f.uint(8);
   if (deadline < 10 || deadline > 30 * 86400) return f.fail(8, '10 s .. 30 days');
   if (gives === 'goods-and-receipt' && delivery !== 'digital') return f.fail(6, 'goods are exchanged on-line only when they are digital');
-  return { name: f.text(2, 64), title: f.text(3, 256), delivery, fair, sellerGives: gives, deliveryNote: note, deadlineSeconds: deadline, evaluator: f.text(9, 64) };
+  const w: Workflow & { evaluator: string } = { name: f.text(2, 64), title: f.text(3, 256), delivery, fair, sellerGives: gives, deliveryNote: note, deadlineSeconds: deadline, evaluator: f.text(9, 64) };
+  if (buyerGives === 'registration') w.buyerGives = 'registration';
+  return w;
 }
 
 /** Two definitions say the same (the seller's copy and the one the buyer verified). */

@@ -7,7 +7,9 @@
 // properties needs a module, never new exchange code.
 
 import { sha256 } from '@noble/hashes/sha256';
-import { HostCbor, HostCborMap } from '../../../shared/src/cbor';
+import { encodeCanonical, HostCbor, HostCborMap } from '../../../shared/src/cbor';
+import { decodeCertificate } from '../../../shared/src/certificate';
+import { decodeMapStrict, verifySign1 } from '../../../shared/src/cose';
 import { Element, InformationItem, PaymentItem, StatementItem, statement } from '../transfer/items';
 import { PaymentRequest, VerifiedPayment } from '../payment/manager';
 import { ExchangeError } from './errors';
@@ -182,15 +184,58 @@ export function makeSignature(agreementHash: Uint8Array | undefined, text: strin
   return statement(SIGNATURE_FORMAT, signMap(m, privateKey));
 }
 
+export const CARD_STATEMENT_FORMAT = 'semper-card-statement/1';
+
+/**
+ * spec of a statement the card signed on the device (a registration, a contract — the device's
+ * SIGN): {1: holder name, 2: the card's public key, 3: SHA-256 of the statement, 4: the format}.
+ * Externally verifiable only: no third party can make the holder's signature.
+ */
+export function cardStatementDescription(holder: { name: string; publicKey: Uint8Array }, statementDigest: Uint8Array, label?: string): ItemDescription {
+  const spec = new Map<number, HostCbor>([[1, holder.name], [2, holder.publicKey], [3, statementDigest], [4, CARD_STATEMENT_FORMAT]]);
+  return { type: 'statement', properties: propertyBits(['externally-verifiable']), spec, label: label ?? `statement signed by ${holder.name}'s card` };
+}
+
+/** The item: {1: the COSE_Sign1 the device's SIGN made (payload: the statement shown), 2: the card's certificate}. */
+export function cardStatement(signedStatement: Uint8Array, certificate: Uint8Array): StatementItem {
+  return statement(CARD_STATEMENT_FORMAT, encodeCanonical(new Map<number, HostCbor>([[1, signedStatement], [2, certificate]])));
+}
+
+/** A card statement's parts: the statement the holder saw, the certificate; its signature checked against the key the description names. */
+export function openCardStatement(document: Uint8Array, cardKey: Uint8Array): { statement: Uint8Array; certificate: Uint8Array } {
+  const f = new Fields(exchangeCbor(() => decodeMapStrict(document), 'card statement'), 'card statement').only([1, 2]);
+  const certificate = f.bytes(2, undefined, 4096);
+  if (!sameBytes(exchangeCbor(() => decodeCertificate(certificate), 'card certificate').publicKey, cardKey)) mismatch('the card statement comes with another card\u2019s certificate');
+  const sign1 = exchangeCbor(() => verifySign1(f.bytes(1, undefined, 8192), cardKey), 'card signature');
+  return { statement: sign1.payload, certificate };
+}
+
+function exchangeCbor<T>(f: () => T, what: string): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof ExchangeError) throw e;
+    throw new ExchangeError('MISMATCH', `${what}: ${(e as Error).message}`, what);
+  }
+}
+
 /**
  * Signatures (receipts, contract signatures): externally verifiable under the signer key the
  * agreement names, bound to the agreement; generateable — the third party's affidavit stands in.
+ * Card statements (spec 4): the card's signature over the statement the agreement names by digest.
  */
 export class SignatureExchangeModule implements ExchangeItemModule {
   readonly type = 'statement';
 
   verify(element: Element, desc: ItemDescription, ctx: ExchangeContext): void {
     const s = only(element, 'statement');
+    if (desc.spec.get(4) === CARD_STATEMENT_FORMAT) {
+      if (s.format !== CARD_STATEMENT_FORMAT) mismatch(`a ${CARD_STATEMENT_FORMAT} statement was promised, a ${s.format} came`);
+      const spec = new Fields(desc.spec, 'statement').only([1, 2, 3, 4]);
+      const { statement: shown } = openCardStatement(s.document, spec.bytes(2, 65));
+      if (!sameBytes(sha256(shown), spec.bytes(3, 32))) mismatch('the card signed another statement than the one agreed');
+      return;
+    }
     if (s.format !== SIGNATURE_FORMAT) mismatch(`a ${SIGNATURE_FORMAT} statement was promised, a ${s.format} came`);
     const spec = new Fields(desc.spec, 'statement').only([1, 2, 3]);
     const { sign1, f } = openSigned(s.document, SIGNATURE);
