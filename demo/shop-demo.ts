@@ -101,6 +101,7 @@ SEMPER demo ready in ${((Date.now() - t0) / 1000).toFixed(1)} s.
 
   buyer's agent   ${world.urls.agent}   (archive: ${world.urls.agent}/statement)
   bank            ${world.urls.bank}
+  CA / RA         ${world.urls.ca}   (root: ${world.urls.ca}/v1/root)
   third party     ${world.urls.ttp}
   merchant agent  ${world.urls.seller}
   data folder     ${world.dir}

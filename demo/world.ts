@@ -1,6 +1,7 @@
 // The whole SEMPER world of the shop demo, wired from the real parts, each on 127.0.0.1:
 //
-//   CA ── certifies ──> merchant, third party, the buyer's card (and is the root on the card)
+//   CA (HTTP)          certifies merchant, third party, the buyer's card (and is the root on the
+//                      card); its root, revocation list, directory and card registration on-line
 //   bank (HTTP)        merchant account; card issuer for purse loads; honours TTP refunds
 //   third party (HTTP) resolves and aborts fair exchanges that go wrong
 //   seller's agent     signed offers under evaluator-certified workflows, the exchange server,
@@ -25,6 +26,7 @@ import { Bank } from '../host/src/bank/bank';
 import { BankClient } from '../host/src/bank/client';
 import { serveBank } from '../host/src/bank/http';
 import { CertificationAuthority } from '../host/src/ca/authority';
+import { serveCa } from '../host/src/ca/http';
 import { trackDeviceStatus, version } from '../host/src/cli/agent';
 import { commercePurchaseHandler } from '../host/src/commerce/agent-handler';
 import { Buyer } from '../host/src/commerce/buyer';
@@ -72,7 +74,7 @@ export interface DemoWorldOptions {
 
 export interface DemoWorld {
   dir: string;
-  urls: { shop: string; device: string; agent: string; bank: string; ttp: string; seller: string; link: string };
+  urls: { shop: string; device: string; agent: string; bank: string; ca: string; ttp: string; seller: string; link: string };
   shop: RunningShop;
   agent: AgentServer;
   /** The buyer agent's client of the device (the purse's balance, as the device reports it). */
@@ -135,7 +137,9 @@ export async function startDemoWorld(o: DemoWorldOptions = {}): Promise<DemoWorl
     await ca.issue({ name: ttpIdentity.name, publicKey: ttpKey.publicKey, role: 'ttp', validDays: 365 });
     const evaluator = { name: 'SEMPER Evaluation Lab', ...keyPair() };
     const issuerKey = keyPair();
-    log('certification authority: root, merchant and third-party certificates issued');
+    const caHttp = await serveCa(ca);
+    stops.push(() => caHttp.close());
+    log(`certification authority: ${caHttp.url} (root, merchant and third-party certificates issued)`);
 
     // ---- bank
     const bank = Bank.open(join(dir, 'bank.db'), { issuerKey: issuerKey.privateKey, issuerName: 'SEMPER Demo Bank', trust, ttpKeys: [ttpKey.publicKey] });
@@ -237,7 +241,7 @@ export async function startDemoWorld(o: DemoWorldOptions = {}): Promise<DemoWorl
 
     return {
       dir,
-      urls: { shop: shop.url, device: emulator.web?.url ?? '', agent: agent.url, bank: bankHttp.url, ttp: ttpHttp.url, seller: sellerHttp.url, link: emulator.linkUrl as string },
+      urls: { shop: shop.url, device: emulator.web?.url ?? '', agent: agent.url, bank: bankHttp.url, ca: caHttp.url, ttp: ttpHttp.url, seller: sellerHttp.url, link: emulator.linkUrl as string },
       shop,
       agent,
       device: device.client,

@@ -42,6 +42,10 @@ test('npm start brings up the world, prints the shop and the device, serves them
     const state = (await (await fetch(`${device}/api/state`)).json()) as { card: boolean; power: boolean };
     expect(state).toMatchObject({ card: true, power: true });
     expect(out).toMatch(/card of Erika Mustermann.*PIN 1234/);
+    // the CA is on-line: its root certificate is served
+    const ca = /CA \/ RA +(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1] as string;
+    const root = await fetch(`${ca}/v1/root`);
+    expect([root.status, root.headers.get('content-type')]).toEqual([200, 'application/cbor']);
     expect(out).toContain(`data folder     ${data}`);
   } finally {
     child.kill('SIGINT');
