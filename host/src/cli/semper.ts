@@ -59,6 +59,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'the purse on the card: load value from a bank account onto it (load)',
     run: async (argv) => (await import('./purse')).run(argv),
   },
+  cert: {
+    summary: 'your card\u2019s certificate: register the card with the CA using the RA\u2019s code (register), list what the archive keeps (show)',
+    run: async (argv) => (await import('./cert')).run(argv),
+  },
   agent: {
     summary: 'the buyer\u2019s agent: the local API merchant pages use to pair (OK on the device) and to start purchases',
     run: async (argv) => (await import('./agent')).run(argv),

@@ -1,0 +1,182 @@
+// `semper cert register`: the trials' registration, from the holder's side (seed §4: "the
+// participant obtained a registration key …, checked the incoming certificate and stored it in
+// his/her archive"). The device shows the registration statement for the RA's code; the holder
+// reads it, presses OK and types the PIN; the card signs with its own key (made on the card,
+// never outside it). The CA recovers the key from the signature, issues the buyer-card
+// certificate, and this command checks it — under the CA's root, for exactly the key that signed
+// — before it keeps it in the archive. `semper cert show` lists the certificates kept.
+
+import { parseArgs } from 'node:util';
+import { decodeCertificate } from '../../../shared/src/certificate';
+import { registrationStatement, REGISTRATION_CODE } from '../ca/authority';
+import { CaClient } from '../ca/client';
+import { EMULATOR_TCP, openDevice, OpenDevice } from '../device';
+import { DeviceInUseError } from '../device/session-lock';
+import { DeviceError } from '../link/device-link';
+import { SqliteArchive } from '../services/archive';
+import { defaultDbPath } from './archive';
+
+export const HELP = `semper cert — your card's certificate
+
+usage:
+  semper cert register --ca URL --code CODE [--root FILE] [--device SPEC] [--db FILE] [--timeout S]
+  semper cert show [--db FILE]
+
+register: the device shows "Register this card with the code …"; read it, press OK, type your
+PIN. The card signs; the CA (its RA gave you the code) issues your card's certificate; it is
+checked and kept in your archive, where the buyer's agent finds it.
+
+options:
+  --ca URL        the CA's address (default $SEMPER_CA_URL, else http://127.0.0.1:8481)
+  --code CODE     the registration code the RA gave you (XXXX-XXXX-XXXX-XXXX)
+  --root FILE     the CA's root certificate as you got it out of band; the CA must answer with
+                  exactly this root (default: the root it serves is trusted on first use — say so)
+  --device SPEC   serial:/dev/ttyACM0, ${EMULATOR_TCP} (the emulator), spawn:<command>, or auto
+                  (default: $SEMPER_DEVICE, else the one board found)
+  --db FILE       the archive (default $SEMPER_HOME/archive.db; SEMPER_HOME defaults to ~/.semper)
+  --timeout S     seconds the device waits for you (10-600, default 120)
+  --help          this text
+
+Exit status: 0 done, 1 the CA or the device refused (the reason is printed), 2 bad options,
+3 no device, CA or archive reachable.`;
+
+const OPTIONS = {
+  ca: { type: 'string' },
+  code: { type: 'string' },
+  root: { type: 'string' },
+  device: { type: 'string' },
+  db: { type: 'string' },
+  timeout: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface CertCliIo {
+  out?: (s: string) => void;
+  err?: (s: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A certificate's date (seconds) as YYYY-MM-DD; "open" where it sets none. */
+const day = (s: number | undefined): string => (s === undefined ? 'open' : new Date(s * 1000).toISOString().slice(0, 10));
+
+/** The archive label of a card certificate the holder keeps. */
+export const CARD_CERTIFICATE_LABEL = /^card certificate (\d+) (.+)$/;
+
+export async function run(argv: string[], io: CertCliIo = {}): Promise<number> {
+  const out = io.out ?? ((s: string) => void process.stdout.write(s));
+  const err = io.err ?? ((s: string) => void process.stderr.write(s));
+  const env = io.env ?? process.env;
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    err(`semper cert: ${(e as Error).message} (see semper cert --help)\n`);
+    return 2;
+  }
+  const v = parsed.values;
+  const [sub, ...extra] = parsed.positionals;
+  if (v.help || sub === 'help') {
+    out(`${HELP}\n`);
+    return 0;
+  }
+  if ((sub !== 'register' && sub !== 'show') || extra.length) {
+    err(sub ? `semper cert: unknown command ${[sub, ...extra].join(' ')}: use register or show (semper cert --help)\n` : `${HELP}\n`);
+    return 2;
+  }
+  const dbPath = v.db ?? defaultDbPath(env);
+  if (sub === 'show') return show(dbPath, out, err);
+  const code = (v.code ?? '').trim().toUpperCase();
+  if (!REGISTRATION_CODE.test(code)) {
+    err('semper cert register: --code needs the RA\u2019s code, four groups of four: XXXX-XXXX-XXXX-XXXX\n');
+    return 2;
+  }
+  const timeout = v.timeout === undefined ? 120 : Number(v.timeout);
+  if (!Number.isInteger(timeout) || timeout < 10 || timeout > 600) {
+    err('semper cert register: --timeout needs whole seconds from 10 to 600\n');
+    return 2;
+  }
+  let root: Uint8Array | undefined;
+  if (v.root !== undefined) {
+    try {
+      root = new Uint8Array((await import('node:fs')).readFileSync(v.root));
+      decodeCertificate(root);
+    } catch (e) {
+      err(`semper cert register: --root ${v.root} is not a certificate file: ${(e as Error).message}\n`);
+      return 2;
+    }
+  }
+  const caUrl = v.ca ?? env.SEMPER_CA_URL ?? 'http://127.0.0.1:8481';
+  const ca = new CaClient(caUrl, root ? { root } : {});
+  let archive: SqliteArchive;
+  try {
+    archive = SqliteArchive.open(dbPath);
+  } catch (e) {
+    err(`semper cert register: cannot open the archive ${dbPath}: ${(e as Error).message}\n`);
+    return 3;
+  }
+  let dev: OpenDevice | undefined;
+  try {
+    let caRoot;
+    try {
+      caRoot = await ca.root();
+    } catch (e) {
+      err(`semper cert register: the CA at ${caUrl} does not answer properly: ${(e as Error).message}\n`);
+      return 3;
+    }
+    if (!root) out(`trusting the root the CA serves (${caRoot.name}, serial ${caRoot.serial}); pass --root FILE to pin the one your RA gave you\n`);
+    try {
+      dev = await openDevice({ device: v.device ?? env.SEMPER_DEVICE, app: 'semper cert' });
+    } catch (e) {
+      if (e instanceof DeviceInUseError) err(`semper cert register: ${e.message}; close that application first\n`);
+      else err(`semper cert register: no device reachable: ${(e as Error).message}\nrun "semper doctor" to find out why\n`);
+      return 3;
+    }
+    out('look at the device: read the registration to its end, press OK, type your PIN\n');
+    let signed;
+    try {
+      signed = await dev.client.sign(registrationStatement(code), { timeout });
+    } catch (e) {
+      const why = e instanceof DeviceError ? `${e.code}: ${e.message}` : (e as Error).message;
+      err(`semper cert register: the device did not sign: ${why}\nnothing was sent to the CA; the code is still good\n`);
+      return 1;
+    }
+    let cert;
+    try {
+      cert = await ca.register({ code, signature: signed.signature, kid: signed.kid });
+    } catch (e) {
+      const c = (e as { code?: string }).code;
+      err(`semper cert register: the CA refused: ${c ? `${c}: ` : ''}${(e as Error).message}\n`);
+      return c === 'UNREACHABLE' ? 3 : 1;
+    }
+    await archive.append({ kind: 'certificate', counterparty: caRoot.name, label: `card certificate ${cert.serial} ${cert.name}`.slice(0, 200), evidence: cert.bytes, note: `issued by ${caUrl}` });
+    out(`registered: certificate ${cert.serial} for ${cert.name} (role ${cert.role}), valid until ${day(cert.notAfter)}; kept in ${dbPath}\n`);
+    return 0;
+  } finally {
+    dev?.close();
+    archive.close();
+  }
+}
+
+async function show(dbPath: string, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  let archive: SqliteArchive;
+  try {
+    archive = SqliteArchive.open(dbPath);
+  } catch (e) {
+    err(`semper cert show: cannot open the archive ${dbPath}: ${(e as Error).message}\n`);
+    return 3;
+  }
+  try {
+    const certs = (await archive.list({ kind: 'certificate' })).filter((r) => CARD_CERTIFICATE_LABEL.test(r.label ?? '') && r.evidence);
+    if (!certs.length) {
+      out('no card certificate in the archive: semper cert register --ca URL --code CODE\n');
+      return 0;
+    }
+    for (const r of certs) {
+      const c = decodeCertificate(r.evidence as Uint8Array);
+      out(`certificate ${c.serial}  ${c.name}  role ${c.role}  valid ${day(c.notBefore)} to ${day(c.notAfter)}  from ${r.counterparty ?? '?'}\n`);
+    }
+    return 0;
+  } finally {
+    archive.close();
+  }
+}
