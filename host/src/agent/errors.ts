@@ -4,6 +4,7 @@
 
 export type AgentErrorCode =
   | 'BAD_HOST' // Host header is not 127.0.0.1:<port> or localhost:<port> (DNS rebinding)
+  | 'CROSS_SITE' // a statement page asked for by a web page (Origin, or Sec-Fetch-Site other than none/same-origin)
   | 'BAD_ORIGIN' // Origin header is not an http(s) origin in its serialised form (`null`, a path, upper case…)
   | 'NOT_PAIRED' // the origin is not on the allow-list: pair first
   | 'PAIRING_BLOCKED' // the user has a rule denying this origin
@@ -21,6 +22,7 @@ export type AgentErrorCode =
 
 const STATUS: Record<AgentErrorCode, number> = {
   BAD_HOST: 403,
+  CROSS_SITE: 403,
   BAD_ORIGIN: 403,
   NOT_PAIRED: 403,
   PAIRING_BLOCKED: 403,

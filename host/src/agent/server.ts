@@ -8,6 +8,7 @@
 
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { TrustStore } from '../../../shared/src/certificate';
 import { AccessControl, AccessRequest, Decision } from '../services/access-control';
 import { SqliteArchive } from '../services/archive';
 import { formatMinorUnits } from '../services/money';
@@ -16,6 +17,7 @@ import { AgentError, errorBody } from './errors';
 import { AgentSecrets, checkHost, checkJsonContentType, requestOrigin } from './guard';
 import { Confirmer, Pairing, Pairings } from './pairing';
 import { confirmOnDevice, parsePurchaseRequest, Purchase, PurchaseError, PurchaseHandler, PurchaseRequest, Purchases } from './purchases';
+import { failStatement, isStatementPath, serveStatement } from './statement-page';
 import { acceptKey, isValidKey, ServerSocket } from './websocket';
 
 /** The agent's port unless told otherwise (the emulator has 37137 and 37138). */
@@ -54,6 +56,8 @@ export interface AgentOptions {
   /** Unexpected failures (never sent to clients). */
   log?: (line: string) => void;
   now?: () => number;
+  /** CA roots for the statement page: merchant certificates are validated against them again. */
+  trust?: TrustStore;
 }
 
 type Who = { origin: string; subject: Subject; owner: string } | { origin: null; subject: Subject; owner: string };
@@ -176,6 +180,10 @@ export class AgentServer {
   // ---- HTTP ----
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    // the statement pages have their own gate and headers, and never CORS (statement-page.ts)
+    if (isStatementPath((req.url ?? '').split('?')[0])) {
+      return serveStatement(req, res, this.boundPort, { archive: this.opts.archive, ...(this.opts.trust ? { trust: this.opts.trust } : {}) }).catch((e: unknown) => failStatement(res, e, this.opts.log));
+    }
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
