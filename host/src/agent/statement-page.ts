@@ -53,7 +53,7 @@ th{background:#f3f3f3;font-weight:600}td.num,th.num{text-align:right;font-varian
 .alarm{background:#b91c1c;color:#fff;font-size:1.15em;border:3px solid #7f1d1d}
 .outcome{font-weight:600}.paid{color:#14532d}.refused{color:#555}.refunded{color:#1e40af}.pending,.disputed{color:#92400e}.failed{color:#b91c1c}
 .valid{color:#14532d}.invalid{color:#b91c1c;font-weight:700}.unchecked,.unsigned{color:#555}
-.muted{color:#666;font-size:.9em}code{font-size:.85em;word-break:break-all}a{color:#1d4ed8}`;
+.void{text-decoration:line-through;color:#777}.muted{color:#666;font-size:.9em}code{font-size:.85em;word-break:break-all}a{color:#1d4ed8}`;
 
 /** The only style the pages use, allowed by its hash: the CSP allows no other style and no script. */
 const STYLE_HASH = createHash('sha256').update(CSS).digest('base64');
@@ -114,7 +114,7 @@ ${s.totals.map((t) => html`<tr data-currency="${t.currency}"><td>${t.currency}</
 
 export function renderStatement(s: Statement): string {
   const rows = s.deals.map(
-    (d) => html`<tr data-deal="${d.id}"><td class="num">${when(d.time)}</td><td>${merchantCell(d)}</td><td>${d.title}</td><td class="num">${d.amount ? money(-d.amount.amount, d.amount.currency) : '—'}</td><td>${outcomeCell(d)}</td><td>${d.receipt ? 'yes' : 'no'}</td><td><a href="/statement/${encodeURIComponent(d.id)}">evidence</a></td></tr>`,
+    (d) => html`<tr data-deal="${d.id}"><td class="num">${when(d.time)}</td><td>${merchantCell(d)}</td><td>${d.title}</td><td class="num${d.paymentMade ? '' : ' void'}">${d.amount ? money(-d.amount.amount, d.amount.currency) : '—'}</td><td>${outcomeCell(d)}</td><td>${d.receipt ? 'yes' : 'no'}</td><td><a href="/statement/${encodeURIComponent(d.id)}">evidence</a></td></tr>`,
   );
   return page(
     'Your purchases — SEMPER',

@@ -103,6 +103,9 @@ interface DealView {
   note?: string;
 }
 
+/** Deal states after which nothing moves any more (commerce/deal.ts). */
+const FINAL_STATES = ['completed', 'failed'];
+
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const text = (v: HostCbor | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
 
@@ -271,7 +274,7 @@ export async function readStatement(archive: ArchiveStore, opts: StatementOption
       ...(priced?.amount !== undefined && priced.currency ? { amount: { amount: Math.abs(priced.amount), currency: priced.currency } } : {}),
       outcome: outcomeOf(last?.state ?? (token ? 'paid' : 'ordered'), token !== undefined, refunded),
       state: last?.state ?? 'no deal record',
-      ...(final?.label ? { exchange: final.label } : last?.exchange ? { exchange: 'exchange under way' } : {}),
+      ...(final?.label ? { exchange: final.label } : last?.exchange && !FINAL_STATES.includes(last.state) ? { exchange: 'exchange under way' } : {}),
       ...(last?.note ? { note: last.note } : {}),
       paymentMade: token !== undefined,
       receipt: recs.some((r) => r.kind === 'receipt'),

@@ -76,7 +76,8 @@ test('one row per purchase: date, certified merchant, what, amount, outcome, rec
   expect(page).toMatch(/Archive intact: \d+ records, chain verified/);
   const [paid, refused, pending, refunded, yen] = r.deals;
   expect(row(page, paid)).toMatch(/2026-11-20 10:01 UTC[\s\S]*music\.example ✓[\s\S]*Trial recordings CD[\s\S]*-15\.00 EUR[\s\S]*class="outcome paid">paid<[\s\S]*deal completed; exchange final completed[\s\S]*<td>yes<\/td>/);
-  expect(row(page, refused)).toMatch(/books\.example[\s\S]*-23\.50 EUR[\s\S]*class="outcome refused">refused — nothing paid<[\s\S]*deal failed[\s\S]*<td>no<\/td>/);
+  // a refused purchase: the amount struck through, nothing under way
+  expect(row(page, refused)).toMatch(/books\.example[\s\S]*<td class="num void">-23\.50 EUR[\s\S]*class="outcome refused">refused — nothing paid<[\s\S]*deal failed<\/span>[\s\S]*<td>no<\/td>/);
   expect(row(page, pending)).toMatch(/maps\.example[\s\S]*-7\.20 EUR[\s\S]*class="outcome pending">pending<[\s\S]*deal paid; exchange ttp resolve[\s\S]*<td>no<\/td>/);
   expect(row(page, refunded)).toMatch(/shirts\.example[\s\S]*-19\.99 EUR[\s\S]*class="outcome refunded">refunded<[\s\S]*exchange aborted[\s\S]*<td>yes<\/td>/);
   expect(row(page, yen)).toMatch(/tokyo\.example[\s\S]*-4800 JPY[\s\S]*class="outcome paid">/);
