@@ -5,13 +5,13 @@
 // stopped by the Host check; cross-site form posts and token-less fetches change nothing.
 
 import http from 'node:http';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { AgentRig, agentRig, pressUntil, readStatement } from '../host/agent/rig';
+import { launchAgentChromium } from './agent-chromium';
 
 jest.setTimeout(120000);
-const CHROMIUM = '/usr/bin/chromium';
 const CLIENT = join(__dirname, '..', '..', 'web', 'semper-client', 'index.mjs');
 
 let a: AgentRig;
@@ -42,29 +42,11 @@ window.ready = true;
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (the browser tests need it)`);
   a = await agentRig();
   shop = http.createServer(pages);
   await new Promise<void>((r) => shop.listen(0, '127.0.0.1', r));
   shopPort = (shop.address() as { port: number }).port;
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      '--disable-sync',
-      // every test name resolves to 127.0.0.1: the shop, a foreign site, and the rebinding attacker
-      // (single-label names keep the origin on one row of the device's display)
-      '--host-resolver-rules=MAP shop 127.0.0.1, MAP evil 127.0.0.1, MAP attacker.test 127.0.0.1',
-      // Chromium's own Local Network Access prompt would stop the rebinding page before the
-      // agent sees it; switched off, so the test shows the agent's defence, not the browser's
-      '--disable-features=LocalNetworkAccessChecks,PrivateNetworkAccessSendPreflights,PrivateNetworkAccessRespectPreflightResults',
-    ],
-  });
+  browser = await launchAgentChromium();
 });
 afterAll(async () => {
   await browser?.close();

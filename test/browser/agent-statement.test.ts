@@ -6,7 +6,7 @@
 // docs/screens/agent-statement.png and agent-statement-deal.png.
 
 import http from 'node:http';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -14,9 +14,9 @@ import { AgentServer } from '../../host/src/agent/server';
 import { SqliteArchive } from '../../host/src/services/archive';
 import { trustStore } from '../host/bank/rig';
 import { fixtureArchive } from '../host/agent/statement-fixture';
+import { launchAgentChromium } from './agent-chromium';
 
 jest.setTimeout(120000);
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENS = join(__dirname, '..', '..', 'docs', 'screens');
 
 let dir: string;
@@ -28,7 +28,6 @@ let foreignPort = 0;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (the browser tests need it)`);
   dir = mkdtempSync(join(tmpdir(), 'agent-statement-'));
   ({ archive, deals } = await fixtureArchive(join(dir, 'archive.db')));
   agent = new AgentServer({ archive, device: { confirm: () => Promise.reject(new Error('the statement must not ask the device')) }, port: 0, trust: trustStore() });
@@ -44,21 +43,7 @@ window.tryFrame = () => new Promise((ok) => { const f = document.createElement('
   });
   await new Promise<void>((r) => foreign.listen(0, '127.0.0.1', r));
   foreignPort = (foreign.address() as { port: number }).port;
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      '--disable-sync',
-      '--host-resolver-rules=MAP evil 127.0.0.1, MAP attacker.test 127.0.0.1',
-      // Chromium's own Local Network Access checks would stop the foreign page first: off, so the agent's defence is what is tested
-      '--disable-features=LocalNetworkAccessChecks,PrivateNetworkAccessSendPreflights,PrivateNetworkAccessRespectPreflightResults',
-    ],
-  });
+  browser = await launchAgentChromium();
 });
 afterAll(async () => {
   await browser?.close();
@@ -85,7 +70,7 @@ test('typed into the address bar: the statement, styled, with no CSP violation; 
   expect(await page.locator('#chain').textContent()).toMatch(/^Archive intact: \d+ records, chain verified/);
   expect(await page.locator('#deals tbody tr').count()).toBe(deals.length);
   // the stylesheet applied (its hash is in the CSP): the table has its header colour
-  expect(await page.locator('#deals th').first().evaluate((e) => getComputedStyle(e).backgroundColor)).toBe('rgb(243, 243, 243)');
+  expect(await page.evaluate("getComputedStyle(document.querySelector('#deals th')).backgroundColor")).toBe('rgb(243, 243, 243)');
   expect(await page.locator('#totals tr[data-currency="EUR"] td').last().textContent()).toBe('22.20 EUR');
   if (process.env.UPDATE_SCREENSHOTS === '1') await page.screenshot({ path: join(SCREENS, 'agent-statement.png'), fullPage: true });
 

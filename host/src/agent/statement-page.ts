@@ -105,6 +105,14 @@ function merchantCell(d: StatementDeal): SafeHtml {
   return html`${d.merchant.name}${mark}<br><span class="muted">${d.merchant.detail}</span>`;
 }
 
+/** The row's link to the evidence, with how many signatures verify — and, loud, how many do not. */
+function evidenceCell(d: StatementDeal): SafeHtml {
+  const valid = d.evidence.filter((e) => e.check.state === 'valid').length;
+  const invalid = d.evidence.filter((e) => e.check.state === 'invalid').length;
+  const words = html`${d.evidence.length} records, ${valid} signatures verify${invalid ? html`, <span class="invalid">${invalid} DO NOT</span>` : ''}`;
+  return html`<a href="/statement/${encodeURIComponent(d.id)}">evidence</a><br><span class="muted">${words}</span>`;
+}
+
 function totalsTable(s: Statement): HtmlValue {
   if (!s.totals.length) return html`<p>No money has left your purse through these purchases.</p>`;
   return html`<table id="totals"><thead><tr><th>Currency</th><th class="num">Paid</th><th class="num">Pending</th><th class="num">Refunded</th><th class="num">Net out</th></tr></thead><tbody>
@@ -114,14 +122,14 @@ ${s.totals.map((t) => html`<tr data-currency="${t.currency}"><td>${t.currency}</
 
 export function renderStatement(s: Statement): string {
   const rows = s.deals.map(
-    (d) => html`<tr data-deal="${d.id}"><td class="num">${when(d.time)}</td><td>${merchantCell(d)}</td><td>${d.title}</td><td class="num${d.paymentMade ? '' : ' void'}">${d.amount ? money(-d.amount.amount, d.amount.currency) : '—'}</td><td>${outcomeCell(d)}</td><td>${d.receipt ? 'yes' : 'no'}</td><td><a href="/statement/${encodeURIComponent(d.id)}">evidence</a></td></tr>`,
+    (d) => html`<tr data-deal="${d.id}"><td class="num">${when(d.time)}</td><td>${merchantCell(d)}</td><td>${d.title}</td><td class="num${d.paymentMade ? '' : ' void'}">${d.amount ? money(-d.amount.amount, d.amount.currency) : '—'}</td><td>${outcomeCell(d)}</td><td>${d.receipt ? 'yes' : 'no'}</td><td>${evidenceCell(d)}</td></tr>`,
   );
   return page(
     'Your purchases — SEMPER',
     html`<h1>Your purchases</h1>${banner(s)}
 <h2>Totals</h2>${totalsTable(s)}
 <h2>Purchases</h2>
-${s.deals.length ? html`<table id="deals"><thead><tr><th>Date</th><th>Merchant (from its certificate)</th><th>What</th><th class="num">Amount</th><th>Outcome</th><th>Receipt</th><th></th></tr></thead><tbody>
+${s.deals.length ? html`<table id="deals"><thead><tr><th>Date</th><th>Merchant (from its certificate)</th><th>What</th><th class="num">Amount</th><th>Outcome</th><th>Receipt</th><th>Evidence</th></tr></thead><tbody>
 ${rows}
 </tbody></table>` : html`<p>No purchases in your archive yet.</p>`}
 <p class="muted"><a href="/statement.csv">Export the whole archive as CSV</a> (as semper archive export --csv writes it). ${s.records} records in the archive.</p>`,

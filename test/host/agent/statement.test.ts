@@ -83,6 +83,7 @@ test('one row per purchase: date, certified merchant, what, amount, outcome, rec
   expect(row(page, yen)).toMatch(/tokyo\.example[\s\S]*-4800 JPY[\s\S]*class="outcome paid">/);
   // statement order: oldest first, as the purchases were made
   expect(r.deals.map((d) => page.indexOf(`data-deal="${d}"`))).toEqual([...r.deals.map((d) => page.indexOf(`data-deal="${d}"`))].sort((a, b) => a - b));
+  expect(row(page, paid)).toMatch(/7 records, 2 signatures verify<\/span>/);
   expect(page).toContain(`href="/statement.csv"`);
 });
 
@@ -118,6 +119,8 @@ test('a forged offer is shown as not verifying', async () => {
     const page = (await f.get(`/statement/${f.deals[0]}`)).text;
     expect(page).toMatch(/data-kind="offer" data-check="invalid"[\s\S]*DOES NOT VERIFY[\s\S]*does not verify under forger\.example/);
     expect(page).toMatch(/its SHA-256 is NOT the offer the deal names/);
+    // and the statement's row says so too
+    expect(row((await f.get('/statement')).text, f.deals[0])).toMatch(/1 signatures verify, <span class="invalid">1 DO NOT<\/span>/);
   } finally {
     await f.close();
   }
