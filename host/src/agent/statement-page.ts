@@ -109,7 +109,7 @@ function merchantCell(d: StatementDeal): SafeHtml {
 function evidenceCell(d: StatementDeal): SafeHtml {
   const valid = d.evidence.filter((e) => e.check.state === 'valid').length;
   const invalid = d.evidence.filter((e) => e.check.state === 'invalid').length;
-  const words = html`${d.evidence.length} records, ${valid} signatures verify${invalid ? html`, <span class="invalid">${invalid} DO NOT</span>` : ''}`;
+  const words = html`${d.evidence.length} records, ${valid} ${valid === 1 ? 'signature verifies' : 'signatures verify'}${invalid ? html`, <span class="invalid">${invalid} ${invalid === 1 ? 'DOES' : 'DO'} NOT</span>` : ''}`;
   return html`<a href="/statement/${encodeURIComponent(d.id)}">evidence</a><br><span class="muted">${words}</span>`;
 }
 

@@ -120,7 +120,7 @@ test('a forged offer is shown as not verifying', async () => {
     expect(page).toMatch(/data-kind="offer" data-check="invalid"[\s\S]*DOES NOT VERIFY[\s\S]*does not verify under forger\.example/);
     expect(page).toMatch(/its SHA-256 is NOT the offer the deal names/);
     // and the statement's row says so too
-    expect(row((await f.get('/statement')).text, f.deals[0])).toMatch(/1 signatures verify, <span class="invalid">1 DO NOT<\/span>/);
+    expect(row((await f.get('/statement')).text, f.deals[0])).toMatch(/1 signature verifies, <span class="invalid">1 DOES NOT<\/span>/);
   } finally {
     await f.close();
   }
