@@ -17,6 +17,7 @@ import { AgentError, errorBody } from './errors';
 import { AgentSecrets, checkHost, checkJsonContentType, requestOrigin } from './guard';
 import { Confirmer, Pairing, Pairings } from './pairing';
 import { confirmOnDevice, parsePurchaseRequest, Purchase, PurchaseError, PurchaseHandler, PurchaseRequest, Purchases } from './purchases';
+import { CheckMemo } from './statement';
 import { failStatement, isStatementPath, serveStatement } from './statement-page';
 import { acceptKey, isValidKey, ServerSocket } from './websocket';
 
@@ -127,6 +128,7 @@ export class AgentServer {
   private readonly sockets = new Set<ServerSocket>();
   private readonly stopping = new AbortController();
   private boundPort = 0;
+  private readonly statementMemo = new CheckMemo();
 
   constructor(private readonly opts: AgentOptions) {
     this.secrets = new AgentSecrets(opts.localToken ? { localToken: opts.localToken } : {});
@@ -182,7 +184,7 @@ export class AgentServer {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     // the statement pages have their own gate and headers, and never CORS (statement-page.ts)
     if (isStatementPath((req.url ?? '').split('?')[0])) {
-      return serveStatement(req, res, this.boundPort, { archive: this.opts.archive, ...(this.opts.trust ? { trust: this.opts.trust } : {}) }).catch((e: unknown) => failStatement(res, e, this.opts.log));
+      return serveStatement(req, res, this.boundPort, { archive: this.opts.archive, memo: this.statementMemo, ...(this.opts.trust ? { trust: this.opts.trust } : {}) }).catch((e: unknown) => failStatement(res, e, this.opts.log));
     }
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Content-Type-Options', 'nosniff');

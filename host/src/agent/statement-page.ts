@@ -18,7 +18,7 @@ import { html, HtmlValue, SafeHtml } from '../services/html';
 import { formatMinorUnits } from '../services/money';
 import { AgentError } from './errors';
 import { checkHost } from './guard';
-import { readStatement, SignatureCheck, Statement, StatementDeal } from './statement';
+import { CheckMemo, MAX_UNPAGED, readStatement, SignatureCheck, Statement, StatementDeal } from './statement';
 
 const DEAL = '([A-Za-z0-9_-]{1,64})';
 const PAGE_ROUTES: [RegExp, 'page' | 'csv'][] = [
@@ -120,13 +120,22 @@ ${s.totals.map((t) => html`<tr data-currency="${t.currency}"><td>${t.currency}</
 </tbody></table>`;
 }
 
+/** Links to each month with purchases (and to all of them while there are few enough). */
+function monthNav(s: Statement): HtmlValue {
+  if (s.months.length < 2 && !s.month) return '';
+  const total = s.months.length;
+  const links = s.months.map((m) => (m === s.month ? html`<strong>${m}</strong>` : html`<a href="/statement?month=${m}">${m}</a>`));
+  const all = s.month === undefined ? html`<strong>all</strong>` : html`<a href="/statement">all</a>`;
+  return html`<p id="months">Months: ${links.map((l, i) => html`${i ? ' · ' : ''}${l}`)}${total > 1 ? html` · ${all}` : ''}${s.month ? html` <span class="muted">(showing ${s.month}; with more than ${MAX_UNPAGED} purchases the statement shows a month at a time)</span>` : ''}</p>`;
+}
+
 export function renderStatement(s: Statement): string {
   const rows = s.deals.map(
     (d) => html`<tr data-deal="${d.id}"><td class="num">${when(d.time)}</td><td>${merchantCell(d)}</td><td>${d.title}</td><td class="num${d.paymentMade ? '' : ' void'}">${d.amount ? money(-d.amount.amount, d.amount.currency) : '—'}</td><td>${outcomeCell(d)}</td><td>${d.receipt ? 'yes' : 'no'}</td><td>${evidenceCell(d)}</td></tr>`,
   );
   return page(
     'Your purchases — SEMPER',
-    html`<h1>Your purchases</h1>${banner(s)}
+    html`<h1>Your purchases${s.month ? html` in ${s.month}` : ''}</h1>${banner(s)}${monthNav(s)}
 <h2>Totals</h2>${totalsTable(s)}
 <h2>Purchases</h2>
 ${s.deals.length ? html`<table id="deals"><thead><tr><th>Date</th><th>Merchant (from its certificate)</th><th>What</th><th class="num">Amount</th><th>Outcome</th><th>Receipt</th><th>Evidence</th></tr></thead><tbody>
@@ -165,6 +174,18 @@ ${rows}
 export interface StatementPagesOptions {
   archive: ArchiveStore;
   trust?: TrustStore;
+  /** The agent's memo of checked signatures (one per agent: later looks cost no ECDSA). */
+  memo?: CheckMemo;
+}
+
+/** `?month=YYYY-MM` on /statement; no other query parameter exists. */
+function monthParam(query: URLSearchParams, deal: string | undefined): string | undefined {
+  let month: string | undefined;
+  for (const [k, v] of query) {
+    if (k !== 'month' || deal !== undefined || !/^\d{4}-(0[1-9]|1[0-2])$/.test(v)) throw new AgentError('BAD_REQUEST', 'the only query parameter is month=YYYY-MM, on /statement');
+    month = v;
+  }
+  return month;
 }
 
 /** Headers of every statement answer (errors too): nothing cross-origin may read, frame, embed or cache it. */
@@ -186,7 +207,8 @@ export async function serveStatement(req: http.IncomingMessage, res: http.Server
   secure(res);
   checkHost(req.headersDistinct.host, port);
   pageGate(req.headers);
-  const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  const path = url.pathname;
   const match = PAGE_ROUTES.map(([re, kind]) => ({ m: re.exec(path), kind })).find((x) => x.m);
   if (!match?.m) throw new AgentError('NOT_FOUND', `no page ${path.slice(0, 80)}`);
   if (req.method !== 'GET') {
@@ -195,6 +217,7 @@ export async function serveStatement(req: http.IncomingMessage, res: http.Server
   }
   const deal = match.m[1];
   if (match.kind === 'csv') {
+    if ([...url.searchParams].length) throw new AgentError('BAD_REQUEST', 'the CSV takes no query parameter');
     const records = await o.archive.list(deal ? { deal } : {});
     if (deal && records.length === 0) throw new AgentError('NOT_FOUND', 'no such deal in your archive');
     const csv = toCsv(records);
@@ -202,7 +225,8 @@ export async function serveStatement(req: http.IncomingMessage, res: http.Server
       .writeHead(200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="${deal ? `deal-${deal}` : 'archive'}.csv"`, 'Content-Length': Buffer.byteLength(csv) })
       .end(csv);
   }
-  const s = await readStatement(o.archive, { ...(o.trust ? { trust: o.trust } : {}), ...(deal ? { only: deal } : {}) });
+  const month = monthParam(url.searchParams, deal);
+  const s = await readStatement(o.archive, { ...(o.trust ? { trust: o.trust } : {}), ...(o.memo ? { memo: o.memo } : {}), ...(deal ? { only: deal } : {}), ...(month ? { month } : {}) });
   let body: string;
   if (deal) {
     const d = s.deals[0];

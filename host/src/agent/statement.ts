@@ -80,14 +80,52 @@ export interface CurrencyTotal {
 
 export interface Statement {
   chain: ChainState;
+  /** The purchases shown (all, one month's, or one), oldest first, and their totals. */
   deals: StatementDeal[];
   totals: CurrencyTotal[];
   records: number;
+  /** Every month (YYYY-MM, UTC) with a purchase, and the one shown (undefined: all of them). */
+  months: string[];
+  month?: string;
 }
+
+/** More purchases than this and the statement shows one month at a time (the latest by default). */
+export const MAX_UNPAGED = 200;
 
 export interface StatementOptions {
   /** CA roots: when given, each merchant certificate is validated against them. */
   trust?: TrustStore;
+  /** Remembers signature and certificate checks across requests (the records never change). */
+  memo?: CheckMemo;
+  /** One deal only. */
+  only?: string;
+  /** One month only (YYYY-MM, UTC). */
+  month?: string;
+}
+
+/**
+ * What has been verified already, by the SHA-256 of what was verified and the key (or time) it
+ * was verified under: a record's bytes never change, and a changed byte is another entry. ECDSA
+ * verification is most of a statement's cost (3 per purchase); the memo makes a second look free.
+ */
+export class CheckMemo {
+  private readonly seen = new Map<string, boolean>();
+  constructor(private readonly max = 50_000) {}
+
+  /** How many checks it remembers. */
+  get size(): number {
+    return this.seen.size;
+  }
+
+  check(what: Uint8Array, under: string, verify: () => boolean): boolean {
+    const k = `${hex(sha256(what))}:${under}`;
+    const known = this.seen.get(k);
+    if (known !== undefined) return known;
+    const ok = verify();
+    if (this.seen.size >= this.max) this.seen.clear();
+    this.seen.set(k, ok);
+    return ok;
+  }
 }
 
 /** What the page reads of a commerce `deal` record. */
@@ -143,7 +181,7 @@ export async function chainState(archive: ArchiveStore): Promise<ChainState> {
   }
 }
 
-function merchantOf(d: DealView | undefined, fallback: string, at: number, trust: TrustStore | undefined): { merchant: Merchant; cert?: Certificate } {
+function merchantOf(d: DealView | undefined, fallback: string, at: number, trust: TrustStore | undefined, memo: CheckMemo): { merchant: Merchant; cert?: Certificate } {
   if (!d) return { merchant: { name: fallback, detail: 'no readable deal record: the name is the archive entry\u2019s, not checked against a certificate' } };
   if (!d.certificate) return { merchant: { name: d.peerName, detail: 'the deal record carries no certificate' } };
   let cert: Certificate;
@@ -158,20 +196,25 @@ function merchantOf(d: DealView | undefined, fallback: string, at: number, trust
   if (cert.role !== 'merchant') problems.push(`the certificate is for a ${cert.role}, not a merchant`);
   let caVerified: boolean | undefined;
   if (trust) {
-    try {
-      trust.validate(d.certificate, Math.floor(at / 1000), { roles: ['merchant'] });
-      caVerified = true;
-    } catch (e) {
-      caVerified = false;
-      problems.push(`the certificate does not validate against your CA: ${(e as Error).message}`);
-    }
+    let why = '';
+    const bytes = d.certificate;
+    caVerified = memo.check(bytes, `ca@${Math.floor(at / 1000)}`, () => {
+      try {
+        trust.validate(bytes, Math.floor(at / 1000), { roles: ['merchant'] });
+        return true;
+      } catch (e) {
+        why = `: ${(e as Error).message}`;
+        return false;
+      }
+    });
+    if (!caVerified) problems.push(`the certificate does not validate against your CA${why}`);
   }
   const detail = problems.length ? problems.join('; ') : trust ? 'certificate issued by your CA, valid at the time of purchase' : 'certificate read from the deal (no CA configured on this page to check it again)';
   return { merchant: { name: cert.name, ...(caVerified !== undefined ? { caVerified } : {}), detail }, cert };
 }
 
 /** A COSE_Sign1 under `key` (the merchant's): valid / invalid; not a COSE_Sign1: invalid. */
-function signedBy(evidence: Uint8Array | undefined, key: Uint8Array | undefined, who: string): SignatureCheck {
+function signedBy(evidence: Uint8Array | undefined, key: Uint8Array | undefined, who: string, memo: CheckMemo): SignatureCheck {
   if (!evidence || evidence.length === 0) return { state: 'invalid', why: 'the record carries no document' };
   let s;
   try {
@@ -180,12 +223,16 @@ function signedBy(evidence: Uint8Array | undefined, key: Uint8Array | undefined,
     return { state: 'invalid', why: 'the document is not a COSE_Sign1' };
   }
   if (!key) return { state: 'unchecked', why: `${who}\u2019s key is not in the archive` };
-  try {
-    verifyDecodedSign1(s, key);
-    return { state: 'valid', by: who, why: `signed with ${who}\u2019s certified key` };
-  } catch (_e) {
-    return { state: 'invalid', by: who, why: `the signature does not verify under ${who}\u2019s certified key` };
-  }
+  const sign1 = s;
+  const ok = memo.check(evidence, hex(key), () => {
+    try {
+      verifyDecodedSign1(sign1, key);
+      return true;
+    } catch (_e) {
+      return false;
+    }
+  });
+  return ok ? { state: 'valid', by: who, why: `signed with ${who}\u2019s certified key` } : { state: 'invalid', by: who, why: `the signature does not verify under ${who}\u2019s certified key` };
 }
 
 function digestCheck(evidence: Uint8Array | undefined, expected: string | undefined, what: string): string {
@@ -194,10 +241,10 @@ function digestCheck(evidence: Uint8Array | undefined, expected: string | undefi
 }
 
 /** Judges one record of a deal. `key`/`who`: the merchant's certified key and name. */
-function check(r: ArchivedRecord, d: DealView | undefined, key: Uint8Array | undefined, who: string): SignatureCheck {
+function check(r: ArchivedRecord, d: DealView | undefined, key: Uint8Array | undefined, who: string, memo: CheckMemo): SignatureCheck {
   switch (r.kind) {
     case 'offer': {
-      const c = signedBy(r.evidence, key, who);
+      const c = signedBy(r.evidence, key, who, memo);
       const digest = digestCheck(r.evidence, d?.offer, 'offer');
       return { ...c, why: c.why + digest, ...(digest.includes('NOT') ? { state: 'invalid' as const } : {}) };
     }
@@ -207,7 +254,7 @@ function check(r: ArchivedRecord, d: DealView | undefined, key: Uint8Array | und
     }
     case 'receipt': {
       if (r.label && /affidavit/.test(r.label)) return { state: 'unchecked', why: 'the third party\u2019s affidavit in place of the receipt; its key is in the exchange agreement, not checked here' };
-      return signedBy(r.evidence, key, who);
+      return signedBy(r.evidence, key, who, memo);
     }
     case 'payment-token':
       return { state: 'unchecked', why: 'signed by your card; the card\u2019s certificate is not in the archive — the merchant\u2019s bank checks it at deposit' };
@@ -243,47 +290,67 @@ function isPurchase(recs: ArchivedRecord[], d: DealView | undefined): boolean {
   return recs.some((r) => r.kind === 'order' && (r.amount ?? 0) < 0);
 }
 
-/** The whole statement, or one deal of it (`only`). Reads the archive once. */
-export async function readStatement(archive: ArchiveStore, opts: StatementOptions & { only?: string } = {}): Promise<Statement> {
+const monthOf = (ms: number): string => new Date(ms).toISOString().slice(0, 7);
+
+/**
+ * The statement: every purchase, or one month's (`month`; the latest when there are more than
+ * MAX_UNPAGED purchases and none is asked for), or one deal (`only`). Reads the archive once;
+ * signatures are checked only for the purchases shown.
+ */
+export async function readStatement(archive: ArchiveStore, opts: StatementOptions = {}): Promise<Statement> {
+  const memo = opts.memo ?? new CheckMemo();
   const chain = await chainState(archive);
   const all = await archive.list();
   const byDeal = new Map<string, ArchivedRecord[]>();
-  for (const r of all) if (r.deal) byDeal.set(r.deal, [...(byDeal.get(r.deal) ?? []), r]);
-  const deals: StatementDeal[] = [];
+  for (const r of all) {
+    if (!r.deal) continue;
+    const list = byDeal.get(r.deal);
+    if (list) list.push(r);
+    else byDeal.set(r.deal, [r]);
+  }
+  // the purchases, cheaply: which deals, when, and their latest deal record
+  const purchases: { id: string; recs: ArchivedRecord[]; last?: DealView }[] = [];
   for (const [id, recs] of byDeal) {
-    if (opts.only !== undefined && id !== opts.only) continue;
     const dealRecs = recs.filter((r) => r.kind === 'deal');
     const last = dealRecs.length ? readDeal(dealRecs[dealRecs.length - 1]) : undefined;
-    if (!isPurchase(recs, last)) continue;
-    // the exchange's own records (messages, third-party decisions) sit under the exchange id
-    const exchangeRecs = last?.exchange && last.exchange !== id ? (byDeal.get(last.exchange) ?? []) : [];
-    const offer = recs.find((r) => r.kind === 'offer');
-    const order = recs.find((r) => r.kind === 'order');
-    const { merchant, cert } = merchantOf(last, offer?.counterparty ?? order?.counterparty ?? 'unknown merchant', recs[0].time, opts.trust);
-    const token = recs.find((r) => r.kind === 'payment-token');
-    const refunded = recs.filter((r) => r.kind === 'refund' && (r.amount ?? 0) > 0).reduce((a, r) => a + (r.amount ?? 0), 0);
-    const priced = order ?? offer;
-    const evidence = [...recs, ...exchangeRecs].sort((a, b) => a.seq - b.seq).map((record) => ({ record, check: check(record, last, cert?.publicKey ?? last?.peerKey, merchant.name) }));
-    // the exchange's last word: its final outcome, a third party's decision, or the step it is at
-    const final = exchangeRecs[exchangeRecs.length - 1];
-    deals.push({
-      id,
-      time: recs[0].time,
-      merchant,
-      title: order?.label ?? offer?.label ?? '',
-      ...(priced?.amount !== undefined && priced.currency ? { amount: { amount: Math.abs(priced.amount), currency: priced.currency } } : {}),
-      outcome: outcomeOf(last?.state ?? (token ? 'paid' : 'ordered'), token !== undefined, refunded),
-      state: last?.state ?? 'no deal record',
-      ...(final?.label ? { exchange: final.label } : last?.exchange && !FINAL_STATES.includes(last.state) ? { exchange: 'exchange under way' } : {}),
-      ...(last?.note ? { note: last.note } : {}),
-      paymentMade: token !== undefined,
-      receipt: recs.some((r) => r.kind === 'receipt'),
-      refunded,
-      evidence,
-    });
+    if (isPurchase(recs, last)) purchases.push({ id, recs, ...(last ? { last } : {}) });
   }
-  deals.sort((a, b) => a.time - b.time);
-  return { chain, deals, totals: totalsOf(deals), records: all.length };
+  purchases.sort((a, b) => a.recs[0].time - b.recs[0].time);
+  const months = [...new Set(purchases.map((p) => monthOf(p.recs[0].time)))];
+  const month = opts.only !== undefined ? undefined : (opts.month ?? (purchases.length > MAX_UNPAGED ? months[months.length - 1] : undefined));
+  const shown = purchases.filter((p) => (opts.only === undefined || p.id === opts.only) && (month === undefined || monthOf(p.recs[0].time) === month));
+  const deals = shown.map((p) => purchaseOf(p.id, p.recs, p.last, byDeal, opts.trust, memo));
+  return { chain, deals, totals: totalsOf(deals), records: all.length, months, ...(month ? { month } : {}) };
+}
+
+function purchaseOf(id: string, recs: ArchivedRecord[], last: DealView | undefined, byDeal: Map<string, ArchivedRecord[]>, trust: TrustStore | undefined, memo: CheckMemo): StatementDeal {
+  // the exchange's own records (messages, third-party decisions) sit under the exchange id
+  const exchangeRecs = last?.exchange && last.exchange !== id ? (byDeal.get(last.exchange) ?? []) : [];
+  const offer = recs.find((r) => r.kind === 'offer');
+  const order = recs.find((r) => r.kind === 'order');
+  const { merchant, cert } = merchantOf(last, offer?.counterparty ?? order?.counterparty ?? 'unknown merchant', recs[0].time, trust, memo);
+  const token = recs.find((r) => r.kind === 'payment-token');
+  const refunded = recs.filter((r) => r.kind === 'refund' && (r.amount ?? 0) > 0).reduce((a, r) => a + (r.amount ?? 0), 0);
+  const priced = order ?? offer;
+  const key = cert?.publicKey ?? last?.peerKey;
+  const evidence = [...recs, ...exchangeRecs].sort((a, b) => a.seq - b.seq).map((record) => ({ record, check: check(record, last, key, merchant.name, memo) }));
+  // the exchange's last word: its final outcome, a third party's decision, or the step it is at
+  const final = exchangeRecs[exchangeRecs.length - 1];
+  return {
+    id,
+    time: recs[0].time,
+    merchant,
+    title: order?.label ?? offer?.label ?? '',
+    ...(priced?.amount !== undefined && priced.currency ? { amount: { amount: Math.abs(priced.amount), currency: priced.currency } } : {}),
+    outcome: outcomeOf(last?.state ?? (token ? 'paid' : 'ordered'), token !== undefined, refunded),
+    state: last?.state ?? 'no deal record',
+    ...(final?.label ? { exchange: final.label } : last?.exchange && !FINAL_STATES.includes(last.state) ? { exchange: 'exchange under way' } : {}),
+    ...(last?.note ? { note: last.note } : {}),
+    paymentMade: token !== undefined,
+    receipt: recs.some((r) => r.kind === 'receipt'),
+    refunded,
+    evidence,
+  };
 }
 
 /** Per currency: money paid (completed), pending (paid, not final), refunded. Refused deals cost nothing. */

@@ -20,9 +20,9 @@ import { ca, key, trustStore } from '../bank/rig';
 /** 2026-11-20 10:00 UTC: the fixture's clock starts here and moves a minute per record. */
 export const START = Date.UTC(2026, 10, 20, 10, 0);
 
-export function fixtureClock(): () => number {
+export function fixtureClock(stepMs = 60_000): () => number {
   let t = START;
-  return () => (t += 60_000);
+  return () => (t += stepMs);
 }
 
 export type Ending = 'paid' | 'refused' | 'pending' | 'refunded';
@@ -100,8 +100,9 @@ export const PURCHASES: FixturePurchase[] = [
   { merchant: 'tokyo.example', title: 'Tea set', price: 4_800, currency: 'JPY', ending: 'paid' },
 ];
 
-export async function fixtureArchive(path: string, purchases: FixturePurchase[] = PURCHASES): Promise<{ archive: SqliteArchive; deals: string[] }> {
-  const now = fixtureClock();
+/** `stepMs`: how far the archive's clock moves per record (default a minute). */
+export async function fixtureArchive(path: string, purchases: FixturePurchase[] = PURCHASES, stepMs?: number): Promise<{ archive: SqliteArchive; deals: string[] }> {
+  const now = fixtureClock(stepMs);
   const archive = SqliteArchive.open(path, { now });
   const deals: string[] = [];
   for (const p of purchases) deals.push(await recordPurchase(archive, p, Math.floor(START / 1000)));

@@ -46,6 +46,8 @@ function statementOf(t: Texts, outcome: Outcome, chainOk: boolean): Statement {
     deals: [deal],
     totals: [{ currency: 'EUR', paid: 100, pending: 0, refunded: 0, net: 100 }],
     records: 1,
+    months: ['1970-01', '1970-02'],
+    ...(chainOk ? {} : { month: '1970-01' }),
   };
 }
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentServer } from '../../../host/src/agent/server';
 import { STATEMENT_CSP } from '../../../host/src/agent/statement-page';
-import { readStatement } from '../../../host/src/agent/statement';
+import { CheckMemo, MAX_UNPAGED, readStatement } from '../../../host/src/agent/statement';
 import { SqliteArchive } from '../../../host/src/services/archive';
 import { CSV_HEADER } from '../../../host/src/services/archive-export';
 import { trustStore } from '../bank/rig';
@@ -30,9 +30,9 @@ interface Running {
   close(): Promise<void>;
 }
 
-async function running(purchases = PURCHASES): Promise<Running> {
+async function running(purchases = PURCHASES, stepMs?: number): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), 'statement-'));
-  const { archive, deals } = await fixtureArchive(join(dir, 'archive.db'), purchases);
+  const { archive, deals } = await fixtureArchive(join(dir, 'archive.db'), purchases, stepMs);
   const agent = new AgentServer({ archive, device: noDevice, port: 0, trust: trustStore() });
   await agent.start();
   return {
@@ -220,5 +220,54 @@ test('text from merchants is escaped: a certificate name and an article title wi
     }
   } finally {
     await e.close();
+  }
+});
+
+test('a month at a time: ?month=YYYY-MM, links to the months, bad queries refused', async () => {
+  // a record every 5 days: the five purchases spread from November 2026 to May 2027
+  const m = await running(PURCHASES, 5 * 86_400_000);
+  try {
+    const all = (await m.get('/statement')).text;
+    const months = [...all.matchAll(/href="\/statement\?month=(\d{4}-\d{2})"/g)].map((x) => x[1]);
+    expect(months.length).toBeGreaterThan(2);
+    expect(all).toContain('<strong>all</strong>');
+    for (const d of m.deals) expect(all).toContain(`data-deal="${d}"`);
+    const month = months[0];
+    const one = await m.get(`/statement?month=${month}`);
+    expect(one.status).toBe(200);
+    expect(one.text).toContain(`<h1>Your purchases in ${month}</h1>`);
+    const shown = m.deals.filter((d) => one.text.includes(`data-deal="${d}"`));
+    expect(shown.length).toBeGreaterThan(0);
+    expect(shown.length).toBeLessThan(m.deals.length);
+    expect(one.text).toMatch(/<td class="num">2026-11-\d\d /);
+    expect((await m.get('/statement?month=2031-01')).text).toContain('No purchases');
+    for (const bad of ['/statement?month=2026-13', '/statement?month=26-11', '/statement?page=2', `/statement/${m.deals[0]}?month=${month}`, '/statement.csv?month=2026-11']) {
+      const r2 = await m.get(bad);
+      expect([bad, r2.status, r2.text.slice(0, 12)]).toEqual([bad, 400, 'BAD_REQUEST:']);
+    }
+  } finally {
+    await m.close();
+  }
+});
+
+test('with more than MAX_UNPAGED purchases the statement shows the latest month, checking only its signatures', async () => {
+  const many = Array.from({ length: MAX_UNPAGED + 1 }, (_, i) => ({ ...PURCHASES[0], title: `CD ${i}` }));
+  const m = await running(many, 86_400_000);
+  try {
+    const memo = new CheckMemo();
+    const s = await readStatement(m.archive, { memo, trust: trustStore() });
+    expect(s.months.length).toBeGreaterThan(2);
+    expect(s.month).toBe(s.months[s.months.length - 1]);
+    expect(s.deals.length).toBeGreaterThan(0);
+    expect(s.deals.length).toBeLessThan(40);
+    expect(s.deals.every((d) => new Date(d.time).toISOString().startsWith(s.month as string))).toBe(true);
+    // three checks a purchase shown (certificate, offer, receipt), remembered: a second look adds none
+    expect(memo.size).toBe(3 * s.deals.length);
+    const again = await readStatement(m.archive, { memo, trust: trustStore() });
+    expect(memo.size).toBe(3 * s.deals.length);
+    expect(again.deals.map((d) => d.evidence.map((e) => e.check.state))).toEqual(s.deals.map((d) => d.evidence.map((e) => e.check.state)));
+    expect((await m.get('/statement')).text).toMatch(/showing \d{4}-\d{2}; with more than 200 purchases/);
+  } finally {
+    await m.close();
   }
 });
