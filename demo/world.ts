@@ -181,6 +181,9 @@ export async function startDemoWorld(o: DemoWorldOptions = {}): Promise<DemoWorl
       bank: bankClient,
       workflows: new Map(STANDARD_WORKFLOWS.map((w) => [w.name, certifyWorkflow(w, evaluator, now())])),
       content: (sku) => {
+        // shipped goods have no document: the seller ships them (a mixed order delivers the rest at once)
+        const article = catalogue.get(sku);
+        if (!article || article.kind === 'physical') return undefined;
         const c = catalogue.content(sku);
         return c.bytes ? { mediaType: c.mediaType, data: c.bytes } : undefined;
       },

@@ -43,7 +43,8 @@ export interface OfferLine {
   content?: { mediaType: string; hash: Uint8Array };
 }
 
-export type DeliveryKind = 'digital' | 'physical';
+/** digital: every line is a document delivered on-line; physical: every line is shipped; mixed: some of each. */
+export type DeliveryKind = 'digital' | 'physical' | 'mixed';
 
 export interface Offer {
   /** 16 random bytes. */
@@ -116,7 +117,10 @@ function offerOf(f: Fields): Offer {
   const [total, currency] = Array.isArray(money) && money.length === 2 ? money : [];
   if (typeof total !== 'number' || total < 0 || typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) return f.fail(5, '[total ≥ 0, currency] expected');
   const delivery = f.text(6, 16);
-  if (delivery !== 'digital' && delivery !== 'physical') return f.fail(6, 'digital or physical');
+  if (delivery !== 'digital' && delivery !== 'physical' && delivery !== 'mixed') return f.fail(6, 'digital, physical or mixed');
+  const documents = parsed.filter((l) => l.content).length;
+  // digital: every line a document (or none: a registration's credential is the delivery); physical: none; mixed: some of each
+  if (delivery === 'digital' ? documents !== 0 && documents !== parsed.length : delivery === 'physical' ? documents !== 0 : documents === 0 || documents === parsed.length) return f.fail(4, `the lines' documents do not fit a ${delivery} delivery`);
   const offer: Offer = { id: f.bytes(2, 16), merchant: f.text(3, 64), lines: parsed, total, currency, delivery, validUntil: f.uint(7), workflow: f.text(8, 64), created: f.uint(9) };
   if (f.has(10)) offer.deliverBy = f.uint(10);
   if (f.has(11)) offer.refundUntil = f.uint(11);
@@ -147,6 +151,8 @@ export function verifyOffer(signed: Uint8Array, certificate: Uint8Array, trust: 
  * (PURSE_DEBIT: its digest is the token's transaction digest). It names the verified offer, so the
  * device shows the merchant as verified, and the order id as reference, so it is unique per deal.
  */
+const DELIVERY_WORDS: Record<DeliveryKind, string> = { digital: 'delivered online', physical: 'shipped by post', mixed: 'documents online, goods by post' };
+
 export function orderStatement(v: VerifiedOffer, orderId: Uint8Array, origin?: string): Statement {
   const o = v.offer;
   const first = o.lines[0];
@@ -155,7 +161,7 @@ export function orderStatement(v: VerifiedOffer, orderId: Uint8Array, origin?: s
     .map((l) => `${l.quantity} x ${l.title}`)
     .join('\n')
     .slice(0, 400);
-  const s: Statement = { kind: 1, title, amount: { amount: o.total, currency: o.currency }, payee: o.merchant, offer: v.digest, reference: `order ${hex(orderId)}`.slice(0, 40), text: `${text}\n${o.delivery === 'digital' ? 'delivered online' : 'shipped by post'}` };
+  const s: Statement = { kind: 1, title, amount: { amount: o.total, currency: o.currency }, payee: o.merchant, offer: v.digest, reference: `order ${hex(orderId)}`.slice(0, 40), text: `${text}\n${DELIVERY_WORDS[o.delivery]}` };
   if (o.deliverBy !== undefined) s.deliverBy = o.deliverBy;
   if (o.refundUntil !== undefined) s.refundUntil = o.refundUntil;
   if (origin) s.origin = origin.slice(0, 96);

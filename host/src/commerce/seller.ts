@@ -130,6 +130,8 @@ export class Seller {
     const withContent = lines.map((l) => {
       if (workflow.sellerGives !== 'goods-and-receipt') return l;
       const c = this.o.content?.(l.sku);
+      // in a mixed delivery a line without a document is shipped
+      if (!c && workflow.delivery === 'mixed') return l;
       if (!c) throw new CommerceError('NOT_FOUND', `no document for ${l.sku}: a digital offer commits to what it delivers`);
       return { ...l, content: { mediaType: c.mediaType, hash: sha256(c.data) } };
     });
@@ -307,11 +309,11 @@ export function sellerDescription(offer: Offer, workflow: Workflow, orderDigest:
   if (workflow.sellerGives === 'credential') return signatureDescription(merchant, { contentHash: orderDigest, label: `customer credential of ${merchant.name}` });
   const receipt = signatureDescription(merchant, { contentHash: orderDigest, label: `receipt of ${merchant.name}` });
   if (workflow.sellerGives === 'receipt') return receipt;
-  const goods = offer.lines.map((l) => {
-    if (!l.content) throw new CommerceError('MALFORMED', `the digital line ${l.sku} names no content`);
-    return { type: 'information', properties: 5, spec: new Map<number, HostCbor>([[1, l.content.mediaType], [2, l.content.hash]]), label: l.title };
-  });
-  return packageDescription('delivery', [...goods, receipt], `${offer.lines.map((l) => l.title).join(', ')} and the receipt`);
+  // the documents travel in the exchange; shipped lines (mixed delivery) follow with the delivery note
+  const documents = offer.lines.filter((l) => l.content);
+  if (!documents.length || (offer.delivery === 'digital' && documents.length !== offer.lines.length)) throw new CommerceError('MALFORMED', 'a digital line names no content');
+  const goods = documents.map((l) => ({ type: 'information', properties: 5, spec: new Map<number, HostCbor>([[1, l.content!.mediaType], [2, l.content!.hash]]), label: l.title }));
+  return packageDescription('delivery', [...goods, receipt], `${documents.map((l) => l.title).join(', ')} and the receipt`);
 }
 
 /**
@@ -341,7 +343,7 @@ function sellerOffering(offer: Offer, workflow: Workflow, orderDigest: Uint8Arra
       if (workflow.sellerGives === 'credential') return makeSignature(bound, credentialText(me.name, offer, holder ?? 'the card holder', orderDigest), me.privateKey, { contentHash: orderDigest, time: ctx.now });
       const receipt = makeSignature(bound, receiptText(me.name, offer, orderDigest), me.privateKey, { contentHash: orderDigest, time: ctx.now });
       if (workflow.sellerGives === 'receipt') return receipt;
-      const docs = offer.lines.map((l) => {
+      const docs = offer.lines.filter((l) => l.content).map((l) => {
         const c = content?.(l.sku);
         if (!c) throw new ExchangeError('REFUSED', `the document of ${l.sku} is gone`);
         return information(c.mediaType, c.data);

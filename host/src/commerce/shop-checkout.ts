@@ -27,11 +27,9 @@ export interface ShopCheckoutOptions {
   log?: (line: string) => void;
 }
 
-/** The workflow a cart runs: on-line goods against the document and its receipt, shipped goods by mail order. */
+/** The workflow a cart runs: on-line goods against the documents and the receipt, shipped goods by mail order, both at once for a mixed cart. */
 export function workflowFor(cart: Pick<Cart, 'shipsPhysicalGoods' | 'deliversOnline'>): string {
-  if (cart.shipsPhysicalGoods && cart.deliversOnline) {
-    throw new CheckoutError('REFUSED', 'Shipped goods and on-line documents are sold under different terms (a delivery note, or delivery at once): please order them separately. Nothing was charged.');
-  }
+  if (cart.shipsPhysicalGoods && cart.deliversOnline) return 'mail-order-mixed/1';
   return cart.shipsPhysicalGoods ? 'mail-order/1' : 'information-purchase/1';
 }
 
@@ -54,8 +52,8 @@ export function shopCheckout(o: ShopCheckoutOptions): { checkout: CheckoutHandle
   if (o.catalogue) {
     const catalogue = o.catalogue;
     o.seller.onPaid = (offerId, offer) => {
-      if (offer.delivery !== 'physical') return;
-      for (const l of offer.lines) {
+      // shipped lines are the ones without a document
+      for (const l of offer.lines.filter((x) => !x.content)) {
         try {
           catalogue.adjustStock(l.sku, -l.quantity);
         } catch (e) {

@@ -8,7 +8,7 @@
 import { encodeCanonical, HostCbor } from '../../../shared/src/cbor';
 import { signSign1 } from '../../../shared/src/cose';
 import { checkSignature, Fields, openSigned, sameBytes } from '../exchange/formats';
-import { commerce, CommerceError } from './offer';
+import { commerce, CommerceError, DeliveryKind } from './offer';
 
 /** What the seller gives in the fair exchange: a receipt, the goods with a receipt, or (to a registration) a signed customer credential. */
 export type SellerGives = 'receipt' | 'goods-and-receipt' | 'credential';
@@ -22,7 +22,7 @@ export interface Workflow {
   /** Words for the buyer. */
   title: string;
   /** The offer's delivery kind this workflow serves. */
-  delivery: 'digital' | 'physical';
+  delivery: DeliveryKind;
   /** Fair exchange of the payment against what the seller gives (false: plain transfers, no third party). */
   fair: boolean;
   sellerGives: SellerGives;
@@ -34,10 +34,11 @@ export interface Workflow {
   deadlineSeconds: number;
 }
 
-/** The workflows of the seed's examples (§2.2): mail-order retailing, on-line purchase of information, registration with a service provider. */
+/** The workflows of the seed's examples (§2.2): mail-order retailing (also with documents in the same order), on-line purchase of information, registration with a service provider. */
 export const STANDARD_WORKFLOWS: Workflow[] = [
   { name: 'mail-order/1', title: 'Mail order: pay against a signed receipt, goods shipped with a signed delivery note', delivery: 'physical', fair: true, sellerGives: 'receipt', deliveryNote: true, deadlineSeconds: 600 },
   { name: 'information-purchase/1', title: 'Information purchase: pay against the document and its receipt, delivered at once', delivery: 'digital', fair: true, sellerGives: 'goods-and-receipt', deliveryNote: false, deadlineSeconds: 600 },
+  { name: 'mail-order-mixed/1', title: 'Mail order with documents: pay against the documents and the receipt at once, goods shipped with a signed delivery note', delivery: 'mixed', fair: true, sellerGives: 'goods-and-receipt', deliveryNote: true, deadlineSeconds: 600 },
   { name: 'registration/1', title: 'Registration with a service provider: your card-signed registration against the provider\u2019s signed customer credential', delivery: 'digital', fair: true, sellerGives: 'credential', buyerGives: 'registration', deliveryNote: false, deadlineSeconds: 600 },
 ];
 
@@ -93,7 +94,7 @@ export function verifyWorkflow(signed: Uint8Array, trusted: readonly Evaluator[]
 function workflowOf(f: Fields): Workflow & { evaluator: string } {
   f.only([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
   const delivery = f.text(4, 16);
-  if (delivery !== 'digital' && delivery !== 'physical') return f.fail(4, 'digital or physical');
+  if (delivery !== 'digital' && delivery !== 'physical' && delivery !== 'mixed') return f.fail(4, 'digital, physical or mixed');
   const gives = f.text(6, 32);
   if (gives !== 'receipt' && gives !== 'goods-and-receipt' && gives !== 'credential') return f.fail(6, 'receipt, goods-and-receipt or credential');
   const buyerGives = f.has(11) ? f.text(11, 32) : 'payment';
@@ -105,7 +106,8 @@ function workflowOf(f: Fields): Workflow & { evaluator: string } {
   if (typeof note !== 'boolean') return f.fail(7, 'boolean');
   const deadline = f.uint(8);
   if (deadline < 10 || deadline > 30 * 86400) return f.fail(8, '10 s .. 30 days');
-  if (gives === 'goods-and-receipt' && delivery !== 'digital') return f.fail(6, 'goods are exchanged on-line only when they are digital');
+  if (gives === 'goods-and-receipt' && delivery === 'physical') return f.fail(6, 'goods are exchanged on-line only when they are digital');
+  if (delivery === 'mixed' && gives !== 'goods-and-receipt') return f.fail(6, 'a mixed delivery gives its documents on-line');
   const w: Workflow & { evaluator: string } = { name: f.text(2, 64), title: f.text(3, 256), delivery, fair, sellerGives: gives, deliveryNote: note, deadlineSeconds: deadline, evaluator: f.text(9, 64) };
   if (buyerGives === 'registration') w.buyerGives = 'registration';
   return w;

@@ -133,6 +133,27 @@ test('mail order: one OK and PIN on the device, the token deposited, the signed 
   expect((await w.sellerArchive.list({ kind: 'order' }))[0].evidence).toEqual(p.order);
 });
 
+test('a mixed order: the document and the receipt at once against the payment; the CD follows by post', async () => {
+  const w = world();
+  const bundle = await w.seller.makeOffer(
+    [
+      { sku: 'CD-42', title: 'SEMPER trials CD-ROM', quantity: 2, unitPrice: 3_00 },
+      { sku: 'DOC-1', title: 'Trial report (PDF)', quantity: 1, unitPrice: 1_00 },
+    ],
+    { workflow: 'mail-order-mixed/1', deliverByDays: 5 },
+  );
+  const [purse0, shop0] = [await balance(), await shopBalance()];
+  const p = await w.buyer.purchase(bundle, w.channel);
+  expect(p.outcome.outcome).toBe('completed');
+  expect(p.offer.offer.delivery).toBe('mixed');
+  // only the document travels on-line; the receipt names both lines and the whole amount
+  expect(p.goods.map((g) => (g as InformationItem).data)).toEqual([report]);
+  expect(p.receipt?.kind).toBe('statement');
+  expect(await balance()).toBe(purse0 - 7_00);
+  expect(await shopBalance()).toBe(shop0 + 7_00);
+  expect(w.port.calls).toBe(0);
+});
+
 test('information purchase: the document (as committed to in the offer) and the receipt, at once', async () => {
   const w = world();
   const bundle = await w.seller.makeOffer([{ sku: 'DOC-1', title: 'Trial report (PDF)', quantity: 1, unitPrice: 4_00 }], { workflow: 'information-purchase/1' });
