@@ -17,6 +17,7 @@ import { ExchangeManager, Offering } from '../host/src/exchange/manager';
 import { ExchangeModules, InformationExchangeModule, makeSignature, paymentDescription, PaymentExchangeModule, signatureDescription, SignatureExchangeModule } from '../host/src/exchange/modules';
 import { openMessage } from '../host/src/exchange/formats';
 import { ThirdParty } from '../host/src/ttp/third-party';
+import { countCurveOperations } from './reference';
 
 function row(name: string, value: string, goal: string): void {
   console.log(`  ${name.padEnd(58)} ${value.padStart(18)}${goal ? `   goal ${goal}` : ''}`);
@@ -27,13 +28,8 @@ function keyed(name: string) {
   return { name, privateKey, publicKey: p256.getPublicKey(privateKey, false) };
 }
 
-// counts of the curve operations an exchange does, by wrapping the curve's own functions
-const counts = { sign: 0, verify: 0 };
-const curve = p256 as unknown as { sign: (...a: unknown[]) => unknown; verify: (...a: unknown[]) => unknown };
-const origSign = curve.sign.bind(p256);
-const origVerify = curve.verify.bind(p256);
-curve.sign = (...a) => (counts.sign++, origSign(...a));
-curve.verify = (...a) => (counts.verify++, origVerify(...a));
+// counts of the curve operations an exchange does
+const { counts, sign: origSign, verify: origVerify } = countCurveOperations();
 
 async function main(): Promise<void> {
   console.log('SEMPER exchange layer: honest exchanges and third-party resolves\n');

@@ -10,16 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { p256 } from '@noble/curves/p256';
-import { sha256 } from '@noble/hashes/sha256';
-import { Bank, b64 } from '../host/src/bank/bank';
 import { SqliteArchive } from '../host/src/services/archive';
-import { encodeCanonical, HostCbor } from '../shared/src/cbor';
-import { issueCertificate, TrustStore } from '../shared/src/certificate';
 import { signSign1, verifySign1 } from '../shared/src/cose';
-
-function rate(n: number, ms: number): number {
-  return (n * 1000) / ms;
-}
+import { bankDepositRate, rate, rawVerifications } from './reference';
 
 function row(name: string, value: string, goal: string): void {
   console.log(`  ${name.padEnd(60)} ${value.padStart(14)}   goal ${goal}`);
@@ -66,54 +59,14 @@ async function main(): Promise<void> {
   }
 }
 
-/** Raw P-256 verifications per second over `ms`. */
-function rawVerifications(ms: number): number {
-  const key = p256.utils.randomPrivateKey();
-  const pub = p256.getPublicKey(key, false);
-  const digest = sha256(new Uint8Array([4, 5, 6]));
-  const sig = p256.sign(digest, key).toCompactRawBytes();
-  let n = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < ms) {
-    p256.verify(sig, digest, pub, { prehash: false });
-    n++;
-  }
-  return rate(n, performance.now() - t0);
-}
-
 /**
- * Deposits of distinct card tokens at a bank over a file with synchronous=FULL, against raw
- * verifications measured just before and just after (the mean): on a shared machine the CPU
- * the two get must be the same for the ratio to mean anything.
+ * Bank deposits against raw verifications measured just before and just after (the mean): on
+ * a shared machine the CPU the two get must be the same for the ratio to mean anything.
  */
 function bankDeposits(dir: string): void {
-  const caKey = p256.utils.randomPrivateKey();
-  const caId = Uint8Array.of(0xca, 1);
-  const root = issueCertificate({ name: 'Bench CA', publicKey: p256.getPublicKey(caKey, false), role: 'ca', subjectId: caId, issuerId: caId, notBefore: 0, notAfter: 4102444800, serial: 1 }, caKey);
-  const trust = new TrustStore();
-  trust.addRoot(root);
-  const cardKey = p256.utils.randomPrivateKey();
-  const cardId = Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8);
-  const cardCertificate = b64(issueCertificate({ name: 'Bench card', publicKey: p256.getPublicKey(cardKey, false), role: 'buyer-card', subjectId: cardId, issuerId: caId, notBefore: 0, notAfter: 4102444800, serial: 2 }, caKey));
-  const bank = Bank.open(join(dir, 'bank.db'), { issuerKey: p256.utils.randomPrivateKey(), issuerName: 'Bench Issuer', trust });
-  bank.openAccount({ requestId: 'open', id: 'shop', kind: 'merchant', name: 'Shop', currency: 'EUR' });
-  // the card's work (signing) is done before the clock runs: the bank's side is measured
-  const N = 600;
-  const token = (counter: number): string =>
-    b64(signSign1(encodeCanonical(new Map<number | string, HostCbor>([[1, cardId], [2, counter], [3, 'shop'], [4, [100, 'EUR']], [5, new Uint8Array(32).fill(3)], [6, 1_780_000_000]])), cardKey));
-  const tokens = Array.from({ length: N }, (_, i) => token(i + 1));
   const before = rawVerifications(1000);
-  let n = 0;
-  const t0 = performance.now();
-  while (n < N && performance.now() - t0 < 3000) {
-    const a = bank.deposit({ requestId: `dep-${n}`, merchant: 'shop', token: tokens[n], cardCertificate });
-    if (a.status !== 200) throw new Error(`deposit ${n}: ${JSON.stringify(a.body)}`);
-    n++;
-  }
-  const deposits = rate(n, performance.now() - t0);
+  const deposits = bankDepositRate(dir);
   const verifies = (before + rawVerifications(1000)) / 2;
-  if (!bank.audit().ok) throw new Error('the books do not balance after the bench');
-  bank.close();
   row('bank deposits per second (verify + store, synchronous=FULL)', deposits.toFixed(0), '≥ 0.5 × raw');
   row('  raw P-256 verifications per second around them', verifies.toFixed(0), 'reference');
   row('  ratio to raw', (deposits / verifies).toFixed(2), '≥ 0.5');
