@@ -21,7 +21,7 @@
 // Figures beside their goals, never pass/fail. Not part of `npm test`.
 
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { p256 } from '@noble/curves/p256';
@@ -275,6 +275,9 @@ interface MerchantLoad {
   busy: number;
   busyMs: number;
   depositMs: number;
+  /** Curve operations inside the deposits (of `signs` and `verifies`). */
+  depositSigns: number;
+  depositVerifies: number;
   archiveMs: number;
   appends: number;
   signs: number;
@@ -332,15 +335,19 @@ async function merchantSide(dir: string): Promise<void> {
 
   // time spent in the bank's deposits and the seller's archive writes (both synchronous inside: CPU and fsync)
   let depositMs = 0;
+  const inDeposits = { sign: 0, verify: 0 };
   let archiveMs = 0;
   let appends = 0;
   const deposit = bank.deposit.bind(bank);
   bank.deposit = (...a) => {
     const t = performance.now();
+    const c0 = { ...counts };
     try {
       return deposit(...a);
     } finally {
       depositMs += performance.now() - t;
+      inDeposits.sign += counts.sign - c0.sign;
+      inDeposits.verify += counts.verify - c0.verify;
     }
   };
   const append = sellerArchive.append.bind(sellerArchive);
@@ -366,13 +373,13 @@ async function merchantSide(dir: string): Promise<void> {
         }
         case 'measure': {
           if (m.on) {
-            counts.sign = counts.verify = depositMs = archiveMs = appends = 0;
+            counts.sign = counts.verify = inDeposits.sign = inDeposits.verify = depositMs = archiveMs = appends = 0;
             window = { elu: performance.eventLoopUtilization(), t: performance.now() };
             return null;
           }
           const elu = performance.eventLoopUtilization(window.elu);
           const busyMs = elu.active;
-          const load: MerchantLoad = { busy: elu.utilization, busyMs, depositMs, archiveMs, appends, signs: counts.sign, verifies: counts.verify, signMs: 0, verifyMs: 0 };
+          const load: MerchantLoad = { busy: elu.utilization, busyMs, depositMs, depositSigns: inDeposits.sign, depositVerifies: inDeposits.verify, archiveMs, appends, signs: counts.sign, verifies: counts.verify, signMs: 0, verifyMs: 0 };
           // what one curve operation costs here, alone
           const k = keyPair();
           const digest = sha256(Uint8Array.of(1));
@@ -514,11 +521,21 @@ async function merchantThroughput(seconds: number, buyers: number): Promise<void
     row('merchant side busy (its thread)', `${(load.busy * 100).toFixed(0)} %`, 'figure; near 100 %: the merchant is the limit');
     row('buyers busy (their thread)', `${(buyersBusy * 100).toFixed(0)} %`, 'figure; near 100 %: the buyers are the limit');
     console.log(`  where a flow's time on the merchant side goes (${flows} flows in ${(ms / 1000).toFixed(1)} s):`);
-    const curveMs = load.signs * load.signMs + load.verifies * load.verifyMs;
+    const f = (x: number): string => (x / flows).toFixed(1);
+    const signs = load.signs - load.depositSigns;
+    const verifies = load.verifies - load.depositVerifies;
+    const curveMs = signs * load.signMs + verifies * load.verifyMs;
+    const parts: [string, number][] = [
+      [`the bank\u2019s deposit (${f(load.depositSigns)} sign + ${f(load.depositVerifies)} verify, store, fsync)`, load.depositMs],
+      [`the seller\u2019s archive: ${f(load.appends)} appends (fsync each)`, load.archiveMs],
+      [`P-256 elsewhere: ${f(signs)} sign + ${f(verifies)} verify, priced alone`, curveMs],
+      ['the rest: HTTP, CBOR, the exchange\u2019s checks, offers', Math.max(0, load.busyMs - load.depositMs - load.archiveMs - curveMs)],
+    ];
+    const share = (x: number): string => `${per(x)}, ${((x / load.busyMs) * 100).toFixed(0)} %`;
     row('    busy per flow', per(load.busyMs), '');
-    row('    the bank\u2019s deposit (verify, store, fsync)', per(load.depositMs), '');
-    row(`    the seller\u2019s archive: ${(load.appends / flows).toFixed(1)} appends per flow (fsync each)`, per(load.archiveMs), '');
-    row(`    P-256: ${(load.signs / flows).toFixed(1)} sign + ${(load.verifies / flows).toFixed(1)} verify per flow, alone`, per(curveMs), 'some inside the deposit');
+    for (const [name, x] of parts) row(`    ${name}`, share(x), '');
+    const top = parts.reduce((a, b) => (b[1] > a[1] ? b : a));
+    console.log(`  dominant: ${top[0]}`);
     console.log('');
   } finally {
     await merchant.worker.terminate();
@@ -529,7 +546,9 @@ async function merchantThroughput(seconds: number, buyers: number): Promise<void
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args === 'help') return void console.log(HELP);
-  console.log('SEMPER end to end: the purchase at the device and at the merchant\n');
+  console.log('SEMPER end to end: the purchase at the device and at the merchant');
+  // on a shared machine the figures move with what else runs: say how loaded it was
+  console.log(`machine: ${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)} at the start\n`);
   if (args.device) await deviceLatency(args.runs);
   if (args.merchant) await merchantThroughput(args.seconds, args.buyers);
 }
