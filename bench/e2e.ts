@@ -377,7 +377,7 @@ async function merchantSide(dir: string): Promise<void> {
       archiveMs += performance.now() - t;
     }
   };
-  let window = { elu: performance.eventLoopUtilization(), t: performance.now() };
+  let window = performance.eventLoopUtilization();
 
   port.on('message', (m: Request) => {
     void (async () => {
@@ -391,10 +391,10 @@ async function merchantSide(dir: string): Promise<void> {
         case 'measure': {
           if (m.on) {
             counts.sign = counts.verify = inDeposits.sign = inDeposits.verify = depositMs = archiveMs = appends = 0;
-            window = { elu: performance.eventLoopUtilization(), t: performance.now() };
+            window = performance.eventLoopUtilization();
             return null;
           }
-          const elu = performance.eventLoopUtilization(window.elu);
+          const elu = performance.eventLoopUtilization(window);
           const busyMs = elu.active;
           const load: MerchantLoad = { busy: elu.utilization, busyMs, depositMs, depositSigns: inDeposits.sign, depositVerifies: inDeposits.verify, archiveMs, appends, signs: counts.sign, verifies: counts.verify, signMs: 0, verifyMs: 0 };
           // what one curve operation costs here, alone
