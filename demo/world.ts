@@ -230,6 +230,7 @@ export async function startDemoWorld(o: DemoWorldOptions = {}): Promise<DemoWorl
       deviceStatus: await trackDeviceStatus(device),
       port: agentPort,
       handler: commercePurchaseHandler(buyer, trust),
+      trust, // the statement page checks merchants' certificates against the demo CA
       pairingTimeoutSeconds: o.pairingTimeoutSeconds ?? 120,
       version: version(),
       log: (l) => log(`agent: ${l}`),

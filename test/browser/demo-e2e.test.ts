@@ -184,6 +184,18 @@ test('buy a CD in the shop, confirm on the device, get the receipt; the archive 
   expect((await world.sellerArchive.verify()).records).toBeGreaterThan(0);
   expect(world.ttpCalls()).toBe(0);
   expect(problems).toEqual([]);
+
+  // the buyer's own statement at the agent: the purchase, paid, the merchant checked, the archive intact
+  const bankStatement = await newShopPage();
+  await bankStatement.goto(`${world.urls.agent}/statement`);
+  const text = (await bankStatement.locator('body').textContent()) ?? '';
+  expect(text).toMatch(/Archive intact: \d+ records, chain verified/);
+  expect(text).toContain(DEMO_MERCHANT);
+  expect(text).toContain(title);
+  expect(text).toContain(price);
+  await shot(bankStatement, 'statement');
+  expect(problems).toEqual([]);
+  await bankStatement.close();
   await page.close();
 });
 

@@ -36,6 +36,8 @@ Authorization: Bearer <token>. It is never printed, so it does not end up in log
 
 Endpoints: GET /v1/status, POST /v1/pair, GET /v1/pair/{id}, POST /v1/purchases,
 GET /v1/purchases/{id}, WebSocket /v1/events (host/src/agent/README.md).
+Your purchases like a bank statement: open http://127.0.0.1:PORT/statement in your browser
+(typed or bookmarked: links from other sites are refused).
 
 exit status: 0 stopped; 2 bad options; 3 no device, or the archive or the port cannot be opened.`;
 
@@ -146,7 +148,7 @@ export async function run(argv: string[], io: AgentCliIo = {}): Promise<number> 
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const tokenFile = join(home, 'agent.json');
   await writeFileAtomic(tokenFile, Buffer.from(JSON.stringify({ url: agent.url, token: agent.secrets.localToken, pid: process.pid }) + '\n'), { mode: 0o600 });
-  out(`semper agent listening on ${agent.url} (archive ${dbPath})\nlocal token for programs without a browser: ${tokenFile}\npair a site from its page; you confirm on the device. Ctrl-C stops.\n`);
+  out(`semper agent listening on ${agent.url} (archive ${dbPath})\nyour purchases like a bank statement: ${agent.url}/statement\nlocal token for programs without a browser: ${tokenFile}\npair a site from its page; you confirm on the device. Ctrl-C stops.\n`);
   io.onListening?.(agent, tokenFile);
   await untilStopped(io.signal);
   await agent.stop();

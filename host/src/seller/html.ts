@@ -1,38 +1,12 @@
-// Server-rendered HTML with escaping by construction: pages are written with the `html`
+// Server-rendered HTML with escaping by construction (the tag itself is services/html.ts, which
+// the agent's pages share): pages are written with the `html`
 // template tag, which escapes every interpolated value unless it is already SafeHtml (made
 // by this tag). Attribute values are always written in double quotes in the templates, and
 // escaping covers & < > " ' — so text from the catalogue, the buyer or the checkout handler
 // cannot open a tag or leave an attribute. URLs from outside go through `safeLink` first.
 
-export class SafeHtml {
-  constructor(readonly html: string) {}
-  toString(): string {
-    return this.html;
-  }
-}
-
-export type HtmlValue = string | number | SafeHtml | null | undefined | false | readonly HtmlValue[];
-
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** Text → HTML text or attribute value (in quotes). */
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ESCAPES[c]);
-}
-
-function render(v: HtmlValue): string {
-  if (v === null || v === undefined || v === false) return '';
-  if (v instanceof SafeHtml) return v.html;
-  if (Array.isArray(v)) return v.map(render).join('');
-  return escapeHtml(String(v));
-}
-
-/** The template tag: literal parts are trusted, every value is escaped. */
-export function html(strings: TemplateStringsArray, ...values: HtmlValue[]): SafeHtml {
-  let out = strings[0];
-  for (let i = 0; i < values.length; i++) out += render(values[i]) + strings[i + 1];
-  return new SafeHtml(out);
-}
+export { SafeHtml, escapeHtml, html } from '../services/html';
+export type { HtmlValue } from '../services/html';
 
 /**
  * A URL from outside (a receipt URL from the checkout handler) as a link target, or undefined
