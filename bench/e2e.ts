@@ -31,7 +31,7 @@ import { AID, encodeDebit, INS, pinBlock, PurseApplet } from '../board/card/appl
 import { personalise } from '../board/card/personalise';
 import { CardStore } from '../board/card/store';
 import { EmulatedDevice } from '../board/emulator/device';
-import { keypadWiring } from '../board/emulator/keypad';
+import { personAt } from '../board/emulator/person';
 import { DEMO_PIN, DemoWorld, startDemoWorld } from '../demo/world';
 import { Bank } from '../host/src/bank/bank';
 import { BankClient } from '../host/src/bank/client';
@@ -125,40 +125,6 @@ const keyPair = (): { privateKey: Uint8Array; publicKey: Uint8Array } => {
 
 // ================================================================ 1. at the device, 115,200 baud
 
-/**
- * The person at the emulated device (test/helpers/device-rig.ts personAt does the same for the
- * tests): a key is held until the firmware's matrix scan has read it — its column driven high,
- * then low again while the key is down — so no press is lost on a loaded machine.
- */
-function personAt(device: EmulatedDevice): { press(key: string): Promise<void>; waitFor(re: RegExp, limitMs?: number): Promise<void> } {
-  const w = keypadWiring();
-  const columnOf = (key: string): string => w.cols[w.layout.find((r) => r.includes(key))?.indexOf(key) ?? -1];
-  return {
-    async press(key) {
-      const col = columnOf(key);
-      let high = false;
-      let scanned = false;
-      const off = device.pins.onChange((pin, level) => {
-        if (pin !== col) return;
-        if (level) high = true;
-        else if (high) scanned = true;
-      });
-      device.keypad.press(key);
-      await sleep(30);
-      for (const t0 = Date.now(); !scanned && Date.now() - t0 < 2000; ) await sleep(2);
-      off();
-      device.keypad.release(key);
-      await sleep(30);
-    },
-    async waitFor(re, limitMs = 30_000) {
-      // the panel is read as text every 5 ms (reading it costs CPU the firmware and the agent share)
-      for (const t0 = Date.now(); !re.test(device.screenText()); await sleep(5)) {
-        if (Date.now() - t0 > limitMs) throw new Error(`the device never showed ${re}; it shows:\n${device.screenText()}`);
-      }
-    },
-  };
-}
-
 /** Bytes across the device's USB line so far, both directions (what the firmware wrote, what reached it). */
 function lineCounter(device: EmulatedDevice): () => number {
   const usb = device.sandbox.USB;
@@ -241,7 +207,7 @@ async function deviceLatency(runs: number): Promise<void> {
   const world = await startDemoWorld({ shopPort: 0, agentPort: 0, devicePort: 0, baud: BAUD, balance: 100_000_00 });
   try {
     const device = world.emulator.device();
-    const person = personAt(device);
+    const person = personAt(() => device, { pollMs: 5, waitMs: 30_000 });
     const lineBytes = lineCounter(device);
     const nextReceipt = receiptWatch(world.buyerArchive);
     await person.waitFor(/Erika/); // the card is read: its holder is on the idle screen

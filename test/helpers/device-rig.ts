@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EmulatedDevice } from '../../board/emulator/device';
 import { EmulatedCard } from '../../board/card/card';
-import { keypadWiring } from '../../board/emulator/keypad';
+import { personAt, PersonAtDevice } from '../../board/emulator/person';
 import { KeyPair, personalise, Personalised, testCa, testIssuer } from '../../board/card/personalise';
 import { DeviceLink, StatusEvent } from '../../host/src/link/device-link';
 
@@ -42,7 +42,8 @@ export interface RigOptions {
   connect?: boolean;
 }
 
-export interface DeviceRig {
+/** The device, its link and the person at it (press, type, waitFor, scrollTo, screen). */
+export interface DeviceRig extends PersonAtDevice {
   device: EmulatedDevice;
   host: DeviceLink;
   card: EmulatedCard | null;
@@ -52,15 +53,6 @@ export interface DeviceRig {
   statuses: StatusEvent[];
   /** Everything the device wrote on USB, and everything the host wrote, as one buffer each. */
   traffic(): { fromDevice: Buffer; fromHost: Buffer };
-  press(key: string): Promise<void>;
-  /** Presses the keys in turn: digits of a string, or names. */
-  keys(...names: string[]): Promise<void>;
-  type(digits: string): Promise<void>;
-  screen(): string;
-  /** Waits until the screen text matches. */
-  waitFor(re: RegExp, limitMs?: number): Promise<string>;
-  /** Presses DOWN until the screen shows `re` (or gives up after `max`). */
-  scrollTo(re: RegExp, max?: number): Promise<void>;
   close(): void;
 }
 
@@ -69,64 +61,8 @@ export function closeAll(): void {
   for (const r of open.splice(0)) r.close();
 }
 
-/** The column pin of a key (board/pinmap.json). */
-function columnOf(key: string): string {
-  const w = keypadWiring();
-  for (let r = 0; r < w.layout.length; r++) {
-    const c = w.layout[r].indexOf(key);
-    if (c >= 0) return w.cols[c];
-  }
-  throw new Error(`no key ${key} on the keypad`);
-}
-
-/** Key held long enough for the firmware's 20 ms debounce, then released. */
-const HOLD_MS = 30;
-const GAP_MS = 30;
-
-/** The person at an emulated device: keys pressed the way the firmware's matrix scan reads them, the screen read as text. */
-export type PersonAtDevice = Pick<DeviceRig, 'press' | 'keys' | 'type' | 'screen' | 'waitFor' | 'scrollTo'>;
-
-export function personAt(current: () => EmulatedDevice): PersonAtDevice {
-  const person: PersonAtDevice = {
-    async press(key: string) {
-      // held until the firmware's matrix scan has read it (its column pulled high, then low
-      // again while the key is down): a fixed hold loses keys when a loaded machine runs the
-      // debounce timer late. A key the firmware does not scan (a chord, no watch) is let go after 2 s.
-      const device = current();
-      const col = columnOf(key);
-      let high = false;
-      let scanned = false;
-      const off = device.pins.onChange((pin, level) => {
-        if (pin !== col) return;
-        if (level) high = true;
-        else if (high) scanned = true;
-      });
-      device.keypad.press(key);
-      await sleep(HOLD_MS);
-      const t0 = Date.now();
-      while (!scanned && Date.now() - t0 < 2000) await sleep(2);
-      off();
-      device.keypad.release(key);
-      await sleep(GAP_MS);
-    },
-    async keys(...names: string[]) {
-      for (const n of names) await person.press(n);
-    },
-    async type(digits: string) {
-      for (const d of digits) await person.press(d);
-    },
-    screen: () => current().screenText(),
-    async waitFor(re: RegExp, limitMs = 8000) {
-      await until(() => re.test(current().screenText()), () => `${re} on screen; it shows:\n${current().screenText()}`, limitMs);
-      return current().screenText();
-    },
-    async scrollTo(re: RegExp, max = 40) {
-      for (let i = 0; i < max && !re.test(current().screenText()); i++) await person.press('DOWN');
-      if (!re.test(current().screenText())) throw new Error(`${re} never came on screen:\n${current().screenText()}`);
-    },
-  };
-  return person;
-}
+export { personAt };
+export type { PersonAtDevice };
 
 export async function deviceRig(o: RigOptions = {}): Promise<DeviceRig> {
   const ca = o.ca ?? testCa('rig');
