@@ -191,7 +191,7 @@ export async function startDemoWorld(o: DemoWorldOptions = {}): Promise<DemoWorl
     const sellerHttp = await serveSeller(seller);
     stops.push(() => sellerHttp.close());
     const agentPort = o.agentPort ?? 37139;
-    const { checkout, orderStatus } = shopCheckout({ seller, merchantKey: merchantKey.publicKey, offerUrl: (id) => sellerHttp.offerUrl(id), catalogue, log: (l) => log(`shop: ${l}`) });
+    const { checkout, orderStatus } = shopCheckout({ seller, merchantKey: merchantKey.publicKey, offerUrl: (id) => sellerHttp.offerUrl(id), catalogue, shipAtOnce: true, log: (l) => log(`shop: ${l}`) });
     // the shop starts last: its pages need the agent's address, known once the agent listens
     // ---- the buyer's device: the real firmware in the emulator, a card from this CA
     const persona = personalise({ holder: DEMO_HOLDER, pin: DEMO_PIN, puk: DEMO_PUK, balance: o.balance ?? 100_00, currency: 'EUR', ca: { publicKey: caKey.publicKey }, issuer: { publicKey: issuerKey.publicKey }, issuerName: 'SEMPER Demo Bank' });

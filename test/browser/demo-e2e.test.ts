@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { DEMO_MERCHANT, DEMO_PIN, DemoWorld, startDemoWorld } from '../../demo/world';
 import { verifyOffer } from '../../host/src/commerce/offer';
-import { receiptView } from '../../host/src/commerce/shop-checkout';
+import { deliveryNoteView, receiptView } from '../../host/src/commerce/shop-checkout';
 import { personAt, PersonAtDevice, sleep } from '../helpers/device-rig';
 
 jest.setTimeout(240_000);
@@ -156,6 +156,15 @@ test('buy a CD in the shop, confirm on the device, get the receipt; the archive 
   await page.getByText('Paid — thank you for your order.').waitFor({ timeout: 60_000 });
   const receipt = page.locator('.receipt-box blockquote');
   expect(await receipt.textContent()).toBe(`${DEMO_MERCHANT} received ${price} for ${title} (offer ${orderId}, order ${receiptOrder(await receipt.textContent())})`);
+  // the demo's warehouse ships at once: the order page shows the signed delivery note
+  for (let i = 0; i < 50 && !(await page.getByRole('heading', { name: 'Shipped' }).count()); i++) {
+    await sleep(200);
+    await page.reload();
+  }
+  expect(await page.locator('.receipt-box').first().textContent()).toMatch(new RegExp(`1 × ${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} left the warehouse on \\d{4}-\\d\\d-\\d\\d, parcel DEMO-POST-`));
+  const note = await page.request.get(`${world.shop.url}/order/${orderId}/delivery-note.cose`);
+  expect(note.status()).toBe(200);
+  expect(deliveryNoteView(new Uint8Array(await note.body()), world.merchant.publicKey)?.lines).toEqual([{ sku, title, quantity: 1 }]);
   await shot(page, 'receipt');
   const download = await page.request.get(`${world.shop.url}/order/${orderId}/receipt.cose`);
   expect(download.status()).toBe(200);

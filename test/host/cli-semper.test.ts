@@ -60,7 +60,7 @@ describe('semper (dispatcher)', () => {
     const far = semper('xyzzyplugh');
     expect(far.status).toBe(2);
     expect(far.err).not.toContain('Did you mean');
-    expect(far.err).toContain('Commands: doctor, device, purse, agent, archive, bank, ca, ttp, arbiter, emulator, card, flash');
+    expect(far.err).toContain('Commands: doctor, device, purse, cert, agent, archive, bank, ca, ttp, arbiter, emulator, card, flash');
   });
 
   it('refuses an option before the command', () => {

@@ -68,6 +68,8 @@ export interface Sale {
   deal?: Deal;
   /** The signed receipt the seller gave (a COSE_Sign1 signature statement). */
   receipt?: Uint8Array;
+  /** The signed delivery note, once the goods were shipped (ship()). */
+  deliveryNote?: Uint8Array;
 }
 
 /** The receipt in what the seller gives: the signature statement itself, or the last child of a delivery package. */
@@ -267,7 +269,27 @@ export class Seller {
     if (deal) sale.deal = deal;
     const receipt = (await this.o.archive.list({ deal: dealId, kind: 'receipt' }))[0];
     if (receipt?.evidence) sale.receipt = receipt.evidence;
+    const note = (await this.o.archive.list({ deal: dealId, kind: 'signature' })).find((r) => r.label === `delivery note for offer ${offerId}`);
+    if (note?.evidence) sale.deliveryNote = note.evidence;
     return sale;
+  }
+
+  /**
+   * Ships the paid goods of an offer: the signed delivery note for its shipped lines (those
+   * without a document), archived under the deal (kind signature) for the order page and the
+   * parcel. Once per offer; CommerceError when it was not paid or has nothing to ship.
+   */
+  async ship(offerId: string, carrierReference: string): Promise<Uint8Array> {
+    const sale = await this.sale(offerId);
+    if (!sale?.deal?.order || (sale.deal.state !== 'paid' && sale.deal.state !== 'completed')) throw new CommerceError('REFUSED', `offer ${offerId} is not paid: nothing is shipped`);
+    if (sale.deliveryNote) throw new CommerceError('REFUSED', `offer ${offerId} has been shipped`);
+    const offer = this.offers.get(sale.deal.offer ?? '')?.offer;
+    const lines = offer?.lines.filter((l) => !l.content) ?? [];
+    if (!lines.length) throw new CommerceError('REFUSED', `offer ${offerId} has no goods to ship (or this agent restarted since it was made)`);
+    const note = this.deliveryNote(new Uint8Array(Buffer.from(sale.deal.order, 'hex')), { lines, carrierReference });
+    await this.o.archive.append({ kind: 'signature', deal: sale.deal.id, counterparty: sale.deal.peer.name, label: `delivery note for offer ${offerId}`, note: carrierReference, evidence: note });
+    await this.deals.update(sale.deal.id, { note: `shipped ${carrierReference}` });
+    return note;
   }
 
   /** The signed delivery note of a shipped order (physical goods), bound to the order. */

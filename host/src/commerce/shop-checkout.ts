@@ -9,7 +9,7 @@ import { decodeCanonical } from '../../../shared/src/cbor';
 import { COSE_LIMITS, verifySign1 } from '../../../shared/src/cose';
 import { hex } from '../exchange/formats';
 import { Catalogue } from '../seller/catalogue';
-import { Cart, CheckoutError, CheckoutHandler, OrderStatusSource, OrderUpdate, ReceiptView } from '../seller/checkout';
+import { Cart, CheckoutError, CheckoutHandler, DeliveryNoteView, OrderStatusSource, OrderUpdate, ReceiptView } from '../seller/checkout';
 import { CommerceError, OfferLine } from './offer';
 import { Seller } from './seller';
 
@@ -25,12 +25,28 @@ export interface ShopCheckoutOptions {
   validSeconds?: number;
   /** Operator log (stock that could not be taken off, an unreadable receipt). */
   log?: (line: string) => void;
+  /** A warehouse that ships paid goods at once (the demo): the signed delivery note follows the deposit. */
+  shipAtOnce?: boolean;
 }
 
 /** The workflow a cart runs: on-line goods against the documents and the receipt, shipped goods by mail order, both at once for a mixed cart. */
 export function workflowFor(cart: Pick<Cart, 'shipsPhysicalGoods' | 'deliversOnline'>): string {
   if (cart.shipsPhysicalGoods && cart.deliversOnline) return 'mail-order-mixed/1';
   return cart.shipsPhysicalGoods ? 'mail-order/1' : 'information-purchase/1';
+}
+
+/** A delivery note the seller signed, read and checked against the merchant's key; undefined if it is not one. */
+export function deliveryNoteView(document: Uint8Array, merchantKey: Uint8Array): DeliveryNoteView | undefined {
+  try {
+    const m = decodeCanonical(verifySign1(document, merchantKey).payload, COSE_LIMITS) as Map<number, unknown>;
+    const lines = m.get(3);
+    const time = m.get(4);
+    const carrierReference = m.get(5);
+    if (m.get(1) !== 'semper-delivery-note' || !Array.isArray(lines) || typeof time !== 'number' || typeof carrierReference !== 'string') return undefined;
+    return { carrierReference, time: time * 1000, lines: lines.map((l) => ({ sku: String(l[0]), title: String(l[1]), quantity: Number(l[2]) })), document };
+  } catch (_e) {
+    return undefined;
+  }
 }
 
 /** A receipt the seller gave, read and checked against the merchant's key; undefined if it is not one. */
@@ -49,20 +65,20 @@ export function receiptView(document: Uint8Array, signer: string, merchantKey: U
 
 export function shopCheckout(o: ShopCheckoutOptions): { checkout: CheckoutHandler; orderStatus: OrderStatusSource } {
   const log = o.log ?? (() => {});
-  if (o.catalogue) {
-    const catalogue = o.catalogue;
-    o.seller.onPaid = (offerId, offer) => {
-      // shipped lines are the ones without a document
-      for (const l of offer.lines.filter((x) => !x.content)) {
-        try {
-          catalogue.adjustStock(l.sku, -l.quantity);
-        } catch (e) {
-          // sold and paid: the goods are owed whatever the stock says — the operator must know
-          log(`offer ${offerId}: ${l.quantity} × ${l.sku} paid but not taken off the stock: ${(e as Error).message}`);
-        }
+  o.seller.onPaid = (offerId, offer) => {
+    // shipped lines are the ones without a document
+    const shipped = offer.lines.filter((x) => !x.content);
+    for (const l of o.catalogue ? shipped : []) {
+      try {
+        o.catalogue?.adjustStock(l.sku, -l.quantity);
+      } catch (e) {
+        // sold and paid: the goods are owed whatever the stock says — the operator must know
+        log(`offer ${offerId}: ${l.quantity} × ${l.sku} paid but not taken off the stock: ${(e as Error).message}`);
       }
-    };
-  }
+    }
+    // after the deposit's own bookkeeping has finished
+    if (o.shipAtOnce && shipped.length) setImmediate(() => void o.seller.ship(offerId, `DEMO-POST-${offerId.slice(0, 10).toUpperCase()}`).catch((e: unknown) => log(`offer ${offerId}: not shipped: ${(e as Error).message}`)));
+  };
 
   const checkout: CheckoutHandler = async (cart) => {
     const workflow = workflowFor(cart);
@@ -100,6 +116,11 @@ export function shopCheckout(o: ShopCheckoutOptions): { checkout: CheckoutHandle
       const receipt = receiptView(sale.receipt, o.seller.merchantName, o.merchantKey);
       if (receipt) update.receipt = receipt;
       else log(`offer ${orderId}: the receipt in the archive does not verify under the merchant's key`);
+    }
+    if (sale.deliveryNote) {
+      const note = deliveryNoteView(sale.deliveryNote, o.merchantKey);
+      if (note) update.deliveryNote = note;
+      else log(`offer ${orderId}: the delivery note in the archive does not verify under the merchant's key`);
     }
     return update;
   };

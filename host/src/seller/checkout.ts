@@ -103,11 +103,23 @@ export interface ReceiptView {
   document: Uint8Array;
 }
 
+/** The merchant's signed delivery note of shipped goods, as the order page shows it. */
+export interface DeliveryNoteView {
+  /** The carrier's reference (parcel number). */
+  carrierReference: string;
+  /** ms since 1970: when it was shipped. */
+  time: number;
+  lines: { sku: string; title: string; quantity: number }[];
+  /** The signed document (COSE_Sign1), offered for download. */
+  document: Uint8Array;
+}
+
 /** Where an order stands in the merchant's books. */
 export interface OrderUpdate {
   status: CheckoutStatus;
   message?: string;
   receipt?: ReceiptView;
+  deliveryNote?: DeliveryNoteView;
 }
 
 /** Asked when a pending order's page is shown: the merchant's books say whether it was paid since. */

@@ -7,7 +7,7 @@ export type { CatalogueErrorCode } from './errors';
 export { parseSearch, toFtsMatch } from './search-query';
 export { demoArticles, ensureDemoCatalogue, openDemoCatalogue, DEMO_CATALOGUE_SIZE, DEMO_SEED } from './demo-catalogue';
 export { CheckoutError, isCheckoutError, paymentNotConnected, checkOrderForm } from './checkout';
-export type { Cart, CartLine, BuyerInfo, PostalAddress, CheckoutHandler, CheckoutResult, CheckoutStatus, CheckoutErrorCode, PaymentRequest, ReceiptView, OrderUpdate, OrderStatusSource } from './checkout';
+export type { Cart, CartLine, BuyerInfo, PostalAddress, CheckoutHandler, CheckoutResult, CheckoutStatus, CheckoutErrorCode, PaymentRequest, ReceiptView, DeliveryNoteView, OrderUpdate, OrderStatusSource } from './checkout';
 export { startShop, SESSION_COOKIE } from './shop-server';
 export type { ShopOptions, RunningShop } from './shop-server';
 export { openVersionedDatabase } from './store';

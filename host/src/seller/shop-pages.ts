@@ -5,7 +5,7 @@
 import { currencyExponent, formatMinorUnits, parseMinorUnits } from '../services/money';
 import type { Article, ArticleKind, SearchPage, SearchSort } from './catalogue';
 import type { CartProblem } from './cart';
-import type { BuyerInfo, Cart, CartLine, CheckoutResult, FieldProblem, PaymentRequest, ReceiptView } from './checkout';
+import type { BuyerInfo, Cart, CartLine, CheckoutResult, DeliveryNoteView, FieldProblem, PaymentRequest, ReceiptView } from './checkout';
 import { html, HtmlValue, pathWith, safeLink, SafeHtml } from './html';
 
 /** What every page needs: the shop's name, the cart badge and the session's form token. */
@@ -249,6 +249,7 @@ export interface OrderView {
   cart: Cart;
   buyer: BuyerInfo;
   receipt?: ReceiptView;
+  deliveryNote?: DeliveryNoteView;
 }
 
 function paymentBox(orderId: string, p: PaymentRequest, agentUrl: string): SafeHtml {
@@ -272,6 +273,14 @@ function receiptBox(orderId: string, r: ReceiptView): SafeHtml {
 </section>`;
 }
 
+function deliveryNoteBox(orderId: string, n: DeliveryNoteView): SafeHtml {
+  return html`<section class="receipt-box" aria-labelledby="shipped-title">
+<h2 id="shipped-title">Shipped</h2>
+<p>${n.lines.map((l, i) => html`${i ? ', ' : ''}${l.quantity} × ${l.title}`)} left the warehouse on ${new Date(n.time).toISOString().slice(0, 10)}, parcel <strong>${n.carrierReference}</strong>. The delivery note is signed by the shop and bound to your order.</p>
+<p><a class="delivery-note" href="/order/${encodeURIComponent(orderId)}/delivery-note.cose" download>Download the signed delivery note (COSE)</a></p>
+</section>`;
+}
+
 export function orderPage(ctx: PageContext, order: OrderView, agentUrl: string): string {
   const { result, cart, buyer } = order;
   const receipt = result.receiptUrl === undefined ? undefined : safeLink(result.receiptUrl);
@@ -283,6 +292,7 @@ export function orderPage(ctx: PageContext, order: OrderView, agentUrl: string):
 <p class="status status-${result.status}" role="status">${paying ? 'Awaiting your payment — confirm it on your payment device.' : STATUS_TEXT[result.status]}</p>
 ${result.message ? html`<p class="message">${result.message}</p>` : ''}
 ${paying ? paymentBox(result.orderId, result.payment as PaymentRequest, agentUrl) : ''}
+${order.deliveryNote ? deliveryNoteBox(result.orderId, order.deliveryNote) : ''}
 ${order.receipt ? receiptBox(result.orderId, order.receipt) : receipt ? html`<p><a class="receipt" href="${receipt}">Your signed receipt</a></p>` : result.receiptUrl !== undefined ? html`<p>Receipt: ${result.receiptUrl}</p>` : ''}
 <table class="cart">
 <thead><tr><th>Article</th><th>Quantity</th><th>Price</th><th>Total</th></tr></thead>

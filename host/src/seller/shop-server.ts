@@ -13,7 +13,7 @@
 //   GET  /order/<id>        the order (only in the session that ordered): while it is pending
 //                           with a payment, the box that pays through the buyer's SEMPER agent
 //                           (the page's only script); once paid, the merchant's signed receipt
-//   GET  /order/<id>/receipt.cose   the signed receipt, to keep
+//   GET  /order/<id>/receipt.cose, /order/<id>/delivery-note.cose   the signed documents, to keep
 //   GET  /shop.css          the one stylesheet
 //   GET  /semper/pay.mjs, /semper/client.mjs   the pay box's script and the pinned @semper/client
 //
@@ -244,8 +244,8 @@ class Shop {
         return this.page(res, 200, cartPage(this.context(s), cart, problems));
       }
       if (path === '/checkout') return this.checkoutForm(res, s);
-      const order = /^\/order\/([^/]+)(\/receipt\.cose)?$/.exec(path);
-      if (order) return order[2] ? this.receiptFile(res, s, order[1]) : this.orderPage(res, s, order[1]);
+      const order = /^\/order\/([^/]+)(?:\/(receipt|delivery-note)\.cose)?$/.exec(path);
+      if (order) return order[2] ? this.signedFile(res, s, order[1], order[2] as 'receipt' | 'delivery-note') : this.orderPage(res, s, order[1]);
       throw new HttpError(404, 'Not found', 'There is no such page in this shop.');
     }
     if (method !== 'POST') {
@@ -388,7 +388,8 @@ class Shop {
 
   private async orderPage(res: ServerResponse, s: Session, raw: string): Promise<void> {
     const order = this.sessionOrder(s, raw);
-    if (order.result.status === 'pending' && this.o.orderStatus) {
+    // pending: paid since? paid with goods to ship: shipped since?
+    if (this.o.orderStatus && (order.result.status === 'pending' || (order.result.status === 'paid' && order.cart.shipsPhysicalGoods && !order.deliveryNote))) {
       // the merchant's books say whether it was paid; what a page tells is never taken for it
       const update = await this.o.orderStatus(order.result.orderId).catch((e: unknown) => {
         this.log(`order status of ${order.result.orderId}: ${e instanceof Error ? e.message : String(e)}`);
@@ -397,17 +398,20 @@ class Shop {
       if (update && update.status !== 'pending') {
         order.result = { orderId: order.result.orderId, status: update.status, ...(update.message ? { message: update.message } : {}) };
         if (update.receipt) order.receipt = update.receipt;
+        if (update.deliveryNote) order.deliveryNote = update.deliveryNote;
       }
     }
     if (order.result.status === 'pending' && order.result.payment) res.setHeader('Content-Security-Policy', payingCsp(this.agentUrl));
     this.page(res, 200, orderPage(this.context(s), order, this.agentUrl));
   }
 
-  private receiptFile(res: ServerResponse, s: Session, raw: string): void {
+  /** The signed receipt or delivery note of this session's order, to keep. */
+  private signedFile(res: ServerResponse, s: Session, raw: string, which: 'receipt' | 'delivery-note'): void {
     const order = this.sessionOrder(s, raw);
-    if (!order.receipt) throw new HttpError(404, 'Not found', 'This order has no receipt yet: it is given when the payment has been made.');
-    const body = order.receipt.document;
-    res.writeHead(200, { 'Content-Type': 'application/cose; cose-type="cose-sign1"', 'Content-Length': body.byteLength, 'Content-Disposition': `attachment; filename="receipt-${order.result.orderId.replace(/[^A-Za-z0-9._-]/g, '_')}.cose"` });
+    const doc = which === 'receipt' ? order.receipt : order.deliveryNote;
+    if (!doc) throw new HttpError(404, 'Not found', which === 'receipt' ? 'This order has no receipt yet: it is given when the payment has been made.' : 'This order has not been shipped yet.');
+    const body = doc.document;
+    res.writeHead(200, { 'Content-Type': 'application/cose; cose-type="cose-sign1"', 'Content-Length': body.byteLength, 'Content-Disposition': `attachment; filename="${which}-${order.result.orderId.replace(/[^A-Za-z0-9._-]/g, '_')}.cose"` });
     res.end(body);
   }
 }

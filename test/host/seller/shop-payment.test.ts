@@ -90,10 +90,19 @@ describe('the pay box and the merchant\u2019s books', () => {
     expect(file.headers['content-type']).toBe('application/cose; cose-type="cose-sign1"');
     expect(file.headers['content-disposition']).toBe(`attachment; filename="receipt-${id}.cose"`);
     expect((await new ShopClient(shop.port).get(`/order/${id}/receipt.cose`)).status).toBe(404);
-    // once paid, the books are not asked again
+    // paid goods not yet shipped: the books are asked until the delivery note is there, then no more
     const n = asked.length;
     await c.get(`/order/${id}`);
-    expect(asked.length).toBe(n);
+    expect(asked.length).toBe(n + 1);
+    expect((await c.get(`/order/${id}/delivery-note.cose`)).status).toBe(404);
+    books.set(id, { ...(books.get(id) as OrderUpdate), deliveryNote: { carrierReference: 'PARCEL-<7>', time: Date.UTC(2026, 10, 25), lines: [{ sku: 'CD-1', title: 'Harbour Lights', quantity: 1 }], document: RECEIPT } });
+    const shipped = visibleText((await c.get(`/order/${id}`)).body);
+    expect(shipped).toContain('Shipped 1 × Harbour Lights left the warehouse on 2026-11-25, parcel PARCEL-<7> .');
+    const note = await c.get(`/order/${id}/delivery-note.cose`);
+    expect([note.status, note.headers['content-disposition']]).toEqual([200, `attachment; filename="delivery-note-${id}.cose"`]);
+    const m = asked.length;
+    await c.get(`/order/${id}`);
+    expect(asked.length).toBe(m);
   });
 
   test('books that fail are logged and the order stays pending; a refused order is shown as refused', async () => {
