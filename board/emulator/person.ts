@@ -17,6 +17,11 @@ export interface PersonAtDevice {
   waitFor(re: RegExp, limitMs?: number): Promise<string>;
   /** Presses DOWN until the screen shows `re` (or gives up after `max`). */
   scrollTo(re: RegExp, max?: number): Promise<void>;
+  /**
+   * What a person approving a statement does: reads every page to the end (each screen is
+   * returned, in order), presses OK, types the PIN at the prompt, presses OK.
+   */
+  approve(pin: string): Promise<string[]>;
 }
 
 const HOLD_MS = 30;
@@ -73,6 +78,18 @@ export function personAt(current: () => EmulatedDevice, o: { pollMs?: number; wa
         if (Date.now() - t0 > limitMs) throw new Error(`gave up waiting for ${re} on screen; it shows:\n${current().screenText()}`);
       }
       return current().screenText();
+    },
+    async approve(pin: string) {
+      const seen = [current().screenText()];
+      for (let i = 0; i < 40 && !/-- end --/.test(current().screenText()); i++) {
+        await person.press('DOWN');
+        seen.push(current().screenText());
+      }
+      await person.press('OK');
+      await person.waitFor(/Enter your PIN/);
+      await person.type(pin);
+      await person.press('OK');
+      return seen;
     },
     async scrollTo(re: RegExp, max = 40) {
       for (let i = 0; i < max && !re.test(current().screenText()); i++) await person.press('DOWN');

@@ -5,14 +5,13 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { AgentServer, DEFAULT_PORT, DeviceStatus } from '../agent/server';
 import { EMULATOR_TCP, openDevice, OpenDevice } from '../device';
 import { DeviceInUseError } from '../device/session-lock';
 import { SqliteArchive } from '../services/archive';
 import { writeFileAtomic } from '../services/atomic-file';
 import { defaultDbPath } from './archive';
-import { portOption, untilStopped } from './service';
+import { CommandIo, portOption, startCommand, untilStopped } from './service';
 
 export const HELP = `semper agent — the buyer's agent: the local API merchant pages talk to
 
@@ -49,10 +48,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export interface AgentCliIo {
-  out?: (s: string) => void;
-  err?: (s: string) => void;
-  env?: NodeJS.ProcessEnv;
+export interface AgentCliIo extends CommandIo {
   /** Called once it listens (tests). */
   onListening?: (agent: AgentServer, tokenFile: string) => void;
   /** Stops it (tests); default: SIGINT or SIGTERM. */
@@ -77,16 +73,8 @@ export async function trackDeviceStatus(dev: OpenDevice): Promise<() => DeviceSt
 }
 
 export async function run(argv: string[], io: AgentCliIo = {}): Promise<number> {
-  const out = io.out ?? ((s: string) => void process.stdout.write(s));
-  const err = io.err ?? ((s: string) => void process.stderr.write(s));
-  const env = io.env ?? process.env;
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    err(`semper agent: ${(e as Error).message} (see semper agent --help)\n`);
-    return 2;
-  }
+  const { out, err, env, parsed } = startCommand('semper agent', argv, OPTIONS, io);
+  if (!parsed) return 2;
   const v = parsed.values;
   if (v.help) {
     out(`${HELP}\n`);

@@ -6,7 +6,6 @@
 // certificate, and this command checks it — under the CA's root, for exactly the key that signed
 // — before it keeps it in the archive. `semper cert show` lists the certificates kept.
 
-import { parseArgs } from 'node:util';
 import { decodeCertificate } from '../../../shared/src/certificate';
 import { registrationStatement, REGISTRATION_CODE } from '../ca/authority';
 import { CaClient } from '../ca/client';
@@ -15,6 +14,7 @@ import { DeviceInUseError } from '../device/session-lock';
 import { DeviceError } from '../link/device-link';
 import { SqliteArchive } from '../services/archive';
 import { defaultDbPath } from './archive';
+import { CommandIo, startCommand } from './service';
 
 export const HELP = `semper cert — your card's certificate
 
@@ -50,11 +50,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export interface CertCliIo {
-  out?: (s: string) => void;
-  err?: (s: string) => void;
-  env?: NodeJS.ProcessEnv;
-}
+export type CertCliIo = CommandIo;
 
 /** A certificate's date (seconds) as YYYY-MM-DD; "open" where it sets none. */
 const day = (s: number | undefined): string => (s === undefined ? 'open' : new Date(s * 1000).toISOString().slice(0, 10));
@@ -63,16 +59,8 @@ const day = (s: number | undefined): string => (s === undefined ? 'open' : new D
 export const CARD_CERTIFICATE_LABEL = /^card certificate (\d+) (.+)$/;
 
 export async function run(argv: string[], io: CertCliIo = {}): Promise<number> {
-  const out = io.out ?? ((s: string) => void process.stdout.write(s));
-  const err = io.err ?? ((s: string) => void process.stderr.write(s));
-  const env = io.env ?? process.env;
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    err(`semper cert: ${(e as Error).message} (see semper cert --help)\n`);
-    return 2;
-  }
+  const { out, err, env, parsed } = startCommand('semper cert', argv, OPTIONS, io);
+  if (!parsed) return 2;
   const v = parsed.values;
   const [sub, ...extra] = parsed.positionals;
   if (v.help || sub === 'help') {

@@ -1,6 +1,6 @@
 // What the server commands (`semper agent`, `semper bank`, `semper ttp`) and the commands that
-// sign (`semper purse`) share: the --port option, a private key from the key store, and waiting
-// until they are stopped.
+// sign (`semper purse`) share: the command line parsed (startCommand), the --port option, a
+// private key from the key store, and waiting until they are stopped.
 
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -84,4 +84,27 @@ export function serviceOptions<O extends OptionsConfig & { help: { type: 'boolea
     return 2;
   }
   return { values, port };
+}
+
+/** Where a command writes and what environment it reads (tests pass their own). */
+export interface CommandIo {
+  out?: (s: string) => void;
+  err?: (s: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * A command's streams, and its options and positionals parsed strictly; `parsed` is undefined
+ * (after saying why and where help is) when they do not parse — the command then exits 2.
+ */
+export function startCommand<O extends NonNullable<ParseArgsConfig['options']>>(name: string, argv: string[], options: O, io: CommandIo) {
+  const out = io.out ?? ((s: string) => void process.stdout.write(s));
+  const err = io.err ?? ((s: string) => void process.stderr.write(s));
+  const env = io.env ?? process.env;
+  try {
+    return { out, err, env, parsed: parseArgs({ args: argv, options, allowPositionals: true, strict: true }) };
+  } catch (e) {
+    err(`${name}: ${(e as Error).message} (see ${name} --help)\n`);
+    return { out, err, env, parsed: undefined };
+  }
 }

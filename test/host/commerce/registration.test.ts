@@ -72,16 +72,7 @@ function world(o: { sellerTrust?: TrustStore; cardCertificate?: Uint8Array } = {
 /** The holder reads the registration to its end, OK, PIN, OK. */
 async function holderSigns(): Promise<string> {
   await rig.waitFor(/Register with/, 20000);
-  const seen = [rig.screen()];
-  for (let i = 0; i < 30 && !/-- end --/.test(rig.screen()); i++) {
-    await rig.press('DOWN');
-    seen.push(rig.screen());
-  }
-  await rig.press('OK');
-  await rig.waitFor(/Enter your PIN/);
-  await rig.type('1234');
-  await rig.press('OK');
-  return seen.join('\n');
+  return (await rig.approve('1234')).join('\n');
 }
 
 const REGISTRATION = [{ sku: 'MEMBER-1', title: 'Reader card of the literature service', quantity: 1, unitPrice: 0 }];

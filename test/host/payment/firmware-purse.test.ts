@@ -94,15 +94,7 @@ function deviceSign(seen: string[]): (statement: Uint8Array) => Promise<DeviceSi
     const p = rig.host.request(MsgType.SIGN, { statement });
     await rig.waitFor(/PAYMENT/);
     // read every page, as the user does, to the end
-    for (let i = 0; i < 40 && !/-- end --/.test(rig.screen()); i++) {
-      seen.push(rig.screen());
-      await rig.press('DOWN');
-    }
-    seen.push(rig.screen());
-    await rig.press('OK');
-    await rig.waitFor(/Enter your PIN/);
-    await rig.type('1234');
-    await rig.press('OK');
+    seen.push(...(await rig.approve('1234')));
     const r = (await p) as { protected: Uint8Array; signature: Uint8Array; kid: Uint8Array };
     return { ...r, statement };
   };
