@@ -2,16 +2,20 @@
 // bytes, JsVars on the Pico, frames and bytes per payment, key-press-to-screen latency.
 // Figures, not pass/fail.
 //
-// Size is what a board's Storage must hold: .bootcde (firmware.js after its first line) plus
-// the resource files that line carries (font, language packs; tools/build.mjs), each with
-// Espruino's 32-byte file header, against the Pico's 48 KB.
+// Size is what a board's Storage must hold: .bootcde (firmware.js after its first line,
+// pretokenised as `npm run flash` stores it: dist/device/firmware.bootcde, tools/pretokenise.mjs)
+// plus the resource files that line carries (font, language packs; tools/build.mjs), each with
+// Espruino's 32-byte file header, against the Pico's 48 KB. The biggest modules of the bundle
+// (esbuild's metafile, minified bytes before pretokenising) are listed so that the next cut
+// knows where the bytes are.
 //
 // JsVars are counted by the real interpreter only: V8 objects have no JsVar equivalent, and
 // the firmware's state lives in closures the emulator cannot see. With ESPRUINO_BIN naming a
 // locally built Espruino 2v29 Linux port (device/ESPRUINO.md; built with the Pico's 5,100
 // JsVars for a faithful count), the bench writes dist/device/firmware-measure.js (the firmware
-// with the board's pins renamed to the interpreter's virtual pins) into its Storage, boots it
-// from flash (its first line writes the resource files, as the flash tool does), and reads
+// with the board's pins renamed to the interpreter's virtual pins; its first line as text, the
+// rest pretokenised as on a board) into its Storage, boots it from flash (its first line writes
+// the resource files, as the flash tool does), and reads
 // process.memory() at idle, and every 10 ms from the moment a long payment statement
 // arrives until it is on screen (link frames delivered with USB.emit): the highest of those is
 // the peak. The Linux port has no card, so the card steps of a payment (PIN, debit) are not in
@@ -34,6 +38,9 @@ import { encodeCanonical, HostCbor } from '../shared/src/cbor';
 const ROOT = join(__dirname, '..', '..');
 const FIRMWARE = join(ROOT, 'dist', 'device', 'firmware.js');
 const MEASURE = join(ROOT, 'dist', 'device', 'firmware-measure.js');
+const BOOTCDE = join(ROOT, 'dist', 'device', 'firmware.bootcde');
+const MEASURE_BOOTCDE = join(ROOT, 'dist', 'device', 'firmware-measure.bootcde');
+const METAFILE = join(ROOT, 'dist', 'device', 'firmware.meta.json');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const statement = encodeCanonical(
@@ -58,7 +65,9 @@ function row(name: string, value: string, goal: string): void {
 function jsVars(): { idle: number; review: number; peak: number; resources: number; total: number; bin: string } | null {
   const bin = process.env.ESPRUINO_BIN;
   if (!bin) return null;
-  const fw = readFileSync(MEASURE, 'latin1');
+  // the resource line as text (it runs once, at the first boot), the firmware pretokenised
+  const text = readFileSync(MEASURE, 'latin1');
+  const fw = text.slice(0, text.indexOf('\n') + 1) + readFileSync(MEASURE_BOOTCDE, 'latin1');
   const dir = mkdtempSync(join(tmpdir(), 'semper-bench-'));
   try {
     const run = (code: string): string => {
@@ -151,11 +160,29 @@ async function emulatorFigures(): Promise<{ frames: number; bytes: number; laten
   return { frames, bytes, latencyMs };
 }
 
+/** The bundle's biggest modules by minified bytes (esbuild's metafile of firmware.js). */
+function topModules(n: number): void {
+  const meta = JSON.parse(readFileSync(METAFILE, 'utf8')) as { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> };
+  const inputs = Object.values(meta.outputs)[0].inputs;
+  const rows = Object.entries(inputs)
+    .map(([file, v]): [string, number] => [file, v.bytesInOutput])
+    .sort((a, b) => b[1] - a[1]);
+  const total = rows.reduce((t, r) => t + r[1], 0);
+  console.log(`    biggest modules (minified bytes, of ${total}):`);
+  for (const [file, bytes] of rows.slice(0, n)) console.log(`      ${String(bytes).padStart(6)}  ${((100 * bytes) / total).toFixed(1).padStart(4)}%  ${file}`);
+  const protocol = rows.filter((r) => r[0].startsWith('protocol/')).reduce((t, r) => t + r[1], 0);
+  const card = rows.filter((r) => r[0].startsWith('device/src/card/')).reduce((t, r) => t + r[1], 0);
+  console.log(`      by layer: protocol/ ${protocol}, device/src/card/ ${card}, rest of device/ ${total - protocol - card}`);
+}
+
 async function main(): Promise<void> {
   console.log('SEMPER firmware: size, memory, link and responsiveness\n');
   const text = readFileSync(FIRMWARE, 'latin1');
-  const boot = text.startsWith('/*semper-resources*/') ? text.length - text.indexOf('\n') - 1 : statSync(FIRMWARE).size;
-  row('firmware code (.bootcde: firmware.js after line 1)', `${(boot / 1024).toFixed(1)} KB`, '≤ 40 KB');
+  const minified = text.startsWith('/*semper-resources*/') ? text.length - text.indexOf('\n') - 1 : text.length;
+  const boot = statSync(BOOTCDE).size;
+  row('firmware code (.bootcde, pretokenised)', `${(boot / 1024).toFixed(1)} KB`, '≤ 40 KB');
+  row('  the same as minified text (firmware.js after line 1)', `${(minified / 1024).toFixed(1)} KB`, '—');
+  topModules(8);
   const mem = jsVars();
   if (mem) {
     row('Storage in all (.bootcde, resource files, headers)', `${((boot + 32 + mem.resources) / 1024).toFixed(1)} KB`, '≤ 48 KB (the Pico\'s Storage)');

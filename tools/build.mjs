@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pretokenise } from './pretokenise.cjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -255,13 +256,23 @@ await build({
   metafile: true,
 }).then((r) => writeFileSync(join(out, 'firmware.meta.json'), JSON.stringify(r.metafile)));
 checkTopLevelNames(join(out, 'firmware.js'));
-const withResources = (file) => writeFileSync(file, resourceInstaller + readFileSync(file, 'latin1'), 'latin1');
+/**
+ * Puts the resource installer in front of a firmware bundle, and writes its .bootcde as the
+ * board stores it: the bundle pretokenised (tools/pretokenise.mjs; `npm run flash` makes the
+ * same bytes from the bundle it checks) — `<name>.bootcde` next to it, read by the bench.
+ */
+const withResources = (file) => {
+  const code = readFileSync(file, 'latin1');
+  writeFileSync(file, resourceInstaller + code, 'latin1');
+  writeFileSync(file.replace(/\.js$/, '.bootcde'), pretokenise(code), 'latin1');
+};
 withResources(join(out, 'firmware.js'));
 await build({ ...espruino, entryPoints: [join(root, 'protocol', 'src', 'bundle.ts')], outfile: join(out, 'protocol.js') });
-// --measure: the same firmware with the board's pins renamed to the Linux interpreter's virtual
-// pins (D0, D1, …), so `npm run bench:device` can boot it on a locally built Espruino and read
-// process.memory(); never uploaded to a board
-if (process.argv.includes('--measure')) {
+// The same firmware with the board's pins renamed to the Linux interpreter's virtual pins (D0,
+// D1, …), so `npm run bench:device` and test/espruino can boot it on a locally built Espruino
+// and read process.memory(); never uploaded to a board. Always built (--measure is accepted
+// for the bench's script): it costs a fraction of a second.
+{
   const virtual = {};
   const pin = (v) => (typeof v === 'string' && /^[A-H]\d{1,2}$/.test(v) ? (virtual[v] ??= 'D' + Object.keys(virtual).length) : v);
   const remap = (o) => (Array.isArray(o) ? o.map(remap) : o && typeof o === 'object' ? Object.fromEntries(Object.entries(o).map(([k, v]) => [k, remap(pin(v))])) : o);

@@ -5,7 +5,9 @@
 // and evaluated from there, as a board runs its code from flash (loaded as text, the
 // 21 KB bundle alone exhausts a Pico's 5,100 JsVars). It is fed the RFC 8949 vectors,
 // generated catalogue messages and the fuzz corpus, and every outcome — re-encoded bytes
-// or typed error — must equal what the same bundle gives in the Node emulator sandbox.
+// or typed error — must equal what the same bundle gives in the Node emulator sandbox. All of
+// it twice: the bundle as text, and pretokenised as `npm run flash` stores .bootcde
+// (tools/pretokenise.cjs) — the interpreter must run both identically.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
@@ -15,6 +17,7 @@ import fc from 'fast-check';
 import { Sandbox } from '../../board/emulator/sandbox';
 import { encodeHostMessage } from '../../host/src/link/codec';
 import { message } from '../helpers/arbitraries';
+import { pretokenise } from '../../tools/pretokenise.cjs';
 import vectors from '../vectors/rfc8949-appendix-a.json';
 
 const BIN = process.env.ESPRUINO_BIN;
@@ -34,10 +37,16 @@ for(var i=0;i<V.length;i++){var r,k=V[i][0],h=V[i].substr(1);
  print('R'+i+' '+r);}
 `;
 
-run('the protocol bundle on the real Espruino interpreter', () => {
-  const bundle = readFileSync(BUNDLE, 'utf8');
+const FORMS: [string, (text: string) => string][] = [
+  ['as text', (text) => text],
+  ['pretokenised', pretokenise],
+];
+
+run.each(FORMS)('the protocol bundle on the real Espruino interpreter, %s', (_form, stored) => {
+  const text = existsSync(BUNDLE) ? readFileSync(BUNDLE, 'latin1') : '';
+  const bundle = stored(text);
   const sandbox = new Sandbox({ onConsole: () => {} });
-  sandbox.run(bundle + '\nvar V=[];' + DRIVER);
+  sandbox.run(text + '\nvar V=[];' + DRIVER);
   afterAll(() => sandbox.stop());
 
   /** Inputs tagged by what to run: c = raw CBOR, q = request, s = response. */

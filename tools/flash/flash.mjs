@@ -6,17 +6,20 @@
 // the firmware reads at run time (font, language packs: the bundle's first line carries them,
 // see tools/build.mjs), verifies every file by CRC32 and starts it. The bytes go over the wire with Espruino's official command-line tool, the npm package
 // `espruino` (EspruinoTools): three runs of it, each an `-e` expression, the second with
-// `--storage .bootcde:<bundle>` (EspruinoTools turns that into `require("Storage").write(…)`
-// calls of 384 bytes each). Standalone like the rest of tools/: node built-ins, plus serialport
+// `--storage .bootcde:bootcde.js` (EspruinoTools turns that into `require("Storage").write(…)`
+// calls of 384 bytes each). .bootcde is the checked bundle pretokenised (tools/pretokenise.cjs:
+// reserved words, operators, strings and integers as Espruino's one-byte tokens, accepted only
+// if Espruino's lexer reads the same tokens from it as from the text) — about a fifth smaller. Standalone like the rest of tools/: node built-ins, plus serialport
 // only to list ports when --port is wrong.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { pretokenise } from '../pretokenise.cjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const rel = (p) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p) || '.');
@@ -101,16 +104,25 @@ export const VERIFY_JS =
 // answers (the timer's id), the CLI sees its prompt, finishes and closes the port first.
 export const START_JS = 'setTimeout(load,1000)';
 
+/** The bundle's code as .bootcde stores it: pretokenised (tools/pretokenise.cjs). */
+function bootBytes(code) {
+  try {
+    return Buffer.from(pretokenise(code), 'latin1');
+  } catch (e) {
+    throw new Failure(`the bundle cannot be pretokenised for ${BOOT_FILE} (${e.message}): rebuild it with npm run build`, 2);
+  }
+}
+
 /**
- * The Storage files of a bundle, .bootcde first. A bundle whose first line is the resource
- * installer (RESOURCE_MARK, then `(function(S,f){…})(require("Storage"),{"name":"data",…});`)
- * is split: .bootcde is the rest of the file, byte for byte, and each resource is a file of its
- * own — so the bytes are in flash once. The object is read as data (its strings use only the
- * escapes \\, \" and \xNN), never run.
+ * The Storage files of a bundle, .bootcde first: the bundle's code, pretokenised. A bundle
+ * whose first line is the resource installer (RESOURCE_MARK, then
+ * `(function(S,f){…})(require("Storage"),{"name":"data",…});`) is split: .bootcde is the rest
+ * of the file, and each resource is a file of its own — so the bytes are in flash once. The
+ * object is read as data (its strings use only the escapes \\, \" and \xNN), never run.
  */
 export function storageFiles(bytes) {
   const text = Buffer.from(bytes).toString('latin1');
-  if (!text.startsWith(RESOURCE_MARK)) return [{ name: BOOT_FILE, bytes: Buffer.from(bytes) }];
+  if (!text.startsWith(RESOURCE_MARK)) return [{ name: BOOT_FILE, bytes: bootBytes(text) }];
   const nl = text.indexOf('\n');
   const line = text.slice(0, nl);
   const from = line.indexOf('require("Storage"),{');
@@ -122,7 +134,7 @@ export function storageFiles(bytes) {
   } catch (e) {
     throw new Failure(`the bundle's resource line is malformed (${e.message}): rebuild it with npm run build`, 2);
   }
-  return [{ name: BOOT_FILE, bytes: Buffer.from(text.slice(nl + 1), 'latin1') }, ...Object.entries(files).map(([name, d]) => ({ name, bytes: Buffer.from(d, 'latin1') }))];
+  return [{ name: BOOT_FILE, bytes: bootBytes(text.slice(nl + 1)) }, ...Object.entries(files).map(([name, d]) => ({ name, bytes: Buffer.from(d, 'latin1') }))];
 }
 
 /**
@@ -165,17 +177,17 @@ const shellQuote = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, 
 
 /**
  * The three espruino runs. `files`: the resource files besides .bootcde, as local files in
- * `filesDir` (.bootcde itself there as bootcde.js) — or none, and the bundle is .bootcde.
+ * `filesDir`, with .bootcde itself there as bootcde.js (the pretokenised code).
  */
-export function plan(port, bundle, files = [], filesDir = '') {
+export function plan(port, files = [], filesDir = '') {
   const p = ['-p', port, '--no-ble'];
   // EspruinoTools splits NAME:FILE at the first ':', so each file is named relative to the
   // folder the step runs in: a Windows path C:\… would be cut
-  const storage = files.length ? [BOOT_FILE + ':bootcde.js', ...files.map((f) => `${f.name}:${f.name}`)].flatMap((a) => ['--storage', a]) : ['--storage', `${BOOT_FILE}:${basename(bundle)}`];
+  const storage = [BOOT_FILE + ':bootcde.js', ...files.map((f) => `${f.name}:${f.name}`)].flatMap((a) => ['--storage', a]);
   const what = files.length ? `write ${BOOT_FILE} and ${files.length} resource files in ${CHUNK}-byte chunks, erase other builds' resources, then read back every size and E.CRC32` : `write ${BOOT_FILE} in ${CHUNK}-byte chunks, then read back its size and E.CRC32`;
   return [
     { name: 'probe', what: 'ask the board for its name, Espruino version and free flash (the REPL must be on USB)', args: [...p, '-e', PROBE_JS] },
-    { name: 'write', what, args: [...p, ...storage, '-e', verifyAllJs([BOOT_FILE, ...files.map((f) => f.name)])], cwd: files.length ? filesDir : dirname(bundle) },
+    { name: 'write', what, args: [...p, ...storage, '-e', verifyAllJs([BOOT_FILE, ...files.map((f) => f.name)])], cwd: filesDir },
     { name: 'start', what: 'load() a second later: restart and run the firmware from flash (the console leaves USB)', args: [...p, '-e', START_JS] },
   ];
 }
@@ -294,19 +306,19 @@ async function main(argv) {
   const total = all.reduce((n, f) => n + f.bytes.length + 32, 0);
   const cli = espruinoCli();
   const port = v.port ?? '<PORT>';
-  // EspruinoTools reads each --storage file from disk: the split files go to a folder of their own
-  const filesDir = resources.length && !v['dry-run'] ? mkdtempSync(join(tmpdir(), 'semper-flash-')) : join(tmpdir(), 'semper-flash-XXXXXX');
-  if (resources.length && !v['dry-run']) {
+  // EspruinoTools reads each --storage file from disk: the files go to a folder of their own
+  const filesDir = !v['dry-run'] ? mkdtempSync(join(tmpdir(), 'semper-flash-')) : join(tmpdir(), 'semper-flash-XXXXXX');
+  if (!v['dry-run']) {
     writeFileSync(join(filesDir, 'bootcde.js'), bytes);
     for (const f of resources) writeFileSync(join(filesDir, f.name), f.bytes);
     process.on('exit', () => rmSync(filesDir, { recursive: true, force: true }));
   }
-  const steps = plan(port, bundle, resources, filesDir);
+  const steps = plan(port, resources, filesDir);
   if (v['no-start']) steps.pop();
 
   console.log(`${v['dry-run'] ? 'semper flash (dry run: no port is opened, nothing is sent)' : 'semper flash'}`);
   console.log(`  bundle        ${rel(bundle)}: ${readFileSync(bundle).length} bytes, CRC32 ${hex32(crc32(readFileSync(bundle)))} (${crc32(readFileSync(bundle))}), bundle check passed`);
-  console.log(`  Storage file  ${BOOT_FILE}  ${bytes.length} bytes  CRC32 ${hex32(crc)}  (run from flash at every boot)`);
+  console.log(`  Storage file  ${BOOT_FILE}  ${bytes.length} bytes  CRC32 ${hex32(crc)}  (pretokenised; run from flash at every boot)`);
   for (const f of resources) console.log(`  Storage file  ${f.name}  ${f.bytes.length} bytes  CRC32 ${hex32(f.crc)}  (read by the firmware from flash)`);
   if (resources.length) console.log(`  in all        ${total} bytes of Storage with the files' 32-byte headers`);
   console.log(`  board         ${v.board}${v.port ? ` on ${v.port}` : ''}`);
