@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { langKeyNames, renameLangKeys } from './lang-keys.cjs';
 import { pretokenise } from './pretokenise.cjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -42,7 +43,23 @@ const languages = readdirSync(langDir)
   .map((f) => ({ file: f, ...JSON.parse(readFileSync(join(langDir, f), 'utf8')) }))
   .sort((a, b) => (a.code === 'en' ? -1 : b.code === 'en' ? 1 : a.code < b.code ? -1 : 1));
 const languageList = languages.map((l) => [l.code, toFontBytes(l.name, `${l.file}: name`)]);
-const languagePacks = languages.map((l) => [l.code, Object.entries(l.strings).map(([k, v]) => '\n' + k + '=' + toFontBytes(v, `${l.file}: ${k}`)).join('')]);
+/** Every .ts file under `dir`, as text. */
+const sourcesUnder = (dir) => readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.ts')).map((f) => readFileSync(join(dir, f), 'utf8'));
+// the keys get names of a letter or two in the bundle and the packs (tools/lang-keys.cjs)
+const langNames = langKeyNames(Object.keys(languages[0].strings), sourcesUnder(join(root, 'device', 'src')));
+/** The language packs, "\nkey=text" lines, each key written as `name(key)`. */
+const languagePacksNamed = (name) =>
+  languages.map((l) => [
+    l.code,
+    Object.entries(l.strings)
+      .map(([k, v]) => {
+        if (!(k in langNames.keys)) throw new Error(`${l.file}: ${k} is not a key of ${languages[0].file}`);
+        if (v.includes('\n')) throw new Error(`${l.file}: ${k}: a text may not hold a line break (the pack's separator)`);
+        return '\n' + name(k) + '=' + toFontBytes(v, `${l.file}: ${k}`);
+      })
+      .join(''),
+  ]);
+const languagePacks = languagePacksNamed((k) => langNames.keys[k]);
 const resourcesVersion = createHash('sha256').update(fontTs).update(JSON.stringify(languagePacks)).digest('hex').slice(0, 6);
 /**
  * The Storage files the firmware reads at run time besides its code (device/src/resources.ts):
@@ -51,11 +68,22 @@ const resourcesVersion = createHash('sha256').update(fontTs).update(JSON.stringi
  * next to .bootcde; firmware.js carries them in its first line (resourceInstaller) for the
  * emulator and the tests, which boot the whole file.
  */
-const resourceFiles = {
-  ['semper.font.' + resourcesVersion]: fontLiteral(/export function fontFiles\(\)[^{]*\{\s*return \['([^']*)'/),
-  ['semper.fontw.' + resourcesVersion]: fontWidths,
-};
-for (const [code, pack] of languagePacks) resourceFiles['semper.lang.' + code + '.' + resourcesVersion] = pack;
+function resourceFilesOf(packs) {
+  const files = {
+    ['semper.font.' + resourcesVersion]: fontLiteral(/export function fontFiles\(\)[^{]*\{\s*return \['([^']*)'/),
+    ['semper.fontw.' + resourcesVersion]: fontWidths,
+  };
+  for (const [code, pack] of packs) files['semper.lang.' + code + '.' + resourcesVersion] = pack;
+  return files;
+}
+const resourceFiles = resourceFilesOf(languagePacks);
+/**
+ * The same files with the keys as written: for test/device's harness, which bundles device/src
+ * without the build's plugins (esbuild's synchronous API has none), so without the renaming.
+ */
+// read by test/device/harness/bundle.ts, which runs this file's first part
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
+const resourceFilesAsWritten = () => resourceFilesOf(languagePacksNamed((k) => k));
 /** A string as an ASCII JavaScript literal (Espruino strings are bytes: \xNN for the rest). */
 const asciiLiteral = (str) => '"' + str.replace(/[^\x20-\x7e]|["\\]/g, (c) => (c === '"' || c === '\\' ? '\\' + c : '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'))) + '"';
 /**
@@ -168,6 +196,7 @@ function reservedProps(tables) {
 // loads it), so no table object is alive on the board — a JsVar or two per entry otherwise —
 // unless code really uses it as an object (then esbuild keeps it). A name a table lacks fails
 // the build.
+// The same plugin renames the display strings' keys in device/src (tools/lang-keys.cjs).
 function constantTables() {
   const tables = {};
   const walk = (dir) => {
@@ -199,13 +228,11 @@ const inlineConstants = {
     const use = new RegExp('\\b(' + Object.keys(tables).join('|') + ')\\.([A-Z_][A-Z0-9_]*)\\b', 'g');
     b.onLoad({ filter: /[\\/](device|protocol)[\\/]src[\\/].*\.ts$/ }, (args) => {
       const text = readFileSync(args.path, 'utf8');
-      return {
-        loader: 'ts',
-        contents: text.replace(use, (all, table, name) => {
-          if (!(name in tables[table])) throw new Error(`${args.path}: ${table}.${name} is not in the table`);
-          return String(tables[table][name]);
-        }),
-      };
+      const contents = text.replace(use, (all, table, name) => {
+        if (!(name in tables[table])) throw new Error(`${args.path}: ${table}.${name} is not in the table`);
+        return String(tables[table][name]);
+      });
+      return { loader: 'ts', contents: /[\\/]device[\\/]/.test(args.path) ? renameLangKeys(contents, langNames) : contents };
     });
   },
 };
@@ -250,12 +277,25 @@ function checkTopLevelNames(file) {
     process.exit(1);
   }
 }
+/**
+ * No display string may be asked for by its long key in the bundle: the packs know only the
+ * short names (a literal the rename missed would show the key on screen instead of the text).
+ */
+function checkLangKeys(file) {
+  const text = readFileSync(file, 'latin1');
+  const left = [...Object.keys(langNames.keys), ...Object.keys(langNames.prefixes)].filter((k) => text.includes(JSON.stringify(k)) || text.includes(`'${k}'`));
+  if (left.length) {
+    console.error(`build: ${file}: display-string keys not renamed (tools/lang-keys.cjs): ${left.join(', ')}`);
+    process.exit(1);
+  }
+}
 await build({
   ...firmwareBuild,
   outfile: join(out, 'firmware.js'),
   metafile: true,
 }).then((r) => writeFileSync(join(out, 'firmware.meta.json'), JSON.stringify(r.metafile)));
 checkTopLevelNames(join(out, 'firmware.js'));
+checkLangKeys(join(out, 'firmware.js'));
 /**
  * Puts the resource installer in front of a firmware bundle, and writes its .bootcde as the
  * board stores it: the bundle pretokenised (tools/pretokenise.mjs; `npm run flash` makes the

@@ -20,8 +20,9 @@ let resources: Record<string, string> = {};
  * The `espruino` esbuild options of tools/build.mjs, taken from build.mjs itself (the
  * firmware's build is being worked on: a copy would drift): its text up to the first bundle
  * is run in a child process with the tsc steps stubbed out, and prints the options (and the
- * Storage files the firmware reads: the font and the language packs). Then cjs in a
- * hand-made IIFE, so require('Storage') stays a call.
+ * Storage files the firmware reads: the font and the language packs, their keys as written —
+ * the firmware's build renames them with a plugin, which the synchronous API cannot run). Then
+ * cjs in a hand-made IIFE, so require('Storage') stays a call.
  */
 export function firmwareOptions(): Record<string, unknown> {
   if (options) return options;
@@ -33,7 +34,9 @@ export function firmwareOptions(): Record<string, unknown> {
       .slice(0, cut)
       .replace(/^#!.*$/m, '')
       .replace('dirname(fileURLToPath(import.meta.url))', JSON.stringify(join(ROOT, 'tools')))
-      .replace(/\bexecFileSync\(/g, '((..._a) => undefined)(') + '\nprocess.stdout.write("\\n@@OPTIONS@@" + JSON.stringify({ espruino, resourceFiles }));\n';
+      // its own modules (tools/*.cjs), from wherever this runs
+      .replace(/from '\.\/([\w.-]+)'/g, (_a, f: string) => 'from ' + JSON.stringify(join(ROOT, 'tools', f)))
+      .replace(/\bexecFileSync\(/g, '((..._a) => undefined)(') + '\nprocess.stdout.write("\\n@@OPTIONS@@" + JSON.stringify({ espruino, resourceFiles: resourceFilesAsWritten() }));\n';
   const out = execFileSync(process.execPath, ['--input-type=module', '-', '--quiet'], { input: src, cwd: ROOT, encoding: 'utf8' });
   const json = out.slice(out.lastIndexOf('@@OPTIONS@@') + '@@OPTIONS@@'.length);
   const got = JSON.parse(json) as { espruino: Record<string, unknown>; resourceFiles: Record<string, string> };
