@@ -100,9 +100,25 @@ const resourceInstaller =
     .map(([n, d]) => asciiLiteral(n) + ':' + asciiLiteral(d))
     .join(',') +
   '});\n';
-/** The parts of the pin map the firmware reads (it stays in RAM from boot: no more than needed). */
+/**
+ * The fields of the pin map the firmware reads (hal/display.ts, hal/keypad.ts, card/reader.ts;
+ * device/src/espruino.d.ts declares exactly these): the object stays in RAM from boot, so no
+ * more than needed.
+ */
 function firmwarePins(pm) {
-  return { version: pm.version, display: pm.display, keypad: pm.keypad, card: pm.card };
+  const pick = (o, keys) => Object.fromEntries(keys.map((k) => [k, o[k]]));
+  const c = pm.card;
+  return {
+    display: pick(pm.display, ['scl', 'sda', 'address', 'bitrate']),
+    keypad: pick(pm.keypad, ['rows', 'cols', 'layout', 'debounceMs']),
+    card: {
+      uart: pick(c.uart, ['tx', 'rx', 'baud', 'bytesize', 'parity', 'stopbits']),
+      rst: pick(c.rst, ['pin', 'activeLow']),
+      vcc: pick(c.vcc, ['pin', 'activeLow']),
+      clk: pick(c.clk, ['pin', 'requestHz', 'hz']),
+      detect: pick(c.detect, ['pin', 'mode', 'inserted', 'debounceMs']),
+    },
+  };
 }
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 if (process.argv.includes('--help')) {
@@ -150,7 +166,7 @@ const espruino = {
 // name (esbuild mangleProps) — shorter text, and on Espruino a name of up to 4 bytes fits in
 // its JsVar where a longer one takes another. Kept as written (reserveProps): every name
 // JavaScript or Espruino defines (the build's own runtime, plus each word of
-// device/src/espruino.d.ts), the pin map's keys (a define, left as written by esbuild), the
+// device/src/espruino.d.ts but its pin map), the
 // field names of the link's schema strings ("1 statement y 1 1536,…": bodies are objects
 // keyed by them), every string literal that is a bare name (a key read through o[name]),
 // the names in the constant tables (errorCodeName() shows them: Object.keys), and the
@@ -170,8 +186,9 @@ function reservedProps(tables) {
   }
   addAll(Object.getPrototypeOf(Uint8Array));
   addAll(Object.getPrototypeOf(Uint8Array.prototype));
-  for (const m of readFileSync(join(root, 'device', 'src', 'espruino.d.ts'), 'utf8').matchAll(/[A-Za-z_$][\w$]*/g)) names.add(m[0]);
-  JSON.stringify(firmwarePins(pinmap), (k, v) => (names.add(k), v));
+  // every word of the platform's declarations, but not those of the pin map (see inlineConstants)
+  const platform = readFileSync(join(root, 'device', 'src', 'espruino.d.ts'), 'utf8').replace(/declare const __PINMAP__: \{[\s\S]*?\n\};/, '');
+  for (const m of platform.matchAll(/[A-Za-z_$][\w$]*/g)) names.add(m[0]);
   const literal = (text) => {
     if (/^[A-Za-z_$][\w$]*$/.test(text)) names.add(text);
     for (const field of text.split(',')) {
@@ -222,20 +239,30 @@ function constantTables() {
   return tables;
 }
 const tables = constantTables();
-const inlineConstants = {
+// It also makes __PINMAP__ an import of one module holding the pin map as source, not a
+// define: esbuild then renames its keys short like every other property of the firmware.
+const inlineConstants = (pins) => ({
   name: 'inline-constants',
   setup(b) {
     const use = new RegExp('\\b(' + Object.keys(tables).join('|') + ')\\.([A-Z_][A-Z0-9_]*)\\b', 'g');
+    b.onResolve({ filter: /^semper:pinmap$/ }, () => ({ path: 'pinmap', namespace: 'semper' }));
+    // keys unquoted: esbuild renames only those (a quoted key is a string it must keep)
+    const source = (v) => (Array.isArray(v) ? '[' + v.map(source).join(',') + ']' : v && typeof v === 'object' ? '{' + Object.entries(v).map(([k, x]) => k + ':' + source(x)).join(',') + '}' : JSON.stringify(v));
+    b.onLoad({ filter: /^pinmap$/, namespace: 'semper' }, () => ({ loader: 'js', contents: `export const PINMAP = ${source(pins)};` }));
     b.onLoad({ filter: /[\\/](device|protocol)[\\/]src[\\/].*\.ts$/ }, (args) => {
       const text = readFileSync(args.path, 'utf8');
-      const contents = text.replace(use, (all, table, name) => {
+      let contents = text.replace(use, (all, table, name) => {
         if (!(name in tables[table])) throw new Error(`${args.path}: ${table}.${name} is not in the table`);
         return String(tables[table][name]);
       });
-      return { loader: 'ts', contents: /[\\/]device[\\/]/.test(args.path) ? renameLangKeys(contents, langNames) : contents };
+      if (/[\\/]device[\\/]/.test(args.path)) {
+        contents = renameLangKeys(contents, langNames);
+        if (contents.includes('__PINMAP__')) contents = "import { PINMAP as __PINMAP_MODULE__ } from 'semper:pinmap';\n" + contents.replace(/\b__PINMAP__\b/g, '__PINMAP_MODULE__');
+      }
+      return { loader: 'ts', contents };
     });
   },
-};
+});
 /** The firmware bundle's esbuild settings (dist/device/firmware.js and its --measure twin). */
 // cjs, so `require('Storage')` stays a literal call (iife would wrap the externals in a
 // __require helper that needs Proxy, which Espruino lacks). No IIFE around it: on Espruino a
@@ -249,7 +276,7 @@ const firmwareBuild = {
   format: 'cjs',
   mangleProps: /^[A-Za-z_$]/,
   reserveProps: reservedProps(tables),
-  plugins: [inlineConstants],
+  plugins: [inlineConstants(firmwarePins(pinmap))],
   entryPoints: [join(root, 'device', 'src', 'main.ts')],
 };
 const out = join(root, 'dist', 'device');
@@ -318,7 +345,7 @@ await build({ ...espruino, entryPoints: [join(root, 'protocol', 'src', 'bundle.t
   const remap = (o) => (Array.isArray(o) ? o.map(remap) : o && typeof o === 'object' ? Object.fromEntries(Object.entries(o).map(([k, v]) => [k, remap(pin(v))])) : o);
   await build({
     ...firmwareBuild,
-    define: { ...espruino.define, __PINMAP__: JSON.stringify(firmwarePins(remap(pinmap))) },
+    plugins: [inlineConstants(firmwarePins(remap(pinmap)))],
     outfile: join(out, 'firmware-measure.js'),
   });
   withResources(join(out, 'firmware-measure.js'));

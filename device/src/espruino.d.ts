@@ -91,12 +91,21 @@ declare const process: {
   on(event: 'uncaughtException', fn: (e: unknown) => void): void;
 };
 
-/** Replaced at build time with board/pinmap.json (without its comments): the one pin map. */
+/**
+ * Replaced at build time with the fields of board/pinmap.json the firmware reads (exactly
+ * these: tools/build.mjs firmwarePins). Not words of the platform: their names are renamed
+ * short in the bundle like the firmware's own properties.
+ */
 declare const __PINMAP__: {
-  version: number;
-  display: { bus: string; scl: string; sda: string; address: number; bitrate: number };
+  display: { scl: string; sda: string; address: number; bitrate: number };
   keypad: { rows: string[]; cols: string[]; layout: string[][]; debounceMs: number };
-  [part: string]: unknown;
+  card: {
+    uart: { tx: string; rx: string; baud: number; bytesize: number; parity: string; stopbits: number };
+    rst: { pin: string; activeLow: boolean };
+    vcc: { pin: string; activeLow: boolean };
+    clk: { pin: string; requestHz: number; hz: number };
+    detect: { pin: string; mode: string; inserted: number; debounceMs: number };
+  };
 };
 
 /** Replaced at build time: [code, name in font bytes] of every device/lang/*.json, English first. */

@@ -31,17 +31,9 @@ export interface SlotConfig {
   debounceMs: number;
 }
 
-interface PinmapCard {
-  uart: { serial: string; tx: string; rx: string; baud: number; bytesize: number; parity: string; stopbits: number };
-  rst: { pin: string; activeLow: boolean };
-  vcc: { pin: string; activeLow: boolean };
-  clk: { pin: string; requestHz: number; hz: number };
-  detect: { pin: string; mode: string; inserted: number; debounceMs: number };
-}
-
 /** The slot as board/pinmap.json wires it. */
 export function slotFromPinmap(): SlotConfig {
-  const c = __PINMAP__.card as PinmapCard;
+  const c = __PINMAP__.card;
   return {
     baud: c.uart.baud,
     tx: c.uart.tx,
