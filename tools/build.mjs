@@ -7,6 +7,7 @@
 // fuzzer exercise the device-side codec exactly as it ships.
 import * as acorn from 'acorn';
 import { build } from 'esbuild';
+import ts from 'typescript';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -186,8 +187,11 @@ function reservedProps(tables) {
   }
   addAll(Object.getPrototypeOf(Uint8Array));
   addAll(Object.getPrototypeOf(Uint8Array.prototype));
-  // every word of the platform's declarations, but not those of the pin map (see inlineConstants)
-  const platform = readFileSync(join(root, 'device', 'src', 'espruino.d.ts'), 'utf8').replace(/declare const __PINMAP__: \{[\s\S]*?\n\};/, '');
+  // every word of the platform's declarations (not of their comments), but not those of the
+  // pin map (see inlineConstants)
+  const platform = readFileSync(join(root, 'device', 'src', 'espruino.d.ts'), 'utf8')
+    .replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '')
+    .replace(/declare const __PINMAP__: \{[\s\S]*?\n\};/, '');
   for (const m of platform.matchAll(/[A-Za-z_$][\w$]*/g)) names.add(m[0]);
   const literal = (text) => {
     if (/^[A-Za-z_$][\w$]*$/.test(text)) names.add(text);
@@ -200,7 +204,14 @@ function reservedProps(tables) {
     for (const f of readdirSync(dir)) {
       const p = join(dir, f);
       if (statSync(p).isDirectory()) walk(p);
-      else if (p.endsWith('.ts')) for (const m of readFileSync(p, 'utf8').matchAll(/'((?:[^'\\\n]|\\.)*)'|"((?:[^"\\\n]|\\.)*)"|`([^`]*)`/g)) literal(m[1] ?? m[2] ?? m[3]);
+      else if (p.endsWith('.ts')) {
+        // the string literals of the code (parsed: a name in `backticks` in a comment is none)
+        const visit = (node) => {
+          if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node)) literal(node.text);
+          ts.forEachChild(node, visit);
+        };
+        visit(ts.createSourceFile(p, readFileSync(p, 'utf8'), ts.ScriptTarget.ES2020, true));
+      }
     }
   };
   walk(join(root, 'device', 'src'));
