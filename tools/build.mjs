@@ -179,12 +179,18 @@ function reservedProps(tables) {
     if (o === null || (typeof o !== 'object' && typeof o !== 'function')) return;
     for (const n of Object.getOwnPropertyNames(o)) names.add(n);
   };
-  for (const g of Object.getOwnPropertyNames(globalThis)) {
+  // the ECMAScript globals and their properties (Espruino's own API is espruino.d.ts, below):
+  // Node's further globals (fetch's Response.status, String.prototype.link, …) are not the
+  // board's and would keep the firmware's own names of the same spelling long
+  const ecmaScript = ['Object', 'Function', 'Array', 'Number', 'Boolean', 'String', 'Symbol', 'Date', 'Promise', 'RegExp', 'Error', 'EvalError', 'RangeError', 'ReferenceError', 'SyntaxError', 'TypeError', 'URIError', 'JSON', 'Math', 'ArrayBuffer', 'DataView', 'Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array', 'Float32Array', 'Float64Array', 'Map', 'Set', 'WeakMap', 'WeakSet', 'Proxy', 'Reflect', 'BigInt', 'parseFloat', 'parseInt', 'isFinite', 'isNaN', 'encodeURIComponent', 'decodeURIComponent', 'encodeURI', 'decodeURI', 'escape', 'unescape', 'eval', 'globalThis', 'Infinity', 'NaN', 'undefined'];
+  for (const g of ecmaScript) {
     names.add(g);
     const v = globalThis[g];
     addAll(v);
     if (typeof v === 'function') addAll(v.prototype);
   }
+  // protocols the language itself reads from plain objects: iterators, thenables, property descriptors, JSON
+  for (const n of ['next', 'done', 'value', 'then', 'toJSON', 'get', 'set', 'enumerable', 'configurable', 'writable', 'stack']) names.add(n);
   addAll(Object.getPrototypeOf(Uint8Array));
   addAll(Object.getPrototypeOf(Uint8Array.prototype));
   // every word of the platform's declarations (not of their comments), but not those of the
