@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { langKeyNames, renameLangKeys } from './lang-keys.cjs';
+import { langKeyNames, pairCode, renameLangKeys, unpair } from './lang-keys.cjs';
 import { pretokenise } from './pretokenise.cjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -48,18 +48,29 @@ const languageList = languages.map((l) => [l.code, toFontBytes(l.name, `${l.file
 const sourcesUnder = (dir) => readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.ts')).map((f) => readFileSync(join(dir, f), 'utf8'));
 // the keys get names of a letter or two in the bundle and the packs (tools/lang-keys.cjs)
 const langNames = langKeyNames(Object.keys(languages[0].strings), sourcesUnder(join(root, 'device', 'src')));
-/** The language packs, "\nkey=text" lines, each key written as `name(key)`. */
-const languagePacksNamed = (name) =>
-  languages.map((l) => [
+// every text in the font's bytes, then byte-pair coded over all languages (tools/lang-keys.cjs
+// pairCode): the packs hold the coded texts, the firmware the table (__LANG_PAIRS__)
+const langTexts = languages.flatMap((l) =>
+  Object.entries(l.strings).map(([k, v]) => {
+    if (!(k in langNames.keys)) throw new Error(`${l.file}: ${k} is not a key of ${languages[0].file}`);
+    if (v.includes('\n')) throw new Error(`${l.file}: ${k}: a text may not hold a line break (the pack's separator)`);
+    return toFontBytes(v, `${l.file}: ${k}`);
+  }),
+);
+const langPairs = pairCode(langTexts);
+langTexts.forEach((text, i) => {
+  if (unpair(langPairs.coded[i], langPairs.table) !== text) throw new Error(`pair coding does not give back ${JSON.stringify(text)}`);
+});
+/** The language packs, "\nkey=text" lines (texts coded), each key written as `name(key)`. */
+const languagePacksNamed = (name) => {
+  let n = 0;
+  return languages.map((l) => [
     l.code,
-    Object.entries(l.strings)
-      .map(([k, v]) => {
-        if (!(k in langNames.keys)) throw new Error(`${l.file}: ${k} is not a key of ${languages[0].file}`);
-        if (v.includes('\n')) throw new Error(`${l.file}: ${k}: a text may not hold a line break (the pack's separator)`);
-        return '\n' + name(k) + '=' + toFontBytes(v, `${l.file}: ${k}`);
-      })
+    Object.keys(l.strings)
+      .map((k) => '\n' + name(k) + '=' + langPairs.coded[n++])
       .join(''),
   ]);
+};
 const languagePacks = languagePacksNamed((k) => langNames.keys[k]);
 const resourcesVersion = createHash('sha256').update(fontTs).update(JSON.stringify(languagePacks)).digest('hex').slice(0, 6);
 /**
@@ -160,6 +171,7 @@ const espruino = {
     __PINMAP__: JSON.stringify(firmwarePins(pinmap)),
     __LANGUAGE_LIST__: JSON.stringify(languageList),
     __RESOURCES_VERSION__: JSON.stringify(resourcesVersion),
+    __LANG_PAIRS__: JSON.stringify(langPairs.table),
   },
 };
 

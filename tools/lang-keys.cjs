@@ -56,3 +56,63 @@ function renameLangKeys(text, names) {
 
 exports.langKeyNames = langKeyNames;
 exports.renameLangKeys = renameLangKeys;
+
+/**
+ * The bytes a pack may use as pair codes: none of them is ever a text byte (the font draws
+ * neither control characters nor 0x81…0x9F), and neither is '\n', the pack's separator.
+ * Code number i (0…60) is the byte codeByte(i); device/src/ui/lang.ts computes i back.
+ */
+const PAIR_CODES = [];
+for (let c = 1; c < 32; c++) if (c !== 10) PAIR_CODES.push(c);
+for (let c = 0x81; c <= 0x9f; c++) PAIR_CODES.push(c);
+
+/**
+ * Byte-pair coding of the texts of every language pack (texts are byte strings in the font's
+ * bytes): the most frequent pair of bytes becomes a code byte, again and again while a pair
+ * still occurs four times or more, at most 61 codes. Returns the table — two bytes per code,
+ * in code order — and each text coded. A code stands for its two bytes, each of which may be
+ * a code itself: the firmware expands them (lang.ts unpair()).
+ * @param {string[]} texts
+ * @returns {{ table: string, coded: string[] }}
+ */
+function pairCode(texts) {
+  for (const t of texts) for (const c of PAIR_CODES) if (t.includes(String.fromCharCode(c))) throw new Error(`a text holds byte ${c}, which the pair coding needs: ${JSON.stringify(t)}`);
+  let seqs = texts.map((t) => [...t].map((ch) => ch.charCodeAt(0)));
+  let table = '';
+  for (const code of PAIR_CODES) {
+    const count = new Map();
+    for (const s of seqs) for (let i = 0; i + 1 < s.length; i++) count.set(s[i] * 256 + s[i + 1], (count.get(s[i] * 256 + s[i + 1]) || 0) + 1);
+    let best = -1;
+    let most = 3;
+    for (const [pair, n] of count) if (n > most || (n === most && best >= 0 && pair < best)) [best, most] = [pair, n];
+    if (best < 0) break;
+    const a = best >> 8;
+    const b = best & 255;
+    table += String.fromCharCode(a, b);
+    seqs = seqs.map((s) => {
+      const out = [];
+      for (let i = 0; i < s.length; i++) {
+        if (i + 1 < s.length && s[i] === a && s[i + 1] === b) {
+          out.push(code);
+          i++;
+        } else out.push(s[i]);
+      }
+      return out;
+    });
+  }
+  return { table, coded: seqs.map((s) => String.fromCharCode(...s)) };
+}
+
+/** A coded text expanded again (what lang.ts does on the device; for the build's own check). */
+function unpair(text, table) {
+  const one = (c) => {
+    const i = c < 10 ? c - 1 : c < 32 ? c - 2 : c - 0x81 + 30;
+    return c > 0 && (c < 32 || (c >= 0x81 && c <= 0x9f)) && i * 2 < table.length ? one(table.charCodeAt(2 * i)) + one(table.charCodeAt(2 * i + 1)) : String.fromCharCode(c);
+  };
+  let out = '';
+  for (let k = 0; k < text.length; k++) out += one(text.charCodeAt(k));
+  return out;
+}
+
+exports.pairCode = pairCode;
+exports.unpair = unpair;

@@ -110,6 +110,8 @@ declare const __PINMAP__: {
 
 /** Replaced at build time: [code, name in font bytes] of every device/lang/*.json, English first. */
 declare const __LANGUAGE_LIST__: [string, string][];
+/** Replaced at build time: the pair table of the language packs' coded texts (ui/lang.ts). */
+declare const __LANG_PAIRS__: string;
 /** Replaced at build time: a hash of the font and the language packs (names the Storage files). */
 declare const __RESOURCES_VERSION__: string;
 
