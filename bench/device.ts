@@ -43,7 +43,8 @@ const MEASURE_BOOTCDE = join(ROOT, 'dist', 'device', 'firmware-measure.bootcde')
 const METAFILE = join(ROOT, 'dist', 'device', 'firmware.meta.json');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-const statement = encodeCanonical(
+/** A long payment statement (every field the review lays out). */
+export const PAYMENT_STATEMENT = encodeCanonical(
   new Map<number, HostCbor>([
     [1, 1],
     [2, 'Order 4711: 3 items'],
@@ -61,13 +62,17 @@ function row(name: string, value: string, goal: string): void {
   console.log(`  ${name.padEnd(46)} ${value.padStart(14)}   goal ${goal}`);
 }
 
-/** JsVars on a real interpreter, or null without ESPRUINO_BIN. */
-function jsVars(): { idle: number; review: number; peak: number; resources: number; total: number; bin: string } | null {
-  const bin = process.env.ESPRUINO_BIN;
-  if (!bin) return null;
-  // the resource line as text (it runs once, at the first boot), the firmware pretokenised
-  const text = readFileSync(MEASURE, 'latin1');
-  const fw = text.slice(0, text.indexOf('\n') + 1) + readFileSync(MEASURE_BOOTCDE, 'latin1');
+/** The link frames the measurement sends: SYNC, then a CONFIRM of PAYMENT_STATEMENT; as JS literals. */
+export function paymentFrames(): { sync: string; confirm: string } {
+  const frame = (kind: number, payload: Uint8Array): string => JSON.stringify(Buffer.from(encodeFrame({ kind: kind as never, seq: 0, ack: 255, payload }, (d) => crc32(d))).toString('latin1'));
+  return { sync: frame(FrameKind.SYNC, Uint8Array.of(1, 2, 3, 4)), confirm: frame(FrameKind.DATA, encodeHostMessage(MsgType.CONFIRM, 7, { statement: PAYMENT_STATEMENT }, 'request')) };
+}
+
+/**
+ * Writes `fw` (a byte string) into the Storage of the interpreter `bin` as fw.js, then runs
+ * `script` there (which may eval it from flash) and returns what it printed.
+ */
+export function onInterpreter(bin: string, fw: string, script: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'semper-bench-'));
   try {
     const run = (code: string): string => {
@@ -81,18 +86,32 @@ function jsVars(): { idle: number; review: number; peak: number; resources: numb
       const code = off === 0 ? `var S=require("Storage");S.eraseAll();print("W",S.write("fw.js",${part},0,${fw.length}));` : `print("W",require("Storage").write("fw.js",${part},${off}));`;
       if (!/W true/.test(run(code))) throw new Error('writing the bundle to the interpreter\'s Storage failed');
     }
-    const frame = (kind: number, payload: Uint8Array): string => Buffer.from(encodeFrame({ kind: kind as never, seq: 0, ack: 255, payload }, (d) => crc32(d))).toString('latin1');
-    const sync = frame(FrameKind.SYNC, Uint8Array.of(1, 2, 3, 4));
-    const confirm = frame(FrameKind.DATA, encodeHostMessage(MsgType.CONFIRM, 7, { statement }, 'request'));
+    return run(script);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** JsVars on a real interpreter, or null without ESPRUINO_BIN. */
+function jsVars(): { idle: number; review: number; peak: number; resources: number; total: number; bin: string } | null {
+  const bin = process.env.ESPRUINO_BIN;
+  if (!bin) return null;
+  // the resource line as text (it runs once, at the first boot), the firmware pretokenised
+  const text = readFileSync(MEASURE, 'latin1');
+  const fw = text.slice(0, text.indexOf('\n') + 1) + readFileSync(MEASURE_BOOTCDE, 'latin1');
+  const { sync, confirm } = paymentFrames();
+  {
     // the console stays on stdout (the firmware would move it to LoopbackA) so the figures can be
     // read. The firmware's top-level names are globals (it runs as .bootcde does, not in a
     // function): the measuring code declares none of its own, all of it is inside a function.
-    const out = run(
+    const out = onInterpreter(
+      bin,
+      fw,
       'LoopbackA.setConsole=function(){};eval(require("Storage").read("fw.js"));(function(){' +
         'function m(t){var p=process.memory();print("MEM "+t+" "+p.usage+" "+p.total);}' +
         'var R=0,S=require("Storage");S.list(/^semper\\./).forEach(function(n){R+=S.read(n).length+32;});print("MEM resources "+R+" 0");' +
-        `setTimeout(function(){m("idle");USB.emit("data",${JSON.stringify(sync)});` +
-        `setTimeout(function(){var P=0,w=setInterval(function(){var u=process.memory().usage;if(u>P)P=u;},10);USB.emit("data",${JSON.stringify(confirm)});` +
+        `setTimeout(function(){m("idle");USB.emit("data",${sync});` +
+        `setTimeout(function(){var P=0,w=setInterval(function(){var u=process.memory().usage;if(u>P)P=u;},10);USB.emit("data",${confirm});` +
         'setTimeout(function(){clearInterval(w);m("review");print("MEM peak "+P+" 0");quit();},600);},200);},800);})();',
     );
     // the review's STATUS label: the statement was accepted and is on screen, not refused
@@ -105,16 +124,18 @@ function jsVars(): { idle: number; review: number; peak: number; resources: numb
     };
     const [idle, total] = get('idle');
     return { idle, review: get('review')[0], peak: get('peak')[0], resources: get('resources')[0], total, bin };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function emulatorFigures(): Promise<{ frames: number; bytes: number; latencyMs: number[] }> {
-  const ca = testCa('bench');
-  const issuer = testIssuer('bench');
-  const persona = personalise({ holder: 'Erika Mustermann', pin: '1234', puk: '12345678', balance: 500000, ca, issuer });
-  const device = new EmulatedDevice({ firmware: readFileSync(FIRMWARE, 'utf8'), onConsole: () => {} });
+/**
+ * `firmware` booted in the emulator with Erika Mustermann's card (PIN 1234, €5,000 in the
+ * purse), linked to a host, and a purse payment of PAYMENT_STATEMENT made as its user makes it:
+ * read to the end, OK, the PIN, OK. Resolves to the answer and where in the device's USB
+ * traffic the payment began; the device is left on (powerOff() and host.close() are the caller's).
+ */
+export async function purchaseOnEmulator(firmware: string): Promise<{ device: EmulatedDevice; host: DeviceLink; answer: unknown; from: number }> {
+  const persona = personalise({ holder: 'Erika Mustermann', pin: '1234', puk: '12345678', balance: 500000, ca: testCa('bench'), issuer: testIssuer('bench') });
+  const device = new EmulatedDevice({ firmware, onConsole: () => {} });
   device.insertCard(new EmulatedCard(persona.nv));
   const host = new DeviceLink(device.usb);
   device.powerOn();
@@ -125,19 +146,24 @@ async function emulatorFigures(): Promise<{ frames: number; bytes: number; laten
     device.keypad.release(k);
     await sleep(30);
   };
+  // a hang guard only (a loaded machine is slow): what does not come on screen is an error
   const until = async (re: RegExp): Promise<void> => {
-    for (let i = 0; i < 2000 && !re.test(device.screenText()); i++) await sleep(2);
+    for (const t0 = Date.now(); !re.test(device.screenText()); await sleep(2)) if (Date.now() - t0 > 20000) throw new Error(`the emulated device never showed ${re}: ${device.screenText()}`);
   };
   await until(/Erika/);
-  const before = device.usbTraffic.length;
-  const p = host.request(MsgType.PURSE_DEBIT, { statement });
+  const from = device.usbTraffic.length;
+  const p = host.request(MsgType.PURSE_DEBIT, { statement: PAYMENT_STATEMENT });
   await until(/PAYMENT/);
   for (let i = 0; i < 20 && !/-- end --/.test(device.screenText()); i++) await press('DOWN');
   await press('OK');
   await until(/Enter your PIN/);
   for (const d of '1234') await press(d);
   await press('OK');
-  await p;
+  return { device, host, answer: await p, from };
+}
+
+async function emulatorFigures(): Promise<{ frames: number; bytes: number; latencyMs: number[] }> {
+  const { device, host, from: before } = await purchaseOnEmulator(readFileSync(FIRMWARE, 'utf8'));
   const traffic = device.usbTraffic.slice(before);
   let frames = 0;
   const reader = new FrameReader((d) => crc32(d), () => frames++);
@@ -202,10 +228,13 @@ async function main(): Promise<void> {
   row('key press to screen, worst', `${sorted[sorted.length - 1].toFixed(1)} ms`, '≤ 100 ms');
 }
 
-void main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(`bench:device: ${(e as Error).message}`);
-    process.exit(1);
-  },
-);
+// run as the bench; imported (test/espruino), only its helpers
+if (require.main === module) {
+  void main().then(
+    () => process.exit(0),
+    (e) => {
+      console.error(`bench:device: ${(e as Error).message}`);
+      process.exit(1);
+    },
+  );
+}

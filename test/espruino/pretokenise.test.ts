@@ -6,21 +6,11 @@
 // naming a locally built interpreter, the real Espruino booting the text and the pretokenised
 // firmware from Storage and answering a statement byte for byte alike.
 
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { detokenise, lex, LEX, pretokenise, sameTokens } from '../../tools/pretokenise.cjs';
-import { EmulatedDevice } from '../../board/emulator/device';
-import { EmulatedCard } from '../../board/card/card';
-import { personalise, testCa, testIssuer } from '../../board/card/personalise';
-import { DeviceLink } from '../../host/src/link/device-link';
-import { encodeHostMessage } from '../../host/src/link/codec';
-import { encodeFrame, FrameKind } from '../../protocol/src/frame';
-import { MsgType } from '../../protocol/src/messages';
-import { encodeCanonical, HostCbor } from '../../shared/src/cbor';
+import { onInterpreter, paymentFrames, purchaseOnEmulator } from '../../bench/device';
 
 const ROOT = join(__dirname, '..', '..');
 const DIST = join(ROOT, 'dist', 'device');
@@ -115,88 +105,33 @@ describe('round trips', () => {
   it('the firmware printed back from its .bootcde takes a purse payment in the emulator', async () => {
     const text = readFileSync(join(DIST, 'firmware.js'), 'latin1');
     const firmware = text.slice(0, text.indexOf('\n') + 1) + detokenise(readFileSync(join(DIST, 'firmware.bootcde'), 'latin1'));
-    const persona = personalise({ holder: 'Erika Mustermann', pin: '1234', puk: '12345678', balance: 500000, ca: testCa('tok'), issuer: testIssuer('tok') });
-    const device = new EmulatedDevice({ firmware, onConsole: () => {} });
-    device.insertCard(new EmulatedCard(persona.nv));
-    const host = new DeviceLink(device.usb);
-    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-    const until = async (re: RegExp): Promise<void> => {
-      for (let i = 0; i < 2500 && !re.test(device.screenText()); i++) await sleep(2);
-      expect(device.screenText()).toMatch(re);
-    };
-    const press = async (k: string): Promise<void> => {
-      device.keypad.press(k);
-      await sleep(30);
-      device.keypad.release(k);
-      await sleep(30);
-    };
-    try {
-      device.powerOn();
-      await host.connect({ timeoutMs: 5000 });
-      await until(/Erika/);
-      const paid = host.request(MsgType.PURSE_DEBIT, { statement: STATEMENT });
-      await until(/PAYMENT/);
-      for (let i = 0; i < 20 && !/-- end --/.test(device.screenText()); i++) await press('DOWN');
-      await press('OK');
-      await until(/Enter your PIN/);
-      for (const d of '1234') await press(d);
-      await press('OK');
-      // the card's debit token: the payment went through the firmware's whole purse flow
-      const answer = (await paid) as { token?: Uint8Array };
-      expect(answer.token?.length).toBeGreaterThan(64);
-    } finally {
-      host.close();
-      device.powerOff();
-    }
+    const { device, host, answer } = await purchaseOnEmulator(firmware);
+    host.close();
+    device.powerOff();
+    // the card's debit token: the payment went through the firmware's whole purse flow
+    expect((answer as { token?: Uint8Array }).token?.length).toBeGreaterThan(64);
   });
 });
-
-const STATEMENT = encodeCanonical(
-  new Map<number, HostCbor>([
-    [1, 1],
-    [2, 'Order 4711: 3 items'],
-    [3, [123456, 'EUR']],
-    [4, 'Buchhandlung Müller & Söhne'],
-    [6, 'INV-2026-4711'],
-    [7, 'Three CD-ROMs of the SEMPER trials, shipped by parcel within five working days.'],
-    [8, 1764547200],
-    [9, 1767225600],
-    [10, 'https://shop.example'],
-  ]),
-);
 
 const BIN = process.env.ESPRUINO_BIN;
 (BIN ? describe : describe.skip)('on the real interpreter (ESPRUINO_BIN)', () => {
   /**
    * Boots `fw` from the interpreter's Storage (the firmware with virtual pins, console left on
-   * stdout), sends SYNC, a CONFIRM with the statement, then CANCEL, and returns all it printed
-   * but the memory figure.
+   * stdout; bench/device.ts's helpers), sends SYNC and a CONFIRM with a long statement, and
+   * returns all it printed but the memory figure.
    */
   function boot(fw: string): { out: string; jsVars: number } {
-    const dir = mkdtempSync(join(tmpdir(), 'semper-tok-'));
-    try {
-      const run = (js: string): string => {
-        writeFileSync(join(dir, 'run.js'), js, 'latin1');
-        return execFileSync(BIN as string, ['run.js'], { cwd: dir, input: '', encoding: 'latin1', timeout: 60000 });
-      };
-      for (let off = 0; off < fw.length; off += 6000) {
-        const part = JSON.stringify(fw.slice(off, off + 6000));
-        expect(run(off === 0 ? `var S=require("Storage");S.eraseAll();print("W",S.write("fw.js",${part},0,${fw.length}));` : `print("W",require("Storage").write("fw.js",${part},${off}));`)).toContain('W true');
-      }
-      const frame = (kind: number, payload: Uint8Array): string => Buffer.from(encodeFrame({ kind: kind as never, seq: 0, ack: 255, payload }, (d) => crc32(d))).toString('latin1');
-      const sync = JSON.stringify(frame(FrameKind.SYNC, Uint8Array.of(1, 2, 3, 4)));
-      const confirm = JSON.stringify(frame(FrameKind.DATA, encodeHostMessage(MsgType.CONFIRM, 7, { statement: STATEMENT }, 'request')));
-      const out = run(
-        'LoopbackA.setConsole=function(){};eval(require("Storage").read("fw.js"));(function(){' +
-          `setTimeout(function(){USB.emit("data",${sync});setTimeout(function(){USB.emit("data",${confirm});` +
-          'setTimeout(function(){print("MEM "+process.memory().usage);quit();},600);},200);},800);})();',
-      );
-      const m = /MEM (\d+)/.exec(out);
-      expect(m).not.toBeNull();
-      return { out: out.replace(/MEM \d+/, ''), jsVars: Number(m![1]) };
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const { sync, confirm } = paymentFrames();
+    const out = onInterpreter(
+      BIN as string,
+      fw,
+      'LoopbackA.setConsole=function(){};eval(require("Storage").read("fw.js"));(function(){' +
+        `setTimeout(function(){USB.emit("data",${sync});setTimeout(function(){USB.emit("data",${confirm});` +
+        'setTimeout(function(){print("MEM "+process.memory().usage);quit();},600);},200);},800);})();',
+    );
+    const m = /MEM (\d+)/.exec(out);
+    expect(m).not.toBeNull();
+    return { out: out.replace(/MEM \d+/, ''), jsVars: Number(m![1]) };
   }
 
   it('boots the pretokenised firmware and answers a statement exactly as the text does, in fewer JsVars', () => {
