@@ -29,6 +29,7 @@ import { crc32 } from 'node:zlib';
 import { EmulatedDevice } from '../board/emulator/device';
 import { EmulatedCard } from '../board/card/card';
 import { personalise, testCa, testIssuer } from '../board/card/personalise';
+import { personAt } from '../board/emulator/person';
 import { DeviceLink } from '../host/src/link/device-link';
 import { encodeHostMessage } from '../host/src/link/codec';
 import { encodeFrame, FrameKind, FrameReader } from '../protocol/src/frame';
@@ -140,25 +141,13 @@ export async function purchaseOnEmulator(firmware: string): Promise<{ device: Em
   const host = new DeviceLink(device.usb);
   device.powerOn();
   await host.connect({ timeoutMs: 5000 });
-  const press = async (k: string): Promise<void> => {
-    device.keypad.press(k);
-    await sleep(30);
-    device.keypad.release(k);
-    await sleep(30);
-  };
-  // a hang guard only (a loaded machine is slow): what does not come on screen is an error
-  const until = async (re: RegExp): Promise<void> => {
-    for (const t0 = Date.now(); !re.test(device.screenText()); await sleep(2)) if (Date.now() - t0 > 20000) throw new Error(`the emulated device never showed ${re}: ${device.screenText()}`);
-  };
-  await until(/Erika/);
+  // keys held until the firmware's scan has read them (board/emulator/person.ts)
+  const person = personAt(() => device);
+  await person.waitFor(/Erika/);
   const from = device.usbTraffic.length;
   const p = host.request(MsgType.PURSE_DEBIT, { statement: PAYMENT_STATEMENT });
-  await until(/PAYMENT/);
-  for (let i = 0; i < 20 && !/-- end --/.test(device.screenText()); i++) await press('DOWN');
-  await press('OK');
-  await until(/Enter your PIN/);
-  for (const d of '1234') await press(d);
-  await press('OK');
+  await person.waitFor(/PAYMENT/);
+  await person.approve('1234');
   return { device, host, answer: await p, from };
 }
 
