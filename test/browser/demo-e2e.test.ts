@@ -232,6 +232,30 @@ test('the buyer says no on the device: the shop still waits for the payment, not
   await page.close();
 });
 
+test('a paid database query and a CD in one order: the answer and the receipt at once, the CD by post', async () => {
+  const page = await newShopPage();
+  await page.goto(world.shop.url);
+  // the CD into the cart first, then the query through the same order form
+  await page.getByLabel('Search the catalogue').fill('beethoven symph*');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.locator('.hit').first().getByRole('button', { name: /^Add .* to cart$/ }).click();
+  await page.getByRole('heading', { name: 'Your cart' }).waitFor();
+  const { orderId } = await order(page, '"fact sheet query"', { email: 'erika@example.org', address: true });
+  const before = await purse();
+  const statement = await payOnDevice();
+  expect(statement).toMatch(/documents online,\s?goods by post/);
+  await page.getByText('Paid — thank you for your order.').waitFor({ timeout: 60_000 });
+  const sale = await world.seller.sale(orderId);
+  expect(sale?.deal).toMatchObject({ state: 'completed', modules: { workflow: 'mail-order-mixed/1' } });
+  expect(await page.locator('.receipt-box blockquote').textContent()).toMatch(/^demo-shop\.example received \d+\.\d\d EUR for .+, .+ \(offer [0-9a-f]{32}, order [0-9a-f]{16}\)$/);
+  // the buyer's archive: the exchange delivered the document (an information item) with the receipt
+  const deal = sale?.deal?.id as string;
+  expect((await world.buyerArchive.list({ deal })).map((r) => r.kind)).toEqual(expect.arrayContaining(['offer', 'order', 'payment-token', 'receipt']));
+  expect(before - (await purse())).toBeGreaterThan(0);
+  expect(problems).toEqual([]);
+  await page.close();
+});
+
 test('the merchant vanishes after the payment reached the bank: the third party stands in with a signed affidavit, and no value is lost', async () => {
   const page = await newShopPage();
   const before = await purse();

@@ -96,6 +96,8 @@ export class Seller {
   private readonly dealOfOffer = new Map<string, string>();
   /** The offer an exchange pays for, for onPaid. */
   private readonly offerOf = new Map<string, Offer>();
+  /** Escrowed deliveries by exchange id: given (recorded) when the payment is deposited. */
+  private readonly escrowed = new Map<string, () => Promise<void>>();
   /** Registrations under way: the holder and card key the agreement names, by exchange id. */
   private readonly pending = new Map<string, { holder: string; cardKey: Uint8Array }>();
   private readonly now: () => number;
@@ -197,15 +199,20 @@ export class Seller {
       description: offering.description,
       make: async (ctx) => {
         const item = await offering.make(ctx);
-        // escrowed deliveries are made at the proposal, before the payment: only a real delivery completes the deal
-        if (ctx.agreementHash.some((x) => x !== 0)) {
-          const receipt = receiptIn(item);
-          if (receipt) await this.o.archive.append({ kind: 'receipt', deal, counterparty: p.peer.name, label: `${registering ? 'credential' : 'receipt'} given for offer ${hex(offer.id)}`, amount: offer.total, currency: offer.currency, evidence: receipt.document });
-          await this.deals.update(deal, { state: 'completed', note: 'delivered' });
-        }
+        const delivered = (): Promise<void> => this.delivered(deal, p.peer.name, offer, registering ? 'credential' : 'receipt', item);
+        // an escrowed delivery is made at the proposal, before the payment: it is given once the deposit is made (deposit())
+        if (ctx.agreementHash.some((x) => x !== 0)) await delivered();
+        else this.escrowed.set(p.exchangeId, delivered);
         return item;
       },
     };
+  }
+
+  /** What the seller gave: its receipt (or credential) archived under the deal, which is completed. */
+  private async delivered(deal: string, peer: string, offer: Offer, what: 'receipt' | 'credential', item: Element): Promise<void> {
+    const receipt = receiptIn(item);
+    if (receipt) await this.o.archive.append({ kind: 'receipt', deal, counterparty: peer, label: `${what} given for offer ${hex(offer.id)}`, amount: offer.total, currency: offer.currency, evidence: receipt.document });
+    await this.deals.update(deal, { state: 'completed', note: 'delivered' });
   }
 
   /**
@@ -239,6 +246,10 @@ export class Seller {
     const deal = this.dealOf.get(exchangeId) ?? exchangeId;
     await this.o.archive.append({ kind: 'deposit', deal, counterparty: 'bank', label: `deposit ${settled.instrument}`, amount: settled.amount, currency: settled.currency, note: `ledger entry ${settled.entry}` });
     if (this.dealOf.has(exchangeId)) await this.deals.update(deal, { state: 'paid', modules: { payment: settled.instrument } });
+    // an escrowed delivery goes out right after this hook (and the third party holds it already): record it now
+    const escrowed = this.escrowed.get(exchangeId);
+    this.escrowed.delete(exchangeId);
+    if (escrowed) await escrowed();
     const offer = this.offerOf.get(exchangeId);
     if (offer) {
       try {

@@ -83,6 +83,9 @@ export function shopCheckout(o: ShopCheckoutOptions): { checkout: CheckoutHandle
   const checkout: CheckoutHandler = async (cart) => {
     const workflow = workflowFor(cart);
     const lines: OfferLine[] = cart.lines.map((l) => ({ sku: l.sku, title: l.title, quantity: l.quantity, unitPrice: l.unitPrice }));
+    // the offer promises what every line can keep: the latest delivery, the shortest refund period
+    // (none at all if one line has none: then the offer names no refund date)
+    const refundDays = Math.min(...cart.lines.map((l) => l.refundUntilDays));
     let made;
     try {
       made = await o.seller.makeOffer(lines, {
@@ -90,7 +93,7 @@ export function shopCheckout(o: ShopCheckoutOptions): { checkout: CheckoutHandle
         currency: cart.currency,
         validSeconds: o.validSeconds ?? 900,
         deliverByDays: Math.max(...cart.lines.map((l) => l.deliverByDays)),
-        refundDays: Math.min(...cart.lines.map((l) => l.refundUntilDays)),
+        ...(refundDays > 0 ? { refundDays } : {}),
       });
     } catch (e) {
       if (e instanceof CommerceError) throw new CheckoutError('REFUSED', `The shop cannot offer this cart: ${e.message}. Nothing was charged.`);

@@ -149,6 +149,7 @@ test('a mixed order: the document and the receipt at once against the payment; t
   // only the document travels on-line; the receipt names both lines and the whole amount
   expect(p.goods.map((g) => (g as InformationItem).data)).toEqual([report]);
   expect(p.receipt?.kind).toBe('statement');
+  expect((await w.seller.sale(bundle.id))?.deal?.state).toBe('completed');
   expect(await balance()).toBe(purse0 - 7_00);
   expect(await shopBalance()).toBe(shop0 + 7_00);
   expect(w.port.calls).toBe(0);
@@ -164,6 +165,10 @@ test('information purchase: the document (as committed to in the offer) and the 
   expect(sha256((p.goods[0] as InformationItem).data)).toEqual(p.offer.offer.lines[0].content!.hash);
   expect(p.receipt?.kind).toBe('statement');
   expect(w.port.calls).toBe(0);
+  // the seller's books: the escrowed delivery was given once the deposit was made — completed, with the same receipt
+  const sale = await w.seller.sale(bundle.id);
+  expect(sale?.deal?.state).toBe('completed');
+  expect(Buffer.from(sale?.receipt ?? []).equals(Buffer.from((p.receipt as StatementItem).document))).toBe(true);
 });
 
 test('the merchant vanishes after it was paid: the buyer gets the third party\u2019s affidavit, and the money is with the merchant', async () => {
