@@ -14,7 +14,7 @@ import { RunningEmulator, startEmulator } from '../../board/emulator/run';
 import { decodeCertificate } from '../../shared/src/certificate';
 import { CertificationAuthority } from '../../host/src/ca/authority';
 import { serveCa } from '../../host/src/ca/http';
-import { HELP, run } from '../../host/src/cli/cert';
+import { HELP, run, trustFromArchive } from '../../host/src/cli/cert';
 import { SqliteArchive } from '../../host/src/services/archive';
 import { Listening } from '../../host/src/services/http-server';
 import { firmwareText } from '../helpers/device-rig';
@@ -62,9 +62,13 @@ test('register: the holder signs on the device, the CA certifies that card\u2019
   expect(r.out()).toMatch(/registered: certificate 2 for Erika Mustermann \(role buyer-card\)/);
   const archive = SqliteArchive.open(db);
   const kept = await archive.list({ kind: 'certificate' });
+  // the root it was checked under is kept too: the agent trusts it from the archive
+  const trust = await trustFromArchive(archive);
   archive.close();
-  expect(kept.map((k) => k.label)).toEqual(['card certificate 2 Erika Mustermann']);
-  expect(Buffer.from(decodeCertificate(kept[0].evidence as Uint8Array).publicKey)).toEqual(Buffer.from(persona.publicKey));
+  expect(kept.map((k) => k.label)).toEqual(['ca root 1 SEMPER Test CA', 'card certificate 2 Erika Mustermann']);
+  expect(kept[0].note).toMatch(/^trusted on first use from http/);
+  expect(Buffer.from(decodeCertificate(kept[1].evidence as Uint8Array).publicKey)).toEqual(Buffer.from(persona.publicKey));
+  expect(trust?.validate(kept[1].evidence as Uint8Array, Math.floor(Date.now() / 1000), { roles: ['buyer-card'] })[0].name).toBe('Erika Mustermann');
   const shown = cli(['show', '--db', db]);
   expect(await shown.done).toBe(0);
   expect(shown.out()).toMatch(/^certificate 2 {2}Erika Mustermann {2}role buyer-card {2}valid \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d {2}from SEMPER Test CA\n$/);

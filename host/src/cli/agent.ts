@@ -12,6 +12,7 @@ import { SqliteArchive } from '../services/archive';
 import { writeFileAtomic } from '../services/atomic-file';
 import { defaultDbPath } from './archive';
 import { CommandIo, portOption, startCommand, untilStopped } from './service';
+import { trustFromArchive } from './cert';
 
 export const HELP = `semper agent — the buyer's agent: the local API merchant pages talk to
 
@@ -115,10 +116,13 @@ export async function run(argv: string[], io: AgentCliIo = {}): Promise<number> 
   }
   const deviceStatus = await trackDeviceStatus(dev);
 
+  // merchants on the statement page are checked against the CA roots registration kept (semper cert register)
+  const trust = await trustFromArchive(archive).catch(() => undefined);
   const agent = new AgentServer({
     archive,
     device: dev.client,
     deviceStatus,
+    ...(trust ? { trust } : {}),
     port,
     pairingTimeoutSeconds: pairingTimeout,
     version: version(),

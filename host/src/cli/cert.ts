@@ -6,7 +6,7 @@
 // certificate, and this command checks it — under the CA's root, for exactly the key that signed
 // — before it keeps it in the archive. `semper cert show` lists the certificates kept.
 
-import { decodeCertificate } from '../../../shared/src/certificate';
+import { decodeCertificate, TrustStore } from '../../../shared/src/certificate';
 import { registrationStatement, REGISTRATION_CODE } from '../ca/authority';
 import { CaClient } from '../ca/client';
 import { EMULATOR_TCP, openDevice, OpenDevice } from '../device';
@@ -55,8 +55,18 @@ export type CertCliIo = CommandIo;
 /** A certificate's date (seconds) as YYYY-MM-DD; "open" where it sets none. */
 const day = (s: number | undefined): string => (s === undefined ? 'open' : new Date(s * 1000).toISOString().slice(0, 10));
 
-/** The archive label of a card certificate the holder keeps. */
+/** The archive labels of a card certificate the holder keeps, and of the CA root it was checked under. */
 export const CARD_CERTIFICATE_LABEL = /^card certificate (\d+) (.+)$/;
+export const CA_ROOT_LABEL = /^ca root (\d+) (.+)$/;
+
+/** The CA roots the holder's archive keeps (registration put them there): a trust store, or undefined when there are none. */
+export async function trustFromArchive(archive: SqliteArchive): Promise<TrustStore | undefined> {
+  const roots = (await archive.list({ kind: 'certificate' })).filter((r) => CA_ROOT_LABEL.test(r.label ?? '') && r.evidence);
+  if (!roots.length) return undefined;
+  const trust = new TrustStore();
+  for (const r of roots) trust.addRoot(r.evidence as Uint8Array);
+  return trust;
+}
 
 export async function run(argv: string[], io: CertCliIo = {}): Promise<number> {
   const { out, err, env, parsed } = startCommand('semper cert', argv, OPTIONS, io);
@@ -135,6 +145,11 @@ export async function run(argv: string[], io: CertCliIo = {}): Promise<number> {
       const c = (e as { code?: string }).code;
       err(`semper cert register: the CA refused: ${c ? `${c}: ` : ''}${(e as Error).message}\n`);
       return c === 'UNREACHABLE' ? 3 : 1;
+    }
+    // the root it was checked under, once: the agent's statement page (and later checks) trust it from the archive
+    const roots = await archive.list({ kind: 'certificate' });
+    if (!roots.some((r) => CA_ROOT_LABEL.test(r.label ?? '') && r.evidence && Buffer.from(r.evidence).equals(Buffer.from(caRoot.bytes)))) {
+      await archive.append({ kind: 'certificate', counterparty: caRoot.name, label: `ca root ${caRoot.serial} ${caRoot.name}`.slice(0, 200), evidence: caRoot.bytes, note: `${root ? 'pinned' : 'trusted on first use'} from ${caUrl}` });
     }
     await archive.append({ kind: 'certificate', counterparty: caRoot.name, label: `card certificate ${cert.serial} ${cert.name}`.slice(0, 200), evidence: cert.bytes, note: `issued by ${caUrl}` });
     out(`registered: certificate ${cert.serial} for ${cert.name} (role ${cert.role}), valid until ${day(cert.notAfter)}; kept in ${dbPath}\n`);
