@@ -84,7 +84,7 @@ export interface DemoWorld {
   bankClient: BankClient;
   seller: Seller;
   /** The seller agent's HTTP face (offers, the exchange): closing it is a merchant that vanishes. */
-  sellerHttp: Listening;
+  sellerHttp: Listening & { offerUrl(offerId: string): string };
   /** The merchant's certificate and public key, and the trust store with the demo CA's root. */
   merchant: { certificate: Uint8Array; publicKey: Uint8Array };
   trust: TrustStore;
@@ -92,8 +92,15 @@ export interface DemoWorld {
   buyerArchive: SqliteArchive;
   sellerArchive: SqliteArchive;
   ttpArchive: SqliteArchive;
+  /** The CA (registration codes for `semper cert register`) and the evaluator that certified the workflows. */
+  ca: CertificationAuthority;
+  evaluator: { name: string; publicKey: Uint8Array };
+  /** The demo card's id (16 hex digits), as printed on a real card. */
+  cardId: string;
   /** Third-party calls so far (an honest purchase makes none). */
   ttpCalls(): number;
+  /** Stops the world's buyer agent and frees the device's link (for another agent, e.g. `semper agent start`). */
+  releaseDevice(): Promise<void>;
   /** Stops every server and closes every database, in reverse order of starting. */
   stop(): Promise<void>;
 }
@@ -260,7 +267,16 @@ export async function startDemoWorld(o: DemoWorldOptions = {}): Promise<DemoWorl
       buyerArchive,
       sellerArchive,
       ttpArchive,
+      ca,
+      cardId: Buffer.from(persona.cardId).toString('hex'),
+      evaluator: { name: evaluator.name, publicKey: evaluator.publicKey },
       ttpCalls: () => ttpCalls,
+      releaseDevice: async () => {
+        await agent.stop();
+        device.close();
+        // the emulator takes one host at a time: the next may connect once it saw this one go
+        for (const t0 = Date.now(); emulator.server.hostConnected && Date.now() - t0 < 5000; ) await new Promise((r) => setTimeout(r, 20));
+      },
       stop: stopAll,
     };
   } catch (e) {

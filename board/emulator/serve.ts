@@ -82,6 +82,11 @@ export class EmulatorServer {
     });
   }
 
+  /** Whether a host holds the link over TCP now (one at a time). */
+  get hostConnected(): boolean {
+    return this.client !== null;
+  }
+
   private accept(sock: net.Socket): void {
     sock.setNoDelay(true);
     if (this.client) {

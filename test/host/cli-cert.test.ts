@@ -60,6 +60,7 @@ test('register: the holder signs on the device, the CA certifies that card\u2019
   expect(await r.done).toBe(0);
   expect(r.out()).toMatch(/trusting the root the CA serves \(SEMPER Test CA, serial 1\)/);
   expect(r.out()).toMatch(/registered: certificate 2 for Erika Mustermann \(role buyer-card\)/);
+  expect(r.out()).toContain('the certificate names no card (no --card)');
   const archive = SqliteArchive.open(db);
   const kept = await archive.list({ kind: 'certificate' });
   // the root it was checked under is kept too: the agent trusts it from the archive

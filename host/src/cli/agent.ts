@@ -13,10 +13,13 @@ import { writeFileAtomic } from '../services/atomic-file';
 import { defaultDbPath } from './archive';
 import { CommandIo, portOption, startCommand, untilStopped } from './service';
 import { trustFromArchive } from './cert';
+import { commerceSetup, CommerceSetup, parseEvaluator } from './agent-commerce';
+import { Evaluator } from '../commerce/workflow';
 
 export const HELP = `semper agent — the buyer's agent: the local API merchant pages talk to
 
 usage: semper agent start [--port N] [--device SPEC] [--db FILE] [--pairing-timeout S]
+                          [--ttp URL --evaluator NAME=KEY … [--ttp-cert FILE]]
 
 options:
   --port N              127.0.0.1 port (default ${DEFAULT_PORT}; 0 = any free port). The agent never
@@ -26,6 +29,15 @@ options:
   --db FILE             the archive: allow-list, spending limits, audit, evidence
                         (default $SEMPER_HOME/archive.db; SEMPER_HOME defaults to ~/.semper)
   --pairing-timeout S   seconds the device waits for OK when a site asks to pair (10-600, default 120)
+  --ttp URL             buy for real: the third party your exchanges may call on when something
+                        goes wrong. Then the agent verifies each offer (and the device does), runs
+                        the merchant's certified workflow, and pays with the card against the
+                        merchant's signed receipt. Needs your card registered first (semper cert
+                        register keeps its certificate and your CA's root in the archive).
+                        Without --ttp a purchase is only confirmed on the device: nothing is paid.
+  --evaluator NAME=KEY  an evaluator whose certified workflows you accept (P-256 public key,
+                        hex or base64url); repeat for several
+  --ttp-cert FILE       the third party's certificate from your CA: its key must match
   --help                this text
 
 Web pages reach it with @semper/client (web/semper-client). A site is paired only when you
@@ -46,6 +58,9 @@ const OPTIONS = {
   device: { type: 'string' },
   db: { type: 'string' },
   'pairing-timeout': { type: 'string' },
+  ttp: { type: 'string' },
+  'ttp-cert': { type: 'string' },
+  evaluator: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -96,6 +111,19 @@ export async function run(argv: string[], io: AgentCliIo = {}): Promise<number> 
     err('semper agent: --pairing-timeout must be a whole number of seconds from 10 to 600\n');
     return 2;
   }
+  const evaluators: Evaluator[] = [];
+  for (const e of v.evaluator ?? []) {
+    const parsedEvaluator = parseEvaluator(e);
+    if (typeof parsedEvaluator === 'string') {
+      err(`semper agent: ${parsedEvaluator}\n`);
+      return 2;
+    }
+    evaluators.push(parsedEvaluator);
+  }
+  if ((evaluators.length || v['ttp-cert']) && !v.ttp) {
+    err('semper agent: --evaluator and --ttp-cert go with --ttp URL (buying for real)\n');
+    return 2;
+  }
   let archive: SqliteArchive;
   let dbPath: string;
   try {
@@ -115,14 +143,32 @@ export async function run(argv: string[], io: AgentCliIo = {}): Promise<number> 
     return 3;
   }
   const deviceStatus = await trackDeviceStatus(dev);
+  const home = env.SEMPER_HOME || join(homedir(), '.semper');
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  let commerce: CommerceSetup | undefined;
+  if (v.ttp) {
+    const set = await commerceSetup({ archive, device: dev.client, home, ttpUrl: v.ttp, evaluators, ...(v['ttp-cert'] ? { ttpCertificate: v['ttp-cert'] } : {}) });
+    if (typeof set === 'string') {
+      dev.close();
+      archive.close();
+      err(`semper agent: cannot buy for real: ${set}\n`);
+      return 3;
+    }
+    commerce = set;
+    // exchanges a crash left open are finished first (through the third party where needed)
+    const resumed = await commerce.buyer.resume().catch((e: unknown) => (err(`semper agent: open exchanges not resumed: ${(e as Error).message}\n`), []));
+    for (const n of commerce.notes) out(`${n}\n`);
+    if (resumed.length) out(`finished ${resumed.length} purchase(s) left open at the last stop\n`);
+  }
 
   // merchants on the statement page are checked against the CA roots registration kept (semper cert register)
-  const trust = await trustFromArchive(archive).catch(() => undefined);
+  const trust = commerce?.trust ?? (await trustFromArchive(archive).catch(() => undefined));
   const agent = new AgentServer({
     archive,
     device: dev.client,
     deviceStatus,
     ...(trust ? { trust } : {}),
+    ...(commerce ? { handler: commerce.handler } : {}),
     port,
     pairingTimeoutSeconds: pairingTimeout,
     version: version(),
@@ -136,11 +182,9 @@ export async function run(argv: string[], io: AgentCliIo = {}): Promise<number> 
     err(`semper agent: cannot listen on 127.0.0.1:${port}: ${(e as Error).message}\n`);
     return 3;
   }
-  const home = env.SEMPER_HOME || join(homedir(), '.semper');
-  mkdirSync(home, { recursive: true, mode: 0o700 });
   const tokenFile = join(home, 'agent.json');
   await writeFileAtomic(tokenFile, Buffer.from(JSON.stringify({ url: agent.url, token: agent.secrets.localToken, pid: process.pid }) + '\n'), { mode: 0o600 });
-  out(`semper agent listening on ${agent.url} (archive ${dbPath})\nyour purchases like a bank statement: ${agent.url}/statement\nlocal token for programs without a browser: ${tokenFile}\npair a site from its page; you confirm on the device. Ctrl-C stops.\n`);
+  out(`semper agent listening on ${agent.url} (archive ${dbPath})\nyour purchases like a bank statement: ${agent.url}/statement\nlocal token for programs without a browser: ${tokenFile}\npair a site from its page; you confirm on the device. ${commerce ? 'Purchases are paid with your card.' : 'Purchases are only confirmed (no --ttp): nothing is paid.'} Ctrl-C stops.\n`);
   io.onListening?.(agent, tokenFile);
   await untilStopped(io.signal);
   await agent.stop();

@@ -19,7 +19,7 @@ import { CommandIo, startCommand } from './service';
 export const HELP = `semper cert — your card's certificate
 
 usage:
-  semper cert register --ca URL --code CODE [--root FILE] [--device SPEC] [--db FILE] [--timeout S]
+  semper cert register --ca URL --code CODE [--card HEX] [--root FILE] [--device SPEC] [--db FILE] [--timeout S]
   semper cert show [--db FILE]
 
 register: the device shows "Register this card with the code …"; read it, press OK, type your
@@ -29,6 +29,9 @@ checked and kept in your archive, where the buyer's agent finds it.
 options:
   --ca URL        the CA's address (default $SEMPER_CA_URL, else http://127.0.0.1:8481)
   --code CODE     the registration code the RA gave you (XXXX-XXXX-XXXX-XXXX)
+  --card HEX      the card's id (16 hex digits, printed on the card; npm run card -- show FILE
+                  for an emulated one): the certificate then names the card, as the bank
+                  requires for purse payments (without it the card can sign, not pay)
   --root FILE     the CA's root certificate as you got it out of band; the CA must answer with
                   exactly this root (default: the root it serves is trusted on first use — say so)
   --device SPEC   serial:/dev/ttyACM0, ${EMULATOR_TCP} (the emulator), spawn:<command>, or auto
@@ -43,6 +46,7 @@ Exit status: 0 done, 1 the CA or the device refused (the reason is printed), 2 b
 const OPTIONS = {
   ca: { type: 'string' },
   code: { type: 'string' },
+  card: { type: 'string' },
   root: { type: 'string' },
   device: { type: 'string' },
   db: { type: 'string' },
@@ -88,6 +92,11 @@ export async function run(argv: string[], io: CertCliIo = {}): Promise<number> {
     err('semper cert register: --code needs the RA\u2019s code, four groups of four: XXXX-XXXX-XXXX-XXXX\n');
     return 2;
   }
+  if (v.card !== undefined && !/^[0-9a-fA-F]{16}$/.test(v.card)) {
+    err('semper cert register: --card needs the card id as 16 hex digits\n');
+    return 2;
+  }
+  const cardId = v.card === undefined ? undefined : new Uint8Array(Buffer.from(v.card, 'hex'));
   const timeout = v.timeout === undefined ? 120 : Number(v.timeout);
   if (!Number.isInteger(timeout) || timeout < 10 || timeout > 600) {
     err('semper cert register: --timeout needs whole seconds from 10 to 600\n');
@@ -140,7 +149,7 @@ export async function run(argv: string[], io: CertCliIo = {}): Promise<number> {
     }
     let cert;
     try {
-      cert = await ca.register({ code, signature: signed.signature, kid: signed.kid });
+      cert = await ca.register({ code, signature: signed.signature, kid: signed.kid, ...(cardId ? { cardId } : {}) });
     } catch (e) {
       const c = (e as { code?: string }).code;
       err(`semper cert register: the CA refused: ${c ? `${c}: ` : ''}${(e as Error).message}\n`);
@@ -153,6 +162,7 @@ export async function run(argv: string[], io: CertCliIo = {}): Promise<number> {
     }
     await archive.append({ kind: 'certificate', counterparty: caRoot.name, label: `card certificate ${cert.serial} ${cert.name}`.slice(0, 200), evidence: cert.bytes, note: `issued by ${caUrl}` });
     out(`registered: certificate ${cert.serial} for ${cert.name} (role ${cert.role}), valid until ${day(cert.notAfter)}; kept in ${dbPath}\n`);
+    if (!cardId) out('the certificate names no card (no --card): the card can sign with it, but purse payments need one that names the card\n');
     return 0;
   } finally {
     dev?.close();
