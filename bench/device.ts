@@ -195,12 +195,13 @@ async function main(): Promise<void> {
   const text = readFileSync(FIRMWARE, 'latin1');
   const minified = text.startsWith('/*semper-resources*/') ? text.length - text.indexOf('\n') - 1 : text.length;
   const boot = statSync(BOOTCDE).size;
-  row('firmware code (.bootcde, pretokenised)', `${(boot / 1024).toFixed(1)} KB`, '≤ 40 KB');
+  row('firmware code (.bootcde, pretokenised)', `${(boot / 1024).toFixed(1)} KB (${boot} B)`, '≤ 40 KB');
   row('  the same as minified text (firmware.js after line 1)', `${(minified / 1024).toFixed(1)} KB`, '—');
   topModules(8);
   const mem = jsVars();
   if (mem) {
-    row('Storage in all (.bootcde, resource files, headers)', `${((boot + 32 + mem.resources) / 1024).toFixed(1)} KB`, '≤ 48 KB (the Pico\'s Storage)');
+    const storage = boot + 32 + mem.resources;
+    row('Storage in all (.bootcde, resource files, headers)', `${(storage / 1024).toFixed(1)} KB (${storage} B)`, '≤ 48 KB = 49152 B (the Pico\'s Storage)');
     row(`JsVars at idle (${mem.total} on this interpreter)`, String(mem.idle), '≤ 3,000 (room for an operation)');
     row('JsVars with a payment statement on screen', String(mem.review), '≤ 3,500 at peak');
     row('JsVars, highest while it arrives and is laid out', String(mem.peak), '≤ 3,500 at peak');

@@ -63,14 +63,14 @@ export class App implements Ctx {
       // with no ERROR for it on the new link (SPEC §3.8); what the card already did stays done
       if (!up && this.op && this.op.req && !this.op.committed) {
         this.op.req = null;
-        this.op.fail(ErrorCode.CANCELLED, 'link to the host lost');
+        this.op.fail(ErrorCode.CANCELLED);
       }
       this.ui.setStatus(up, this.card.reader.present());
     };
     this.ui.onActivity = () => this.touch();
     // the last line of defence: whatever escaped ends the operation and shows idle
     const fault = (): void => {
-      if (this.op) this.op.fail(ErrorCode.INTERNAL, 'firmware fault');
+      if (this.op) this.op.fail(ErrorCode.INTERNAL);
       else this.idle();
     };
     this.link.onFault = fault;
@@ -86,7 +86,7 @@ export class App implements Ctx {
 
   begin(req: Request | null, steps: number): Operation | null {
     if (this.op) {
-      if (req) req.fail(ErrorCode.BUSY, 'another operation is running');
+      if (req) req.fail(ErrorCode.BUSY);
       return null;
     }
     const op = new Operation(
@@ -116,7 +116,7 @@ export class App implements Ctx {
   private cancel(req: Request): void {
     const target = (req.msg.body as { target: number }).target;
     if (this.op && this.op.req && this.op.id === target && !this.op.committed) {
-      this.op.fail(ErrorCode.CANCELLED, 'cancelled by the host');
+      this.op.fail(ErrorCode.CANCELLED);
       req.reply({ cancelled: true });
     } else req.reply({ cancelled: false });
   }
@@ -129,7 +129,7 @@ export class App implements Ctx {
     this.shownBalance = '';
     this.link.cardPresent = present;
     this.link.status(this.op ? DeviceState.BUSY : DeviceState.IDLE);
-    if (this.op && !present) this.op.fail(ErrorCode.NO_CARD, 'card removed');
+    if (this.op && !present) this.op.fail(ErrorCode.NO_CARD);
     if (present) {
       this.card.open((e: CardError | null, info?: CardInfo) => {
         if (!e && info) this.info = info;
@@ -186,7 +186,7 @@ export class App implements Ctx {
     op.deadline(30, ErrorCode.CARD_ERROR);
     this.card.balance(
       op.guard((e: CardError | null, bal?: { amount: number; currency: string }) => {
-        if (e || !bal) return op.cardFail(e || { code: ErrorCode.CARD_ERROR, message: 'no balance' });
+        if (e || !bal) return op.cardFail(e || { code: ErrorCode.CARD_ERROR });
         op.ok({});
         this.shownBalance = formatMoney(bal.amount, bal.currency, t('num.decimal'), t('num.group'));
         this.idle();
@@ -227,7 +227,7 @@ export class App implements Ctx {
     this.card.readLog(
       20,
       op.guard((e: CardError | null, raw?: Uint8Array) => {
-        if (e || !raw) return op.cardFail(e || { code: ErrorCode.CARD_ERROR, message: 'no log' });
+        if (e || !raw) return op.cardFail(e || { code: ErrorCode.CARD_ERROR });
         const entries = decode(raw, NESTED_LIMITS) as unknown[][];
         op.ok({});
         const rows: Row[] = [];

@@ -101,7 +101,8 @@ describe('status words → ErrorCode', () => {
     const e = swError(sw);
     expect(e).toMatchObject({ code, sw });
     expect(e.triesLeft).toBe(tries);
-    expect(typeof e.message).toBe('string');
+    // no English on the card stack's errors: the status word travels as the reason (ERROR's path)
+    expect(e.reason).toBe('SW:' + hex4(sw));
   });
 
   test('hex4', () => {

@@ -50,7 +50,6 @@ export function stackBundle(): string {
 
 export interface CardErr {
   code: number;
-  message: string;
   sw?: number;
   triesLeft?: number;
   reason?: string;

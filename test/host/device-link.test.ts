@@ -68,6 +68,24 @@ test('a device ERROR rejects with its name, wire code and message', async () => 
   close();
 });
 
+test('a device ERROR without words (SPEC §5.14) is worded by the host from its code, path and tries', async () => {
+  const { host, dev, close } = await setup();
+  // as the firmware sends it: no message field
+  const bare = (id: number, body: Record<string, unknown>): void => {
+    dev.link.send(encodeMessage(MsgType.ERROR, id, body, 'response'));
+  };
+  dev.onRequest = (m) => bare(m.id, { code: ErrorCode.PIN_FAILED, path: 'SW:63C2', triesLeft: 2 });
+  const e = await host.request(MsgType.CONFIRM, { statement: new Uint8Array([0xa0]) }).catch((x: DeviceError) => x);
+  expect(e).toMatchObject({ code: 'PIN_FAILED', wireCode: ErrorCode.PIN_FAILED, path: 'SW:63C2', triesLeft: 2, message: 'wrong PIN: 2 tries left (at SW:63C2)' });
+  dev.onRequest = (m) => bare(m.id, { code: ErrorCode.SCHEMA, path: 'statement.3' });
+  const s = await host.request(MsgType.CONFIRM, { statement: new Uint8Array([0xa0]) }).catch((x: DeviceError) => x);
+  expect(s).toMatchObject({ code: 'SCHEMA', message: 'a field of the request does not match its schema (at statement.3)' });
+  dev.onRequest = (m) => bare(m.id, { code: 99 });
+  const u = await host.request(MsgType.CONFIRM, { statement: new Uint8Array([0xa0]) }).catch((x: DeviceError) => x);
+  expect(u).toMatchObject({ wireCode: 99, message: 'device error 99' });
+  close();
+});
+
 test('no answer: TIMEOUT says the device is not answering', async () => {
   const { host, close } = await setup();
   const e = await host.request(MsgType.PING, { data: new Uint8Array(0) }, { timeoutMs: 150 }).catch((x: DeviceError) => x);

@@ -82,18 +82,18 @@ const TWO32 = 4294967296;
 
 /** The card's answer to a T=1 or reader failure. */
 function linkError(e: T1Error): CardError {
-  if (e.reason === 'REMOVED') return noCard('card removed');
-  if (e.reason === 'BUSY') return cardError(ErrorCode.BUSY, e.message, 'T1:BUSY');
-  return cardError(ErrorCode.CARD_ERROR, e.message, 'T1:' + e.reason);
+  if (e.reason === 'REMOVED') return noCard();
+  if (e.reason === 'BUSY') return cardError(ErrorCode.BUSY, 'T1:BUSY');
+  return cardError(ErrorCode.CARD_ERROR, 'T1:' + e.reason);
 }
 
 function readerError(e: ReadError): CardError {
-  if (e === 'removed') return noCard('card removed');
-  if (e === 'timeout') return cardError(ErrorCode.CARD_ERROR, 'the card does not answer reset', 'MUTE');
-  return cardError(ErrorCode.CARD_ERROR, 'bad answer to reset (' + e + ')', 'ATR:' + e);
+  if (e === 'removed') return noCard();
+  if (e === 'timeout') return cardError(ErrorCode.CARD_ERROR, 'MUTE');
+  return cardError(ErrorCode.CARD_ERROR, 'ATR:' + e);
 }
 
-const badArgument = (message: string): CardError => cardError(ErrorCode.SCHEMA, message, 'ARGUMENT');
+const badArgument = (): CardError => cardError(ErrorCode.SCHEMA, 'ARGUMENT');
 
 function isDigits(s: string, min: number, max: number): boolean {
   if (typeof s !== 'string' || s.length < min || s.length > max) return false;
@@ -238,8 +238,8 @@ export class CardApplet {
    * the card unusable deactivates it; the next operation starts afresh.
    */
   private run<T>(cb: CardCallback<T>, body: (done: CardCallback<T>) => void, reselect?: boolean): void {
-    if (this.running) return cb(cardError(ErrorCode.BUSY, 'a card operation is in progress', 'BUSY'));
-    if (!this.reader.present()) return cb(noCard('no card'));
+    if (this.running) return cb(cardError(ErrorCode.BUSY, 'BUSY'));
+    if (!this.reader.present()) return cb(noCard());
     this.running = true;
     const done: CardCallback<T> = (err, v) => {
       if (err && err.reason !== undefined && err.reason.indexOf('T1:') === 0 && err.reason !== 'T1:RESYNCHRONISED' && err.reason !== 'T1:BUSY') {
@@ -270,7 +270,7 @@ export class CardApplet {
       const p = isAtrError(atr) ? atr : t1Parameters(atr, hz);
       if (isAtrError(p)) {
         this.reader.deactivate('off');
-        return cb(cardError(ErrorCode.CARD_ERROR, p.message, 'ATR:' + p.reason));
+        return cb(cardError(ErrorCode.CARD_ERROR, 'ATR:' + p.reason));
       }
       if (this.opts.bwtMs !== undefined) p.bwtMs = this.opts.bwtMs;
       if (this.opts.cwtMs !== undefined) p.cwtMs = this.opts.cwtMs;
@@ -306,11 +306,11 @@ export class CardApplet {
   /** One APDU; the APDU buffer is zeroed once the exchange is over (it may hold a PIN). */
   private command(apdu: Uint8Array, cb: (err: CardError | null, r?: Response) => void): void {
     const t1 = this.t1;
-    if (!t1) return cb(noCard('card not active'));
+    if (!t1) return cb(noCard());
     t1.transmit(apdu, (err, resp) => {
       apdu.fill(0);
       if (err) return cb(linkError(err));
-      if (resp === null || resp.length < 2) return cb(cardError(ErrorCode.CARD_ERROR, 'response APDU shorter than SW1 SW2', 'APDU'));
+      if (resp === null || resp.length < 2) return cb(cardError(ErrorCode.CARD_ERROR, 'APDU'));
       const n = resp.length - 2;
       cb(null, { data: copyBytes(resp, 0, n), sw: (resp[n] << 8) | resp[n + 1] });
     });
@@ -374,7 +374,7 @@ export class CardApplet {
             else if (v.length === 2) {
               info.pinTries = v[0];
               info.pukTries = v[1];
-            } else return done(cardError(ErrorCode.CARD_ERROR, 'bad PIN/PUK tries object', 'APDU'));
+            } else return done(cardError(ErrorCode.CARD_ERROR, 'APDU'));
             next();
           });
         };
@@ -389,7 +389,7 @@ export class CardApplet {
    * the PIN is never logged or kept. Wrong PIN: PIN_FAILED with triesLeft (PIN_BLOCKED at 0).
    */
   verifyPin(pin: string, cb: CardCallback<boolean>): void {
-    if (!isDigits(pin, 4, 8)) return cb(badArgument('the PIN must be 4 to 8 digits'));
+    if (!isDigits(pin, 4, 8)) return cb(badArgument());
     const apdu = commandApdu(0x00, 0x20, 0x00, 0x81, new Uint8Array(8), false);
     putPinBlock(apdu, 5, pin);
     this.secret(apdu, cb);
@@ -397,7 +397,7 @@ export class CardApplet {
 
   /** CHANGE REFERENCE DATA: old and new PIN (4–8 digits each); the PIN is then not verified. */
   changePin(oldPin: string, newPin: string, cb: CardCallback<boolean>): void {
-    if (!isDigits(oldPin, 4, 8) || !isDigits(newPin, 4, 8)) return cb(badArgument('a PIN must be 4 to 8 digits'));
+    if (!isDigits(oldPin, 4, 8) || !isDigits(newPin, 4, 8)) return cb(badArgument());
     const apdu = commandApdu(0x00, 0x24, 0x00, 0x81, new Uint8Array(16), false);
     putPinBlock(apdu, 5, oldPin);
     putPinBlock(apdu, 13, newPin);
@@ -406,7 +406,7 @@ export class CardApplet {
 
   /** RESET RETRY COUNTER with the PUK (8 digits) and a new PIN: the PIN counter is back to 3. */
   unblock(puk: string, newPin: string, cb: CardCallback<boolean>): void {
-    if (!isDigits(puk, 8, 8) || !isDigits(newPin, 4, 8)) return cb(badArgument('the PUK must be 8 digits and the PIN 4 to 8'));
+    if (!isDigits(puk, 8, 8) || !isDigits(newPin, 4, 8)) return cb(badArgument());
     const apdu = commandApdu(0x00, 0x2c, 0x00, 0x81, new Uint8Array(16), false);
     putPinBlock(apdu, 5, puk);
     putPinBlock(apdu, 13, newPin);
@@ -425,12 +425,12 @@ export class CardApplet {
 
   /** COMPUTE DIGITAL SIGNATURE over a SHA-256 digest (needs a fresh VERIFY): r ‖ s, 64 bytes. */
   sign(digest: Uint8Array, cb: CardCallback<Uint8Array>): void {
-    if (!digest || digest.length !== 32) return cb(badArgument('the digest must be 32 bytes'));
+    if (!digest || digest.length !== 32) return cb(badArgument());
     const apdu = commandApdu(0x00, 0x2a, 0x9e, 0x9a, digest, true);
     this.run(cb, (done) =>
       this.ok(apdu, (err, sig) => {
         if (err) return done(err);
-        if (sig!.length !== 64) return done(cardError(ErrorCode.CARD_ERROR, 'signature is not 64 bytes', 'APDU'));
+        if (sig!.length !== 64) return done(cardError(ErrorCode.CARD_ERROR, 'APDU'));
         done(null, sig);
       }),
     );
@@ -438,13 +438,13 @@ export class CardApplet {
 
   /** VERIFY CERTIFICATE against the card's CA root: the subject key, role and name (key ref 03 afterwards). */
   verifyCertificate(cert: Uint8Array, cb: CardCallback<CertificateInfo>): void {
-    if (!cert || cert.length === 0 || cert.length > 65535) return cb(badArgument('bad certificate length'));
+    if (!cert || cert.length === 0 || cert.length > 65535) return cb(badArgument());
     const apdu = commandApdu(0x00, 0x2a, 0x00, 0xbe, cert, true);
     this.run(cb, (done) =>
       this.ok(apdu, (err, d) => {
         if (err) return done(err);
         const v = d!;
-        if (v.length < 66 || v[0] !== 0x04) return done(cardError(ErrorCode.CARD_ERROR, 'bad VERIFY CERTIFICATE answer', 'APDU'));
+        if (v.length < 66 || v[0] !== 0x04) return done(cardError(ErrorCode.CARD_ERROR, 'APDU'));
         done(null, { key: copyBytes(v, 0, 65), role: v[65], name: bytesToByteString(copyBytes(v, 66, v.length)) });
       }),
     );
@@ -452,7 +452,7 @@ export class CardApplet {
 
   /** VERIFY DIGITAL SIGNATURE with key ref 01 CA, 02 issuer, 03 last certificate: true valid, false invalid (6300). */
   verifySignature(keyRef: number, digest: Uint8Array, sig: Uint8Array, cb: CardCallback<boolean>): void {
-    if (!digest || digest.length !== 32 || !sig || sig.length !== 64) return cb(badArgument('digest 32 and signature 64 bytes expected'));
+    if (!digest || digest.length !== 32 || !sig || sig.length !== 64) return cb(badArgument());
     const data = new Uint8Array(97);
     data[0] = keyRef & 0xff;
     data.set(digest, 1);
@@ -477,19 +477,19 @@ export class CardApplet {
     this.ok(apdu, (err, d) => {
       if (err) return done(err);
       const m = decodeMoney(d!);
-      if (!m) return done(cardError(ErrorCode.CARD_ERROR, 'bad amount from the card', 'APDU'));
+      if (!m) return done(cardError(ErrorCode.CARD_ERROR, 'APDU'));
       done(null, m);
     });
   }
 
   /** PURSE DEBIT (needs a fresh VERIFY): the payment token (COSE_Sign1 bytes). */
   debit(d: Debit, cb: CardCallback<Uint8Array>): void {
-    if (!d || !isAmount(d.amount)) return cb(badArgument('amount must be an integer 1 … 2^53−1'));
-    if (!isCurrency(d.currency)) return cb(badArgument('currency must be 3 letters A-Z'));
-    if (typeof d.time !== 'number' || d.time < 0 || d.time >= TWO32 || Math.floor(d.time) !== d.time) return cb(badArgument('bad time'));
-    if (!d.digest || d.digest.length !== 32) return cb(badArgument('the digest must be 32 bytes'));
+    if (!d || !isAmount(d.amount)) return cb(badArgument());
+    if (!isCurrency(d.currency)) return cb(badArgument());
+    if (typeof d.time !== 'number' || d.time < 0 || d.time >= TWO32 || Math.floor(d.time) !== d.time) return cb(badArgument());
+    if (!d.digest || d.digest.length !== 32) return cb(badArgument());
     const payee = typeof d.payee === 'string' ? byteStringBytes(d.payee) : d.payee;
-    if (!payee || payee.length < 1 || payee.length > 64) return cb(badArgument('payee must be 1 to 64 bytes'));
+    if (!payee || payee.length < 1 || payee.length > 64) return cb(badArgument());
     const data = new Uint8Array(47 + payee.length);
     putAmount(data, 0, d.amount);
     for (let i = 0; i < 3; i++) data[8 + i] = d.currency.charCodeAt(i);
@@ -506,14 +506,14 @@ export class CardApplet {
 
   /** PURSE LOAD with an issuer-signed load instruction: the new balance. */
   load(instruction: Uint8Array, cb: CardCallback<Money>): void {
-    if (!instruction || instruction.length === 0 || instruction.length > 65535) return cb(badArgument('bad instruction length'));
+    if (!instruction || instruction.length === 0 || instruction.length > 65535) return cb(badArgument());
     const apdu = commandApdu(0x80, 0x54, 0x00, 0x00, instruction, true);
     this.run(cb, (done) => this.money(apdu, done));
   }
 
   /** READ LOG: the newest `n` (1–20; 0 = 20) entries as the card's canonical CBOR array, raw. */
   readLog(n: number, cb: CardCallback<Uint8Array>): void {
-    if (typeof n !== 'number' || n < 0 || n > 20 || Math.floor(n) !== n) return cb(badArgument('n must be 0 to 20'));
+    if (typeof n !== 'number' || n < 0 || n > 20 || Math.floor(n) !== n) return cb(badArgument());
     this.run(cb, (done) => this.ok(commandApdu(0x80, 0x56, n, 0x00, null, true, true), done));
   }
 

@@ -29,14 +29,13 @@ export type AtrFailure = 'TS' | 'TRUNCATED' | 'TOO_LONG' | 'TCK' | 'NO_T1' | 'UN
 export interface AtrError {
   kind: 'atr';
   reason: AtrFailure;
-  message: string;
 }
 
 /** ISO 7816-3 §8.2.1: at most 32 characters after TS. */
 export const MAX_ATR = 33;
 
-function atrError(reason: AtrFailure, message: string): AtrError {
-  return { kind: 'atr', reason: reason, message: message };
+function atrError(reason: AtrFailure): AtrError {
+  return { kind: 'atr', reason: reason };
 }
 
 /**
@@ -72,12 +71,12 @@ export function atrLength(bytes: Uint8Array | number[]): number {
 
 /** Parses a complete ATR; returns the ATR or a typed error. */
 export function parseAtr(a: Uint8Array): Atr | AtrError {
-  if (a.length < 2) return atrError('TRUNCATED', 'ATR shorter than TS T0');
-  if (a[0] !== 0x3b && a[0] !== 0x3f) return atrError('TS', 'bad TS 0x' + a[0].toString(16));
-  if (a.length > MAX_ATR) return atrError('TOO_LONG', 'ATR longer than 33 bytes');
+  if (a.length < 2) return atrError('TRUNCATED');
+  if (a[0] !== 0x3b && a[0] !== 0x3f) return atrError('TS');
+  if (a.length > MAX_ATR) return atrError('TOO_LONG');
   const want = atrLength(a);
-  if (want > a.length) return atrError('TRUNCATED', 'ATR truncated');
-  if (want < a.length) return atrError('TOO_LONG', 'ATR has trailing bytes');
+  if (want > a.length) return atrError('TRUNCATED');
+  if (want < a.length) return atrError('TOO_LONG');
   const t0 = a[1];
   const k = t0 & 0x0f;
   let y = t0 >> 4;
@@ -140,7 +139,7 @@ export function parseAtr(a: Uint8Array): Atr | AtrError {
   if (needTck) {
     let x = 0;
     for (let j = 1; j <= i; j++) x ^= a[j];
-    if (x !== 0) return atrError('TCK', 'ATR check byte TCK is wrong');
+    if (x !== 0) return atrError('TCK');
     out.hasTck = true;
   }
   return out;
@@ -170,16 +169,16 @@ export interface T1Parameters {
  * must be T=1; a card in specific mode (TA2) must be in T=1 at Fi/Di 372/1 (TA1 absent or 11).
  */
 export function t1Parameters(atr: Atr, clockHz: number): T1Parameters | AtrError {
-  if (atr.protocols.indexOf(1) < 0) return atrError('NO_T1', 'the card does not offer T=1');
+  if (atr.protocols.indexOf(1) < 0) return atrError('NO_T1');
   if (atr.ta2 >= 0) {
-    if ((atr.ta2 & 0x0f) !== 1) return atrError('UNSUPPORTED', 'specific mode for a protocol other than T=1');
-    if ((atr.ta2 & 0x10) !== 0) return atrError('UNSUPPORTED', 'specific mode with implicit Fi/Di');
-    if (atr.ta1 >= 0 && atr.ta1 !== 0x11) return atrError('UNSUPPORTED', 'specific mode at Fi/Di other than 372/1');
+    if ((atr.ta2 & 0x0f) !== 1) return atrError('UNSUPPORTED');
+    if ((atr.ta2 & 0x10) !== 0) return atrError('UNSUPPORTED');
+    if (atr.ta1 >= 0 && atr.ta1 !== 0x11) return atrError('UNSUPPORTED');
   } else if (atr.protocols[0] !== 1) {
-    return atrError('UNSUPPORTED', 'T=1 is not the first protocol and PPS is not implemented');
+    return atrError('UNSUPPORTED');
   }
-  if (atr.ifsc < 1 || atr.ifsc > 254) return atrError('UNSUPPORTED', 'IFSC outside 1..254');
-  if (atr.bwi > 9) return atrError('UNSUPPORTED', 'BWI above 9 (reserved)');
+  if (atr.ifsc < 1 || atr.ifsc > 254) return atrError('UNSUPPORTED');
+  if (atr.bwi > 9) return atrError('UNSUPPORTED');
   const etuMs = (372 * 1000) / clockHz;
   return {
     ifsc: atr.ifsc,

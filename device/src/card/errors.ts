@@ -6,7 +6,6 @@ import { ErrorCode } from '../../../protocol/src/messages';
 export interface CardError {
   /** protocol/src/messages.ts ErrorCode. */
   code: number;
-  message: string;
   /** The card's status word, when the card answered. */
   sw?: number;
   /** PIN/PUK tries left (63Cx). */
@@ -17,13 +16,14 @@ export interface CardError {
 
 export type CardCallback<T> = (err: CardError | null, value?: T) => void;
 
-export function cardError(code: number, message: string, reason?: string): CardError {
-  const e: CardError = { code: code, message: message };
+// No English text: the host words an ERROR from its code, and `reason` travels as its path.
+export function cardError(code: number, reason?: string): CardError {
+  const e: CardError = { code: code };
   if (reason !== undefined) e.reason = reason;
   return e;
 }
 
-export const noCard = (message: string): CardError => cardError(ErrorCode.NO_CARD, message, 'REMOVED');
+export const noCard = (): CardError => cardError(ErrorCode.NO_CARD, 'REMOVED');
 
 export function hex4(sw: number): string {
   let s = sw.toString(16).toUpperCase();
@@ -39,35 +39,26 @@ export function hex4(sw: number): string {
  */
 export function swError(sw: number): CardError {
   let code: number = ErrorCode.CARD_ERROR;
-  let message = 'card status ' + hex4(sw);
   let tries = -1;
   if ((sw & 0xfff0) === 0x63c0) {
     tries = sw & 0x0f;
     code = tries === 0 ? ErrorCode.PIN_BLOCKED : ErrorCode.PIN_FAILED;
-    message = tries === 0 ? 'wrong PIN or PUK: now blocked' : 'wrong PIN or PUK: ' + tries + ' tries left';
   } else if (sw === 0x6983) {
     code = ErrorCode.PIN_BLOCKED;
-    message = 'blocked';
   } else if (sw === 0x6982) {
     code = ErrorCode.NOT_VERIFIED;
-    message = 'PIN not verified';
   } else if (sw === 0x6a84) {
     code = ErrorCode.INSUFFICIENT_FUNDS;
-    message = 'insufficient funds';
   } else if (sw === 0x9401) {
     code = ErrorCode.CURRENCY;
-    message = 'currency differs from the purse';
   } else if (sw === 0x9402) {
     code = ErrorCode.LIMIT;
-    message = 'balance limit exceeded';
   } else if (sw === 0x9403) {
     code = ErrorCode.REPLAYED;
-    message = 'load instruction replayed';
   } else if (sw === 0x9404 || sw === 0x9405 || sw === 0x6300) {
     code = ErrorCode.VERIFY_FAILED;
-    message = sw === 0x9405 ? 'load instruction is for another card' : 'verification failed';
   }
-  const e: CardError = { code: code, message: message, sw: sw };
+  const e: CardError = { code: code, sw: sw, reason: 'SW:' + hex4(sw) };
   if (tries >= 0) e.triesLeft = tries;
   return e;
 }

@@ -69,7 +69,6 @@ export type T1Failure = 'RESYNCHRONISED' | 'DEACTIVATE' | 'ABORTED' | 'TOO_LONG'
 export interface T1Error {
   kind: 't1';
   reason: T1Failure;
-  message: string;
 }
 
 export interface T1Stats {
@@ -81,8 +80,8 @@ export interface T1Stats {
   wtx: number;
 }
 
-function t1Error(reason: T1Failure, message: string): T1Error {
-  return { kind: 't1', reason: reason, message: message };
+function t1Error(reason: T1Failure): T1Error {
+  return { kind: 't1', reason: reason };
 }
 
 /** What one read of a block gave: a block, nothing (BWT expired), a bad block, or the slot gone. */
@@ -186,7 +185,7 @@ export class T1Terminal {
       this.sendBlock(toSend);
       this.readBlock(this.bwtMs * wtx, (r) => {
         wtx = 1;
-        if (r.gone) return done(t1Error(r.gone === 'removed' ? 'REMOVED' : 'OFF', r.gone === 'removed' ? 'card removed' : 'card not powered'), null);
+        if (r.gone) return done(t1Error(r.gone === 'removed' ? 'REMOVED' : 'OFF'), null);
         const b = r.block;
         if (b) {
           if (b.kind === 'S' && !b.response && b.type === S_WTX) {
@@ -203,7 +202,7 @@ export class T1Terminal {
           }
           if (b.kind === 'S' && !b.response && b.type === S_ABORT) {
             this.sendBlock(sBlock(S_ABORT, true, undefined, this.nad));
-            return done(t1Error('ABORTED', 'the card aborted the chain'), null);
+            return done(t1Error('ABORTED'), null);
           }
           if (accept(b)) return done(null, b);
           if (b.kind === 'R' && block.kind === 'I' && b.nr === block.ns) {
@@ -228,19 +227,19 @@ export class T1Terminal {
   private resynch(done: Done): void {
     let tries = 0;
     const attempt = (): void => {
-      if (tries++ >= 3) return done(t1Error('DEACTIVATE', 'T=1 resynchronisation failed: deactivate the card'), null);
+      if (tries++ >= 3) return done(t1Error('DEACTIVATE'), null);
       this.stats.resynchs++;
       this.port.drain(this.cwtMs, () => {
         this.sendBlock(sBlock(S_RESYNCH, false, undefined, this.nad));
         this.readBlock(this.bwtMs, (r) => {
-          if (r.gone) return done(t1Error(r.gone === 'removed' ? 'REMOVED' : 'OFF', 'card removed'), null);
+          if (r.gone) return done(t1Error(r.gone === 'removed' ? 'REMOVED' : 'OFF'), null);
           const b = r.block;
           if (b && b.kind === 'S' && b.response && b.type === S_RESYNCH) {
             this.ns = 0;
             this.cardNs = 0;
             this.ifsc = this.opts.ifsc;
             this.ifsdPending = true;
-            return done(t1Error('RESYNCHRONISED', 'T=1 resynchronised: the outcome of the command is unknown'), null);
+            return done(t1Error('RESYNCHRONISED'), null);
           }
           attempt();
         });
@@ -251,7 +250,7 @@ export class T1Terminal {
 
   /** S(IFS request) announcing our IFSD (right after the ATR). */
   negotiateIfsd(cb: (err: T1Error | null) => void): void {
-    if (this.busy) return cb(t1Error('BUSY', 'T=1 exchange in progress'));
+    if (this.busy) return cb(t1Error('BUSY'));
     this.busy = true;
     this.ifs((err) => {
       this.busy = false;
@@ -278,8 +277,8 @@ export class T1Terminal {
    * the exchange goes on, unless the card is gone).
    */
   transmit(apdu: Uint8Array, cb: (err: T1Error | null, response: Uint8Array | null) => void): void {
-    if (this.busy) return cb(t1Error('BUSY', 'T=1 exchange in progress'), null);
-    if (apdu.length === 0) return cb(t1Error('EMPTY', 'empty APDU'), null);
+    if (this.busy) return cb(t1Error('BUSY'), null);
+    if (apdu.length === 0) return cb(t1Error('EMPTY'), null);
     this.busy = true;
     const finish = (err: T1Error | null, resp: Uint8Array | null): void => {
       this.busy = false;
@@ -332,7 +331,7 @@ export class T1Terminal {
     const cur = first;
     for (let i = 0; i < cur.inf.length; i++) out.push(cur.inf[i]);
     this.cardNs ^= 1;
-    if (out.length > 65538) return finish(t1Error('TOO_LONG', 'response longer than 65538 bytes'), null);
+    if (out.length > 65538) return finish(t1Error('TOO_LONG'), null);
     if (!cur.more) return finish(null, new Uint8Array(out));
     this.exchange(
       rBlock(this.cardNs, 0, this.nad),

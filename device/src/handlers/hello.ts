@@ -17,7 +17,7 @@ export function hello(handlers: HandlerTable, cardPresent: () => boolean): (req:
   return (req) => {
     const b = req.msg.body as { minVersion: number; maxVersion: number };
     if (b.minVersion > PROTOCOL_VERSION || b.maxVersion < PROTOCOL_VERSION) {
-      req.fail(ErrorCode.VERSION, 'device speaks protocol version ' + PROTOCOL_VERSION + ' only');
+      req.fail(ErrorCode.VERSION);
       return;
     }
     const caps: number[] = [];

@@ -9,7 +9,8 @@ import { DeviceState, ErrorCode, Message, MessageError, MsgType } from '../../..
 export interface Request {
   msg: Message;
   reply(body: { [name: string]: unknown }): void;
-  fail(code: number, message: string, path?: string, triesLeft?: number): void;
+  /** ERROR with a code and the offending field: the host words it (SPEC §5.14). */
+  fail(code: number, path?: string, triesLeft?: number): void;
 }
 
 export type Handler = (req: Request) => void;
@@ -17,13 +18,6 @@ export type Handler = (req: Request) => void;
 /** Message type → handler. Types without a handler are answered UNSUPPORTED. */
 export interface HandlerTable {
   [type: number]: Handler;
-}
-
-/** An exception in words for the ERROR message (our errors are plain objects with a message). */
-export function describe(e: unknown): string {
-  const o = e as { message?: unknown; code?: unknown; path?: unknown };
-  if (o && typeof o === 'object' && typeof o.message === 'string') return (o.code !== undefined ? o.code + ' ' : '') + (o.path ? o.path + ': ' : '') + o.message;
-  return String(e);
 }
 
 function clip(s: string, n: number): string {
@@ -100,8 +94,9 @@ export class HostLink {
     this.link.send(encodeMessage(type, id, body, 'response'));
   }
 
-  error(id: number, code: number, message: string, path?: string, triesLeft?: number): void {
-    const body: { [name: string]: unknown } = { code: code, message: clip(message, 96) };
+  // No English on the wire from the device (SPEC §5.14): the host words the code.
+  error(id: number, code: number, path?: string, triesLeft?: number): void {
+    const body: { [name: string]: unknown } = { code: code };
     if (path) body.path = clip(path, 32);
     if (triesLeft !== undefined) body.triesLeft = triesLeft;
     this.send(MsgType.ERROR, id, body);
@@ -114,21 +109,21 @@ export class HostLink {
     } catch (e) {
       const me = e as MessageError;
       try {
-        if (me && typeof me.code === 'number') this.error(peekId(bytes), me.code, me.message, me.path);
-        else this.error(peekId(bytes), ErrorCode.INTERNAL, 'decoder fault');
+        if (me && typeof me.code === 'number') this.error(peekId(bytes), me.code, me.path);
+        else this.error(peekId(bytes), ErrorCode.INTERNAL);
       } catch {
         // an ERROR that cannot be encoded must not take the link down with it
-        this.error(peekId(bytes), ErrorCode.INTERNAL, 'error reply could not be encoded');
+        this.error(peekId(bytes), ErrorCode.INTERNAL);
       }
       return;
     }
     if (msg.id === this.runningId()) {
-      this.error(msg.id, ErrorCode.DUPLICATE_ID, 'request id ' + msg.id + ' belongs to the running operation');
+      this.error(msg.id, ErrorCode.DUPLICATE_ID);
       return;
     }
     const h = this.handlers[msg.type];
     if (!h) {
-      this.error(msg.id, ErrorCode.UNSUPPORTED, 'not supported by this firmware: see HELLO capabilities');
+      this.error(msg.id, ErrorCode.UNSUPPORTED);
       return;
     }
     let answered = false;
@@ -139,17 +134,17 @@ export class HostLink {
         answered = true;
         this.send(msg.type, msg.id, body);
       },
-      fail: (code, message, path, triesLeft) => {
+      fail: (code, path, triesLeft) => {
         if (answered) return;
         answered = true;
-        this.error(msg.id, code, message, path, triesLeft);
+        this.error(msg.id, code, path, triesLeft);
       },
     };
     try {
       h(req);
     } catch (e) {
       // a handler fault must not leave the host waiting or the device half-way
-      req.fail(ErrorCode.INTERNAL, 'firmware fault: ' + describe(e));
+      req.fail(ErrorCode.INTERNAL);
       this.status(DeviceState.IDLE);
       this.onFault(e);
     }

@@ -52,7 +52,7 @@ function reviewAndPin(ctx: Ctx, req: Request, kinds: number[], steps: number, wi
   const body = req.msg.body as { statement: Uint8Array };
   const r = review(body.statement, kinds, ctx.offers);
   if (refused(r)) {
-    req.fail(r.code, r.message, r.path);
+    req.fail(r.code, r.path);
     return;
   }
   const op = ctx.begin(req, steps);
@@ -61,7 +61,7 @@ function reviewAndPin(ctx: Ctx, req: Request, kinds: number[], steps: number, wi
   op.step(1, t('step.check'), DeviceState.AWAITING_USER);
   askReview(ctx.ui, op, r.rows, t('help.review'), () => {
     if (!withPin) return then(op, r);
-    if (!ctx.card.reader.present()) return op.fail(ErrorCode.NO_CARD, 'no card in the slot');
+    if (!ctx.card.reader.present()) return op.fail(ErrorCode.NO_CARD);
     op.step(2, t('step.pin'), DeviceState.AWAITING_PIN);
     op.deadline(timeoutOf(req), ErrorCode.USER_TIMEOUT);
     const amount = r.st.amount ? formatMoney(r.st.amount.amount, r.st.amount.currency, t('num.decimal'), t('num.group')) : '';
@@ -108,7 +108,7 @@ export function sign(ctx: Ctx, req: Request): void {
         if (e) return op.cardFail(e);
         ctx.card.open(
           op.guard((e2: CardError | null, info?: { kid: Uint8Array }) => {
-            if (e2 || !info) return op.cardFail(e2 || { code: ErrorCode.CARD_ERROR, message: 'card info unreadable' });
+            if (e2 || !info) return op.cardFail(e2 || { code: ErrorCode.CARD_ERROR });
             op.ok({ protected: PROTECTED_ES256, signature: sig, kid: info.kid });
           }),
         );
@@ -164,14 +164,14 @@ export function load(ctx: Ctx, req: Request): void {
   const money = p ? p.get(3) : null;
   const issuer = p ? p.get(4) : null;
   if (!p || !Array.isArray(money) || money.length !== 2 || typeof money[0] !== 'number' || typeof money[1] !== 'string' || typeof issuer !== 'string') {
-    req.fail(ErrorCode.MALFORMED, 'instruction is not an issuer-signed load instruction', 'body.1');
+    req.fail(ErrorCode.MALFORMED, 'body.1');
     return;
   }
   const amount = money[0] as number;
   const currency = money[1] as string;
   const issuerText = toDisplay(issuer, false);
   if (currencyExponent(currency) < 0 || issuerText === null) {
-    req.fail(ErrorCode.UNDISPLAYABLE, 'amount or issuer cannot be shown', 'body.1');
+    req.fail(ErrorCode.UNDISPLAYABLE, 'body.1');
     return;
   }
   const op = ctx.begin(req, 2);
@@ -185,7 +185,7 @@ export function load(ctx: Ctx, req: Request): void {
   for (let i = 0; i < from.length; i++) rows.push(from[i]);
   rows.push({ t: t('st.end') });
   askReview(ctx.ui, op, rows, t('help.load'), () => {
-    if (!ctx.card.reader.present()) return op.fail(ErrorCode.NO_CARD, 'no card in the slot');
+    if (!ctx.card.reader.present()) return op.fail(ErrorCode.NO_CARD);
     op.step(2, t('step.card'), DeviceState.CARD);
     op.deadline(30, ErrorCode.CARD_ERROR);
     ctx.ui.show(busyView(t('busy.card')));
@@ -204,16 +204,16 @@ export function verifyOffer(ctx: Ctx, req: Request): void {
   const body = req.msg.body as { certificate: Uint8Array; offer: Uint8Array };
   const offer = sign1Parts(body.offer);
   if (!offer) {
-    req.fail(ErrorCode.MALFORMED, 'offer is not a COSE_Sign1', 'body.2');
+    req.fail(ErrorCode.MALFORMED, 'body.2');
     return;
   }
   const certPayload = sign1Payload(body.certificate);
   if (!certPayload) {
-    req.fail(ErrorCode.MALFORMED, 'certificate is not a COSE_Sign1', 'body.1');
+    req.fail(ErrorCode.MALFORMED, 'body.1');
     return;
   }
   if (!ctx.card.reader.present()) {
-    req.fail(ErrorCode.NO_CARD, 'no card in the slot');
+    req.fail(ErrorCode.NO_CARD);
     return;
   }
   const op = ctx.begin(req, 2);
@@ -224,8 +224,8 @@ export function verifyOffer(ctx: Ctx, req: Request): void {
   ctx.card.verifyCertificate(
     body.certificate,
     op.guard((e: CardError | null, cert?: { key: Uint8Array; role: number; name: string }) => {
-      if (e || !cert) return op.cardFail(e || { code: ErrorCode.VERIFY_FAILED, message: 'certificate not accepted' });
-      if (cert.role !== 2) return op.fail(ErrorCode.VERIFY_FAILED, 'certificate is not a merchant certificate', 'body.1');
+      if (e || !cert) return op.cardFail(e || { code: ErrorCode.VERIFY_FAILED });
+      if (cert.role !== 2) return op.fail(ErrorCode.VERIFY_FAILED, 'body.1');
       op.step(2, t('step.offer'), DeviceState.CARD);
       ctx.card.verifySignature(
         3,
@@ -233,7 +233,7 @@ export function verifyOffer(ctx: Ctx, req: Request): void {
         offer.sig,
         op.guard((e2: CardError | null, valid?: boolean) => {
           if (e2) return op.cardFail(e2);
-          if (!valid) return op.fail(ErrorCode.VERIFY_FAILED, 'offer signature does not match the certificate', 'body.2');
+          if (!valid) return op.fail(ErrorCode.VERIFY_FAILED, 'body.2');
           const digest = sha256(body.offer);
           ctx.offers.remember(digest, cert.name);
           const res: { [name: string]: unknown } = { merchant: cert.name, offerDigest: digest };
@@ -248,7 +248,7 @@ export function verifyOffer(ctx: Ctx, req: Request): void {
 
 /** Card reads without the user: PURSE_BALANCE and READ_LOG. */
 export function balance(ctx: Ctx, req: Request): void {
-  if (!ctx.card.reader.present()) return req.fail(ErrorCode.NO_CARD, 'no card in the slot');
+  if (!ctx.card.reader.present()) return req.fail(ErrorCode.NO_CARD);
   const op = ctx.begin(req, 1);
   if (!op) return;
   op.quiet = true;
@@ -263,7 +263,7 @@ export function balance(ctx: Ctx, req: Request): void {
 }
 
 export function readLog(ctx: Ctx, req: Request): void {
-  if (!ctx.card.reader.present()) return req.fail(ErrorCode.NO_CARD, 'no card in the slot');
+  if (!ctx.card.reader.present()) return req.fail(ErrorCode.NO_CARD);
   const max = (req.msg.body as { max?: number }).max || 20;
   const op = ctx.begin(req, 1);
   if (!op) return;
@@ -275,7 +275,7 @@ export function readLog(ctx: Ctx, req: Request): void {
     op.guard((e: CardError | null, raw?: Uint8Array) => {
       if (e) return op.cardFail(e);
       const entries = decodeNested(raw as Uint8Array);
-      if (!Array.isArray(entries)) return op.fail(ErrorCode.CARD_ERROR, 'card log unreadable');
+      if (!Array.isArray(entries)) return op.fail(ErrorCode.CARD_ERROR);
       const out: { [name: string]: unknown }[] = [];
       for (let i = 0; i < entries.length && i < max; i++) {
         const e2 = entries[i] as CborValue[];
@@ -297,7 +297,7 @@ function replacePin(
   card: (secret: string, newPin: string, cb: (e: CardError | null) => void) => void,
 ): void {
   if (!ctx.card.reader.present()) {
-    if (req) req.fail(ErrorCode.NO_CARD, 'no card in the slot');
+    if (req) req.fail(ErrorCode.NO_CARD);
     return;
   }
   const op = ctx.begin(req, 4);
@@ -309,7 +309,7 @@ function replacePin(
     askPin(ctx.ui, op, t('pin.new'), '', (newPin: string) => {
       op.step(3, t('step.repeat'), DeviceState.AWAITING_PIN);
       askPin(ctx.ui, op, t('pin.repeat'), '', (again: string) => {
-        if (again !== newPin) return op.fail(ErrorCode.USER_REFUSED, 'the new PIN was not repeated the same');
+        if (again !== newPin) return op.fail(ErrorCode.USER_REFUSED);
         op.step(4, t('step.card'), DeviceState.CARD);
         op.deadline(30, ErrorCode.CARD_ERROR);
         ctx.ui.show(busyView(t('busy.card')));

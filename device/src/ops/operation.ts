@@ -64,7 +64,7 @@ export class Operation {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = 0;
-      this.fail(code, code === ErrorCode.USER_TIMEOUT ? 'no answer from the user in ' + seconds + ' s' : 'timed out');
+      this.fail(code);
     }, seconds * 1000);
   }
 
@@ -75,7 +75,7 @@ export class Operation {
       try {
         fn(a, b);
       } catch (e) {
-        this.fail(ErrorCode.INTERNAL, 'firmware fault: ' + String(e).substr(0, 60));
+        this.fail(ErrorCode.INTERNAL);
       }
     };
   }
@@ -86,9 +86,9 @@ export class Operation {
     this.finish();
   }
 
-  fail(code: number, message: string, path?: string, triesLeft?: number): void {
+  fail(code: number, path?: string, triesLeft?: number): void {
     if (this.done) return;
-    if (this.req) this.req.fail(code, message, path, triesLeft);
+    if (this.req) this.req.fail(code, path, triesLeft);
     this.lastError = code;
     this.lastTries = triesLeft;
     this.finish();
@@ -96,7 +96,7 @@ export class Operation {
 
   /** A card failure passed on as it is (PIN tries, funds, …). */
   cardFail(e: CardError): void {
-    this.fail(e.code, e.message, undefined, e.triesLeft);
+    this.fail(e.code, e.reason, e.triesLeft);
   }
 
   private finish(): void {

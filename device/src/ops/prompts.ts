@@ -19,7 +19,7 @@ export function askReview(ui: Tinguin, op: Operation, rows: Row[], help: string,
       if (k === 'OK') {
         if (v.seenAll) ok();
         else warned = true; // the footer says why OK did nothing
-      } else if (k === 'CANCEL') op.fail(ErrorCode.USER_REFUSED, 'refused by the user on the device');
+      } else if (k === 'CANCEL') op.fail(ErrorCode.USER_REFUSED);
     }),
     (sv) => (sv.seenAll ? t('foot.confirm') : warned ? t('foot.readAll') : t('foot.more')),
     help,
@@ -37,7 +37,7 @@ export function askPin(ui: Tinguin, op: Operation, title: string, note: string, 
     note,
     t('help.pin'),
     op.guard((pin: string | null) => {
-      if (pin === null) op.fail(ErrorCode.USER_REFUSED, 'PIN entry cancelled on the device');
+      if (pin === null) op.fail(ErrorCode.USER_REFUSED);
       else got(pin);
     }),
   );

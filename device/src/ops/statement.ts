@@ -19,7 +19,6 @@ import { OfferBook } from './offers';
 
 export interface Refusal {
   code: number;
-  message: string;
   path?: string;
 }
 
@@ -62,7 +61,7 @@ export function review(bytes: Uint8Array, kinds: number[], offers: OfferBook): R
   } catch (e) {
     if (e instanceof CborError) {
       const me = cborErrorToMessageError(e);
-      return { code: me.code, message: 'statement: ' + me.message, path: 'body.1' };
+      return { code: me.code, path: 'body.1' };
     }
     throw e;
   }
@@ -70,25 +69,25 @@ export function review(bytes: Uint8Array, kinds: number[], offers: OfferBook): R
   try {
     st = decodeBody(v, STATEMENT_SCHEMA, 'statement') as unknown as Statement;
   } catch (e) {
-    if (e instanceof SchemaError) return { code: ErrorCode.SCHEMA, message: e.message, path: e.path };
+    if (e instanceof SchemaError) return { code: ErrorCode.SCHEMA, path: e.path };
     throw e;
   }
-  if (kinds.indexOf(st.kind) < 0) return { code: ErrorCode.SCHEMA, message: 'statement kind ' + st.kind + ' not accepted here', path: 'statement.1' };
+  if (kinds.indexOf(st.kind) < 0) return { code: ErrorCode.SCHEMA, path: 'statement.1' };
   const m = missing(st);
-  if (m) return { code: ErrorCode.SCHEMA, message: 'required field missing for this kind', path: 'statement.' + m };
+  if (m) return { code: ErrorCode.SCHEMA, path: 'statement.' + m };
 
   // the merchant: verified through its offer, or the payee as the host says
   let merchant = '';
   if (st.offer) {
     merchant = offers.merchantOf(st.offer);
-    if (!merchant) return { code: ErrorCode.NOT_VERIFIED, message: 'offer not verified on this device (VERIFY_OFFER first)', path: 'statement.5' };
-    if (st.payee !== undefined && st.payee !== merchant) return { code: ErrorCode.NOT_VERIFIED, message: 'payee differs from the verified merchant', path: 'statement.4' };
+    if (!merchant) return { code: ErrorCode.NOT_VERIFIED, path: 'statement.5' };
+    if (st.payee !== undefined && st.payee !== merchant) return { code: ErrorCode.NOT_VERIFIED, path: 'statement.4' };
   }
 
   const rows: Row[] = [];
   const strict = (s: string, path: string): string | Refusal => {
     const d = toDisplay(s, false);
-    return d === null ? { code: ErrorCode.UNDISPLAYABLE, message: 'a character in this field cannot be shown', path: path } : d;
+    return d === null ? { code: ErrorCode.UNDISPLAYABLE, path: path } : d;
   };
   const add = (label: string, value: string | Refusal, big?: boolean): Refusal | null => {
     if (typeof value !== 'string') return value;
@@ -122,7 +121,7 @@ export function review(bytes: Uint8Array, kinds: number[], offers: OfferBook): R
     rows.push({ t: t('st.unverified'), inv: true });
   }
   if (st.amount) {
-    if (currencyExponent(st.amount.currency) < 0) return { code: ErrorCode.UNDISPLAYABLE, message: 'currency ' + st.amount.currency + ' unknown to this device', path: 'statement.3' };
+    if (currencyExponent(st.amount.currency) < 0) return { code: ErrorCode.UNDISPLAYABLE, path: 'statement.3' };
     rows.push({ t: t('st.amount') });
     bad = add('', formatMoney(st.amount.amount, st.amount.currency, t('num.decimal'), t('num.group')), true);
     if (bad) return bad;

@@ -9,6 +9,7 @@ import { crc32 as zlibCrc32 } from 'node:zlib';
 import { Link, LinkResetReason } from '../../../protocol/src/link';
 import { Frame } from '../../../protocol/src/frame';
 import { errorCodeName, ErrorCode, Message, MessageError, MsgType, msgTypeName, PROTOCOL_VERSION } from '../../../protocol/src/messages';
+import { deviceErrorText } from './error-texts';
 import { decodeHostMessage, encodeHostMessage } from './codec';
 import { Line } from '../../../shared/src/line';
 
@@ -302,7 +303,10 @@ export class DeviceLink extends EventEmitter {
     const p = this.findPending(m.id) ?? this.sideInFlight.get(m.id) ?? null;
     if (m.type === MsgType.ERROR) {
       const code = m.body.code as number;
-      const err = new DeviceError(errorCodeName(code), (m.body.message as string) || errorCodeName(code), code, m.body.path as string | undefined, m.body.triesLeft as number | undefined);
+      const path = m.body.path as string | undefined;
+      const tries = m.body.triesLeft as number | undefined;
+      // the device sends the code, not words (SPEC §5.14): the host words it
+      const err = new DeviceError(errorCodeName(code), deviceErrorText(code, path, tries, m.body.message as string | undefined), code, path, tries);
       if (p) this.settle(p, err);
       else this.emit('unsolicited-error', err);
       return;
