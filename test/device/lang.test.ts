@@ -3,7 +3,11 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { textWidth, toDisplay } from '../../device/src/ui/text';
+import { textWidth, toDisplay, useFontWidths } from '../../device/src/ui/text';
+import { FONT_WIDTHS } from '../../device/src/ui/font';
+
+// the widths the firmware reads from its Storage file semper.fontw (tools/build.mjs writes it from these)
+useFontWidths(FONT_WIDTHS);
 
 interface Lang {
   code: string;

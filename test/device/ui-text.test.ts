@@ -3,8 +3,12 @@
 // with the font's widths, and money and dates exactly.
 
 import fc from 'fast-check';
-import { glyphFor, textWidth, toDisplay, wrap } from '../../device/src/ui/text';
+import { glyphFor, textWidth, toDisplay, useFontWidths, wrap } from '../../device/src/ui/text';
+import { FONT_WIDTHS } from '../../device/src/ui/font';
 import { currencyExponent, formatDate, formatMoney } from '../../device/src/ui/format';
+
+// the widths the firmware reads from its Storage file semper.fontw (tools/build.mjs writes it from these)
+useFontWidths(FONT_WIDTHS);
 
 const utf8 = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
 

@@ -74,7 +74,8 @@ export class Operation {
       if (this.done) return;
       try {
         fn(a, b);
-      } catch (e) {
+      } catch {
+        // the host gets INTERNAL; the fault itself travels no further (no English on the wire)
         this.fail(ErrorCode.INTERNAL);
       }
     };

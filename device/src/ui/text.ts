@@ -5,12 +5,22 @@
 // [U+XXXX] (free text, so nothing is silently dropped), and text is measured and wrapped with
 // the font's own widths.
 
-import { FONT_FIRST, FONT_UNICODE_RANGES, FONT_WIDTHS } from './font';
+import { FONT_FIRST, FONT_UNICODE_RANGES } from './font';
+
+// The font's widths, one byte per glyph: the Storage file semper.fontw that the display draws
+// with (tinguin.ts hands it in when it loads the font, at boot). Not a copy in the code: the
+// Pico's Storage has no room for the same 226 bytes twice. Tests in Node hand in font.ts's
+// FONT_WIDTHS, from which tools/build.mjs writes that file.
+let widths = '';
+
+export function useFontWidths(w: string): void {
+  widths = w;
+}
 
 /** Width in pixels of a font byte; 0 when the font has no glyph for it. */
 export function glyphWidth(code: number): number {
   if (code < FONT_FIRST || code > 255) return 0;
-  return FONT_WIDTHS.charCodeAt(code - FONT_FIRST);
+  return widths.charCodeAt(code - FONT_FIRST) || 0;
 }
 
 /** The font byte for a Unicode code point, or -1 if it cannot be drawn. */

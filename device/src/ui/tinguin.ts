@@ -5,7 +5,7 @@
 
 import { FONT_FIRST, FONT_HEIGHT } from './font';
 import { resource } from '../resources';
-import { textWidth, wrap } from './text';
+import { textWidth, useFontWidths, wrap } from './text';
 import { t } from './lang';
 
 export const W = 128;
@@ -54,6 +54,7 @@ function font(g: EspruinoGraphics, scale: number): void {
   if (!bitmap) {
     bitmap = resource('font');
     widths = resource('fontw');
+    useFontWidths(widths);
   }
   g.setFontCustom(bitmap, FONT_FIRST, widths, FONT_HEIGHT | (scale << 8));
 }
