@@ -3,7 +3,7 @@
 // API is closed to other sites (Host, Origin, content type) like any localhost daemon.
 
 import http from 'node:http';
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmulatedDevice } from '../../board/emulator/device';
@@ -12,8 +12,8 @@ import { WebFrontEnd, packPixels } from '../../board/emulator/web';
 import { EmulatedCard } from '../../board/card/card';
 import { personalise } from '../../board/card/personalise';
 import pinmap from '../../board/pinmap.json';
+import { launchChromium } from '../helpers/chromium';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 // A small firmware: the SSD1306 init of device.test.ts and a scanning keypad driver; each
 // key lights the 32×16 block at its own place in the layout (key at row r, column c: x
@@ -195,12 +195,7 @@ describe('web front end', () => {
   });
 
   test('the page in Chromium: keypad button and computer key drive the device, the canvas follows, the card goes in', async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (the browser test needs it)`);
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 800, height: 900 } });
       const problems: string[] = [];

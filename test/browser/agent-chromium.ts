@@ -3,28 +3,17 @@
 // DNS-rebinding attacker — and Chromium's own Local Network Access checks are off, so the tests
 // show the agent's defences, not the browser's.
 
-import { existsSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium';
 
-export const CHROMIUM = '/usr/bin/chromium';
+export { CHROMIUM } from '../helpers/chromium';
 
-export async function launchAgentChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (the browser tests need it)`);
-  const { chromium } = await import('playwright-core');
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      '--disable-sync',
-      // single-label names keep the origin on one row of the device's display
-      '--host-resolver-rules=MAP shop 127.0.0.1, MAP evil 127.0.0.1, MAP attacker.test 127.0.0.1',
-      // Chromium's own Local Network Access prompt would stop the rebinding page before the
-      // agent sees it; switched off, so the test shows the agent's defence, not the browser's
-      '--disable-features=LocalNetworkAccessChecks,PrivateNetworkAccessSendPreflights,PrivateNetworkAccessRespectPreflightResults',
-    ],
-  });
+export function launchAgentChromium(): Promise<Browser> {
+  return launchChromium([
+    // single-label names keep the origin on one row of the device's display
+    '--host-resolver-rules=MAP shop 127.0.0.1, MAP evil 127.0.0.1, MAP attacker.test 127.0.0.1',
+    // Chromium's own Local Network Access prompt would stop the rebinding page before the
+    // agent sees it; switched off, so the test shows the agent's defence, not the browser's
+    '--disable-features=LocalNetworkAccessChecks,PrivateNetworkAccessSendPreflights,PrivateNetworkAccessRespectPreflightResults',
+  ]);
 }

@@ -4,7 +4,7 @@
 // page. The page runs under the shop's strict CSP: any violation or page error fails the test.
 // UPDATE_SCREENSHOTS=1 writes the pages to docs/screens/shop-*.png.
 
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -12,8 +12,8 @@ import { Catalogue } from '../../host/src/seller/catalogue';
 import { BuyerInfo, Cart, CheckoutHandler } from '../../host/src/seller/checkout';
 import { DEMO_CATALOGUE_SIZE, openDemoCatalogue } from '../../host/src/seller/demo-catalogue';
 import { RunningShop, startShop } from '../../host/src/seller/shop-server';
+import { launchChromium } from '../helpers/chromium';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENS = join(__dirname, '..', '..', 'docs', 'screens');
 
 describe('the demo shop in Chromium', () => {
@@ -38,12 +38,7 @@ describe('the demo shop in Chromium', () => {
   });
 
   test('search, add to cart, check out, see the order', async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (the browser test needs it)`);
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
       const problems: string[] = [];

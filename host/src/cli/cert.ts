@@ -6,6 +6,7 @@
 // certificate, and this command checks it — under the CA's root, for exactly the key that signed
 // — before it keeps it in the archive. `semper cert show` lists the certificates kept.
 
+import { readFileSync } from 'node:fs';
 import { decodeCertificate, TrustStore } from '../../../shared/src/certificate';
 import { registrationStatement, REGISTRATION_CODE } from '../ca/authority';
 import { CaClient } from '../ca/client';
@@ -105,7 +106,7 @@ export async function run(argv: string[], io: CertCliIo = {}): Promise<number> {
   let root: Uint8Array | undefined;
   if (v.root !== undefined) {
     try {
-      root = new Uint8Array((await import('node:fs')).readFileSync(v.root));
+      root = new Uint8Array(readFileSync(v.root));
       decodeCertificate(root);
     } catch (e) {
       err(`semper cert register: --root ${v.root} is not a certificate file: ${(e as Error).message}\n`);

@@ -225,6 +225,7 @@ export class Seller {
     if (!this.o.trust) throw new ExchangeError('REFUSED', 'this seller takes no registrations: it has no trust store for card certificates');
     const deal = this.dealOf.get(exchangeId) ?? exchangeId;
     const sale = this.pending.get(exchangeId);
+    this.pending.delete(exchangeId);
     const { certificate } = openCardStatement(item.document, sale?.cardKey ?? new Uint8Array());
     let holder: string;
     try {

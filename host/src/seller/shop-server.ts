@@ -162,6 +162,8 @@ class Shop {
     this.agentUrl = o.agentUrl ?? DEFAULT_AGENT_URL;
     const agent = new URL(this.agentUrl);
     if (agent.protocol !== 'http:' || !['127.0.0.1', 'localhost', '[::1]'].includes(agent.hostname)) throw new Error(`agentUrl: the buyer's agent listens on the buyer's own machine (http://127.0.0.1:PORT), not ${this.agentUrl}`);
+    // without them a pay box would wait for ever: say so at start, not when a buyer is stuck
+    if (o.orderStatus && !this.scripts) this.log('the pay box scripts (host/src/seller/web/pay.mjs, web/semper-client/index.mjs) were not found: pending orders cannot be paid from their page');
   }
 
   private get catalogue(): Catalogue {
