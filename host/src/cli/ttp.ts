@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { p256 } from '@noble/curves/p256';
 import { TrustStore } from '../../../shared/src/certificate';
+import { BankClient } from '../bank/client';
 import { SqliteArchive } from '../services/archive';
 import { ThirdParty } from '../ttp/third-party';
 import { serveThirdParty } from '../ttp/http';
@@ -14,7 +15,7 @@ export const HELP = `semper ttp — the fair-exchange third party: resolves and 
 
 usage:
   semper ttp [start] --key LABEL|test [--port N] [--host ADDR] [--db FILE] [--keystore FILE]
-             [--name NAME] [--trust-root FILE]...
+             [--name NAME] [--trust-root FILE]... [--bank URL [--bank-key KEY]]
 
 options:
   --port N          TCP port (default 8482; 0 = any free port)
@@ -29,6 +30,13 @@ options:
   --name NAME       the name the agreements give it (default "SEMPER Test TTP")
   --trust-root FILE a CA root certificate (COSE, binary) that card certificates chain to;
                     repeatable (needed to check purse payments)
+  --bank URL        the bank (semper bank): a payment is resolved on only when the bank's
+                    signed payment status says it stands (one the payee never deposited is
+                    settled on its behalf first), and the bank checks the signature of account
+                    orders. Without it, account orders are not resolved on (their payers' keys
+                    are the bank's)
+  --bank-key KEY    the bank key (SEC1, base64url, as GET /v1/bank shows it) its status
+                    statements must verify with; default: fetched from the bank once
   --help            this text
 
 Endpoints: GET /v1/health, GET /v1/ttp (name and public key), POST /v1/decisions
@@ -44,8 +52,29 @@ const OPTIONS = {
   keystore: { type: 'string' },
   name: { type: 'string' },
   'trust-root': { type: 'string', multiple: true },
+  bank: { type: 'string' },
+  'bank-key': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** --bank URL and --bank-key KEY: the bank client, or Error with what is wrong. */
+function bankOption(url: string | undefined, key: string | undefined): BankClient | undefined {
+  if (url === undefined) {
+    if (key !== undefined) throw new Error('--bank-key needs --bank URL');
+    return undefined;
+  }
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (_e) {
+    throw new Error(`--bank ${url} is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`--bank ${url} is not an http(s) URL`);
+  if (key === undefined) return new BankClient(url);
+  const bankKey = new Uint8Array(Buffer.from(key, 'base64url'));
+  if (bankKey.length !== 65 || bankKey[0] !== 4) throw new Error('--bank-key is not an uncompressed P-256 public key in base64url (65 bytes)');
+  return new BankClient(url, { bankKey });
+}
 
 export interface TtpCliIo {
   out?: (s: string) => void;
@@ -64,6 +93,13 @@ export async function run(argv: string[], io: TtpCliIo = {}): Promise<number> {
   const { values: v, port } = parsed;
   if (!v.key) {
     err('semper ttp: give --key LABEL (from the key store) or --key test\n');
+    return 2;
+  }
+  let bank: BankClient | undefined;
+  try {
+    bank = bankOption(v.bank, v['bank-key']);
+  } catch (e) {
+    err(`semper ttp: ${(e as Error).message}\n`);
     return 2;
   }
   const home = semperHome(env);
@@ -91,7 +127,7 @@ export async function run(argv: string[], io: TtpCliIo = {}): Promise<number> {
     return 3;
   }
   const identity = { name: v.name ?? 'SEMPER Test TTP', privateKey, publicKey: p256.getPublicKey(privateKey, false) };
-  const ttp = new ThirdParty({ identity, archive, modules: standardModules({ trust }) });
+  const ttp = new ThirdParty({ identity, archive, modules: standardModules({ trust, ...(bank ? { bank } : {}) }) });
   let svc;
   try {
     svc = await serveThirdParty(ttp, { port, host: v.host ?? '127.0.0.1' });

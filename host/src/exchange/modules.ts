@@ -109,7 +109,11 @@ export class PaymentExchangeModule implements ExchangeItemModule {
       verify(item: PaymentItem, expect: PaymentRequest): VerifiedPayment;
       /** Makes refund authorisations (payment/formats.ts); without it payments are not revocable here. */
       signRefund?: RefundSigner;
-      /** The third party's check at the bank that the payment took effect (bank/client.ts behind it); without it the signature alone is trusted. */
+      /**
+       * The third party's check that the payment took effect — at the bank (bank/client.ts behind
+       * it) — or its refusal (ExchangeError) to resolve on a payment it cannot check; without it
+       * the local verification alone is trusted.
+       */
       settle?(item: PaymentItem, verified: VerifiedPayment, requestId: string): Promise<void>;
     },
   ) {}
@@ -120,6 +124,7 @@ export class PaymentExchangeModule implements ExchangeItemModule {
     try {
       await this.o.settle(only(element, 'payment'), v, `ttp-${Buffer.from(ctx.agreement.id).toString('hex')}`);
     } catch (e) {
+      if (e instanceof ExchangeError) throw e; // the check's own refusal (e.g. nothing to check the payment with)
       throw new ExchangeError('MISMATCH', `the payment does not stand at the bank: ${(e as Error).message}`, (e as { detail?: string; code?: string }).detail ?? (e as { code?: string }).code);
     }
   }

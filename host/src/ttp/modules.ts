@@ -2,13 +2,16 @@
 // exactly as they do (external verifiability), so it uses the same payment instruments'
 // checks — card tokens against the CA roots it trusts, account orders against the payer keys
 // it knows — and the standard signature, information and package modules. With a bank it
-// also confirms that a payment it resolves on really stands there, and it revokes payments
-// with refund authorisations in the bank's format.
+// also confirms that a payment it resolves on really stands there (the bank's signed payment
+// status), has the bank check the signature of an account order whose payer's key it does not
+// know, and it revokes payments with refund authorisations in the bank's format. Without a bank
+// it does not resolve on an account order it cannot check.
 
 import { TrustStore } from '../../../shared/src/certificate';
 import { AccountInstrument, DevicePurse, PaymentManager, SettlementPort, VerifiedPayment } from '../payment/manager';
 import { PaymentReference, PaymentStatus, signRefundCbor } from '../payment/formats';
 import { PaymentItem } from '../transfer/items';
+import { ExchangeError } from '../exchange/errors';
 import { ExchangeModules, InformationExchangeModule, PaymentExchangeModule, SignatureExchangeModule } from '../exchange/modules';
 
 /** The bank as the third party needs it (bank/client.ts BankClient implements it). */
@@ -32,19 +35,43 @@ function referenceOf(v: VerifiedPayment): PaymentReference {
 export function standardModules(o: StandardModulesOptions = {}): ExchangeModules {
   const payments = new PaymentManager([new DevicePurse({ trust: o.trust }), new AccountInstrument({ payerKey: o.payerKey })]);
   const bank = o.bank;
+  // An account order's signature is checked locally only with the payer's key (AccountInstrument);
+  // a card token always is (against the CA roots).
+  const unchecked = (v: VerifiedPayment): boolean => v.token === undefined && !(v.payer !== undefined && o.payerKey?.(v.payer));
   const settle = bank
     ? async (item: PaymentItem, v: VerifiedPayment, requestId: string): Promise<void> => {
         const { status } = await bank.paymentStatus(referenceOf(v));
         if (!status.settled) {
+          // the bank checks the signature (the payer's registered key, the card's certificate) as it settles
           await payments.settle(item, bank, requestId);
           return;
         }
-        if (status.payee !== v.payee || status.amount !== v.amount || status.currency !== v.currency) throw new Error('the bank settled this payment for another payee or amount');
+        if (status.payee !== v.payee || status.amount !== v.amount || status.currency !== v.currency || (v.payer !== undefined && status.payer !== v.payer)) {
+          throw new Error('the bank settled this payment for another payer, payee or amount');
+        }
+        if (unchecked(v)) await bankChecksOrder(payments, bank, item, requestId);
       }
-    : undefined;
+    : async (_item: PaymentItem, v: VerifiedPayment): Promise<void> => {
+        if (unchecked(v)) throw new ExchangeError('REFUSED', `this third party can check neither the order's signature (no key for payer ${v.payer ?? '?'}) nor the bank's records (no bank): it does not resolve on it`, 'payerKey');
+      };
   return ExchangeModules.withPackages([
-    new PaymentExchangeModule({ verify: (item, expect) => payments.verify(item, expect), signRefund: signRefundCbor, ...(settle ? { settle } : {}) }),
+    new PaymentExchangeModule({ verify: (item, expect) => payments.verify(item, expect), signRefund: signRefundCbor, settle }),
     new SignatureExchangeModule(),
     new InformationExchangeModule(),
   ]);
+}
+
+/**
+ * A settled account order whose signature this third party could not check (it knows no key for
+ * the payer): it is presented to the bank, which checks the signature against the payer's
+ * registered key before it finds the order id settled (bank/API.md, order checks). DUPLICATE_ORDER
+ * is the answer wanted — this very order is signed by the payer; BAD_SIGNATURE (a forgery that
+ * reuses a settled order's id, payee and amount) or anything else refuses the resolve.
+ */
+async function bankChecksOrder(payments: PaymentManager, bank: ThirdPartyBank, item: PaymentItem, requestId: string): Promise<void> {
+  try {
+    await payments.settle(item, bank, `${requestId}-signature`);
+  } catch (e) {
+    if ((e as { detail?: unknown }).detail !== 'DUPLICATE_ORDER') throw e;
+  }
 }
