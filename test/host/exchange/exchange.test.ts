@@ -7,12 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha256';
 import { SqliteArchive } from '../../../host/src/services/archive';
-import { Element, InformationItem } from '../../../host/src/transfer/items';
-import { ExchangeOutcome, Offering } from '../../../host/src/exchange/manager';
-import { AFFIDAVIT_FORMAT, openAgreement, openTtpRequest, signTtpRequest, verifyAffidavit, verifyDecision } from '../../../host/src/exchange/formats';
+import { credential, Element, information, InformationItem, PaymentItem, StatementItem } from '../../../host/src/transfer/items';
+import { memoryChannel } from '../../../host/src/transfer/channel';
+import { TransferManager } from '../../../host/src/transfer/manager';
+import { AccountInstrument, PaymentManager } from '../../../host/src/payment/manager';
+import { verifySign1 } from '../../../shared/src/cose';
+import { ExchangeManagerOptions, ExchangeOutcome, Offering } from '../../../host/src/exchange/manager';
+import { AFFIDAVIT_FORMAT, ItemDescription, openAgreement, openTtpRequest, propertyBits, signTtpRequest, verifyAffidavit, verifyDecision } from '../../../host/src/exchange/formats';
+import { ExchangeItemModule, ExchangeModules, InformationExchangeModule, informationDescription, makeSignature } from '../../../host/src/exchange/modules';
 import { ThirdParty } from '../../../host/src/ttp/third-party';
-import { isExchangeError } from '../../../host/src/exchange/errors';
-import { contractOffering, infoOffering, keyed, line, payOffering, receiptOffering, rig, Rig, until } from './rig';
+import { ExchangeError, isExchangeError } from '../../../host/src/exchange/errors';
+import { contractOffering, infoOffering, keyed, line, modulesFor, payOffering, receiptOffering, rig, Rig, until } from './rig';
 
 /** Bytes compared as bytes (decoders may decorate the arrays they read). */
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -24,9 +29,9 @@ function buyerPays(r: Rig, amount = 1999): Offering {
   return payOffering(r.buyer, 'acct-buyer', amount, 'acct-merchant');
 }
 
-async function run(r: Rig, give: Offering, serverGives: Offering, fair = true, hooks: Parameters<typeof line>[1] = {}, serverExtra = {}) {
+async function run(r: Rig, give: Offering, serverGives: Offering, fair = true, hooks: Parameters<typeof line>[1] = {}, serverExtra: Partial<ExchangeManagerOptions> = {}, clientExtra: Partial<ExchangeManagerOptions> = {}) {
   const server = r.manager(r.merchant, { respond: () => serverGives, ...serverExtra });
-  const client = r.manager(r.buyer);
+  const client = r.manager(r.buyer, clientExtra);
   const out = await client.m.exchange(line(server.m, hooks), { peer: { name: r.merchant.name, publicKey: r.merchant.publicKey }, give, want: serverGives.description, fair });
   return { out, server, client, serverOut: server.m.outcomeOf(out.exchangeId) };
 }
@@ -75,6 +80,77 @@ describe('honest runs: every fair cell of Figure 2, the third party never called
     expect(out.outcome).toBe('failed');
     expect(out.reason).toMatch(/no fair exchange/);
     expect(r.port.calls).toBe(0);
+  });
+});
+
+describe('the one-item cells of Figure 2: a transfer, no exchange protocol', () => {
+  // payment, signature transfer and information transfer give one item and ask for nothing back:
+  // the transfer layer carries them (origin, integrity, the receiver's signed receipt), and the
+  // receiver checks the item as the exchange modules would (the payee's payment check, the signer's key, the hash)
+  test('payment, signature transfer, information transfer: delivered, receipted, checked; no third party', async () => {
+    const r = rig();
+    const order = sha256(new TextEncoder().encode('order 7: one report'));
+    const inst = new AccountInstrument({ account: 'acct-buyer', privateKey: r.buyer.privateKey, publicKey: r.buyer.publicKey });
+    const pay = await inst.pay({ payee: 'acct-merchant', amount: 2_50, currency: 'EUR', txDigest: order, time: Math.floor(r.clock.t / 1000) });
+    const signature = makeSignature(undefined, 'I, the buyer, accept the terms', r.buyer.privateKey, { contentHash: order, time: r.clock.t });
+    const got: Element[] = [];
+    const merchant = new TransferManager({ identity: r.merchant, archive: SqliteArchive.open(':memory:'), peers: (n) => (n === r.buyer.name ? r.buyer.publicKey : undefined), require: ['origin', 'receipt'], accept: (x) => void got.push(x.element) });
+    const buyer = new TransferManager({ identity: r.buyer, archive: SqliteArchive.open(':memory:') });
+    for (const item of [pay, signature, information('application/pdf', pdf)]) {
+      const sent = await buyer.send(memoryChannel(merchant.handler), { name: r.merchant.name, publicKey: r.merchant.publicKey }, item, { attributes: ['origin', 'receipt'], deal: 'one-way' });
+      expect(sent.receipt).toBeDefined();
+    }
+    expect(got.map((e) => e.kind)).toEqual(['payment', 'statement', 'information']);
+    const payee = new PaymentManager([new AccountInstrument({ payerKey: (a) => r.payers.get(a) })]);
+    expect(payee.verify(got[0] as PaymentItem, { payee: 'acct-merchant', amount: 2_50, currency: 'EUR', txDigest: order, time: Math.floor(r.clock.t / 1000) })).toMatchObject({ payer: 'acct-buyer', amount: 2_50 });
+    expect(() => verifySign1((got[1] as StatementItem).document, r.buyer.publicKey)).not.toThrow();
+    expect(() => verifySign1((got[1] as StatementItem).document, r.merchant.publicKey)).toThrow();
+    expect(() => new InformationExchangeModule().verify(got[2], informationDescription('application/pdf', pdf))).not.toThrow();
+    expect(() => new InformationExchangeModule().verify(got[2], informationDescription('application/pdf', song))).toThrow(/not what was described/);
+    expect(r.port.calls).toBe(0);
+  });
+});
+
+describe('generic: a new item type needs a module, and no exchange code', () => {
+  /** A made-up item type: a credential, described by its hash — externally verifiable, generateable by escrow (no affidavit). */
+  const credentialModule: ExchangeItemModule = {
+    type: 'credential',
+    verify(element: Element, desc: ItemDescription) {
+      if (element.kind !== 'credential') throw new ExchangeError('MISMATCH', `a credential was promised, a ${element.kind} came`);
+      const want = desc.spec.get(1);
+      if (!(want instanceof Uint8Array) || hex(sha256(element.certificate)) !== hex(want)) throw new ExchangeError('MISMATCH', 'another credential than described');
+    },
+  };
+  const cert = new TextEncoder().encode('a member card of the trial club');
+  const credentialOffering = (bytes = cert): Offering => ({
+    description: { type: 'credential', properties: propertyBits(['externally-verifiable', 'generateable']), spec: new Map([[1, sha256(cert)]]), label: 'a club credential' },
+    make: async () => credential(bytes),
+  });
+  function withCredentials(r: Rig): ExchangeModules {
+    const modules = modulesFor(r.payers).register(credentialModule);
+    r.ttp = new ThirdParty({ identity: r.ttpId, archive: r.ttpArchive, modules, now: r.clock.now });
+    return modules;
+  }
+
+  test('payment for the credential: gen-ev/1 chosen by its properties, completed without the third party', async () => {
+    const r = rig();
+    const modules = withCredentials(r);
+    const { out, serverOut } = await run(r, buyerPays(r), credentialOffering(), true, {}, { modules }, { modules });
+    expect(out).toMatchObject({ outcome: 'completed', protocol: 'gen-ev/1', role: 'responder' });
+    expect(serverOut?.outcome).toBe('completed');
+    expect(received(out, 'credential').certificate).toEqual(cert);
+    expect(r.port.calls).toBe(0);
+  });
+
+  test('the merchant stops after the payment: the third party opens the credential from its escrow; a wrong one is refused and the payment revoked', async () => {
+    const r = rig();
+    const modules = withCredentials(r);
+    const { out } = await run(r, buyerPays(r), credentialOffering(), true, { dropAnswerOf: 'responderItem' }, { modules }, { modules });
+    expect(out.outcome).toBe('resolved');
+    expect(received(out, 'credential').certificate).toEqual(cert);
+    const cheated = await run(r, buyerPays(r), credentialOffering(new TextEncoder().encode('a forged card')), true, {}, { modules }, { modules });
+    expect(cheated.out).toMatchObject({ outcome: 'aborted' });
+    expect(cheated.out.refunds).toHaveLength(1);
   });
 });
 

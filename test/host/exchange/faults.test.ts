@@ -4,7 +4,7 @@
 // from their archives (`recover`), and again after the deadline. Whatever happened, the end is
 // fair: either each party holds the other's item (or the third party's replacement), or
 // every transfer that happened is revoked, or nothing changed hands — and an honest party
-// always ends in a final state. With a real bank behind the payments, money moves exactly as
+// always ends in a final state, and the arbiter, judging each party's archive, says so. With a real bank behind the payments, money moves exactly as
 // the final state says, and the customers' total never changes.
 
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { ThirdParty } from '../../../host/src/ttp/third-party';
 import { standardModules } from '../../../host/src/ttp/modules';
 import { startBank, tempDir } from '../bank/rig';
 import { StepName, verifyDecision } from '../../../host/src/exchange/formats';
+import { judge } from '../../../host/src/exchange/arbiter';
 import { Offering } from '../../../host/src/exchange/manager';
 import { infoOffering, line, payOffering, receiptOffering, rig, Rig } from './rig';
 
@@ -58,6 +59,9 @@ let banks = 0;
 /** Every money movement the cases ended with: the checks above must not hold only because nothing ever moved. */
 const moves = new Set<number>();
 afterAll(() => expect([...moves].sort((a, b) => a - b)).toEqual([0, 290, 990]));
+/** Every verdict the arbiter gave: it judged runs of each kind, not only one. */
+const verdicts = new Set<string>();
+afterAll(() => expect([...verdicts].sort()).toEqual(['aborted', 'completed', 'expired', 'open', 'resolved']));
 
 /** A bank for one case: both parties' accounts funded, the rig's third party trusted for refunds. */
 async function bankFor(r: Rig) {
@@ -131,6 +135,18 @@ test.each(cases)('%s: %s', async (_n, _f, layout, fault) => {
   }
   // the third party never both resolved and expired (or aborted and completed) this exchange
   expect(new Set(decisions.map((d) => d.outcome)).size).toBeLessThanOrEqual(1);
+
+  // the arbiter, from each party's own archive: every signature checks, and it says what the parties hold
+  for (const [archive, own] of [[clientArchive, cl], [serverArchive, sl]] as const) {
+    if (!own.some((x) => x.startsWith('exchange agreement'))) continue;
+    const verdict = judge(await archive.list({ deal }), r.modules);
+    const decided = (await archive.list({ deal, kind: 'ttp-decision' })).map((x) => verifyDecision(x.evidence!, r.ttpId.publicKey)).filter((d) => d.outcome !== 'open');
+    if (decided.length) expect(verdict.outcome).toBe(decided[decided.length - 1].outcome);
+    else if (own.includes('exchange final completed')) expect(verdict.outcome).toBe('completed');
+    else expect(verdict.owed.join(' ')).toMatch(/no item of value/);
+    expect(verdict.findings.join('\n')).not.toMatch(/NOT as agreed|INVALID|does NOT verify/);
+    verdicts.add(verdict.outcome);
+  }
 
   // the money: refunds presented (by anyone holding them), then exactly the moves the end state says
   if (last?.outcome === 'aborted') await money.redeem(last.refunds);
