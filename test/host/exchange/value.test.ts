@@ -201,7 +201,7 @@ test('semper ttp --bank: the service resolves on an order its payer\u2019s key i
   const before = await balances();
   const ac = new AbortController();
   let url = '';
-  let publicKey = new Uint8Array();
+  let publicKey: Uint8Array = new Uint8Array(0);
   const bankKey = Buffer.from(bank.bank.bankPublicKey).toString('base64url');
   const done = ttpCli(['--key', 'test', '--port', '0', '--db', join(tmp.dir, 'ttp-cli.db'), '--bank', bank.url, '--bank-key', bankKey], { ...io, signal: ac.signal, onListening: (u, k) => ((url = u), (publicKey = k)) });
   try {
