@@ -7,6 +7,7 @@ import { p256 } from '@noble/curves/p256';
 import { sha256 } from '@noble/hashes/sha256';
 import { encodeCanonical, HostCbor, HostCborMap, decodeCanonical } from '../../shared/src/cbor';
 import { CommandApdu, encodeResponse, parseCommand, SW, triesLeft } from './apdu';
+import { ROLE_CODE } from '../../shared/src/certificate';
 import { CARD_CBOR_LIMITS, coseSign1, decodeMap, decodeSign1, verifyCertificate, verifyDigest, verifySign1 } from './cose';
 import { CardStore, PowerCut, readUintBytes, uintBytes } from './store';
 
@@ -49,6 +50,7 @@ export const INS = {
   RESET_RETRY_COUNTER: 0x2c,
   GENERATE_KEY_PAIR: 0x47,
   PSO: 0x2a,
+  PUT_DATA: 0xda,
   BALANCE: 0x50,
   DEBIT: 0x52,
   LOAD: 0x54,
@@ -196,7 +198,7 @@ export class PurseApplet {
   private dispatch(c: CommandApdu): Uint8Array {
     if (c.cla !== 0x00 && c.cla !== 0x80) fail(SW.CLA_NOT_SUPPORTED);
     if (c.cla === 0x00 && c.ins === INS.SELECT) return this.select(c);
-    const iso = [INS.GET_DATA, INS.VERIFY, INS.CHANGE_REFERENCE_DATA, INS.RESET_RETRY_COUNTER, INS.GENERATE_KEY_PAIR, INS.PSO] as number[];
+    const iso = [INS.GET_DATA, INS.VERIFY, INS.CHANGE_REFERENCE_DATA, INS.RESET_RETRY_COUNTER, INS.GENERATE_KEY_PAIR, INS.PSO, INS.PUT_DATA] as number[];
     const prop = [INS.BALANCE, INS.DEBIT, INS.LOAD, INS.READ_LOG, INS.LAST_TOKEN] as number[];
     if (!(c.cla === 0x00 ? iso : prop).includes(c.ins)) fail(SW.INS_NOT_SUPPORTED);
     if (!this.selected) fail(SW.INS_NOT_SUPPORTED);
@@ -213,6 +215,8 @@ export class PurseApplet {
         return this.generateKeyPair(c);
       case INS.PSO:
         return this.pso(c);
+      case INS.PUT_DATA:
+        return this.putCertificate(c);
       case INS.BALANCE:
         this.p1p2(c, 0, 0);
         return encodeMoney(this.store.readUint(R.balance), this.store.readText(R.currency));
@@ -356,6 +360,28 @@ export class PurseApplet {
     this.store.commit();
     this.lastWorkMs = 4000;
     return pub;
+  }
+
+  /**
+   * PUT DATA 03: the card keeps a certificate for its own key — signed by the CA root it stores,
+   * for its current public key, role buyer-card, naming this card if it names one. The card
+   * checks all of it, so no PIN is needed: a host can store nothing but a valid certificate of
+   * this very card (registration writes back what the CA issued for a freshly made key).
+   */
+  private putCertificate(c: CommandApdu): Uint8Array {
+    this.p1p2(c, 0x01, DO.CERTIFICATE);
+    if (c.data.length === 0) fail(SW.WRONG_LENGTH);
+    if (!decodeSign1(c.data)) fail(SW.WRONG_DATA);
+    const ca = this.store.read(R.ca) ?? fail(SW.DATA_NOT_FOUND);
+    const pub = this.store.read(R.pub) ?? fail(SW.CONDITIONS_NOT_SATISFIED);
+    this.lastWorkMs = 200;
+    const cert = verifyCertificate(c.data, ca) ?? fail(SW.VERIFICATION_FAILED);
+    const id = this.store.read(R.cardId);
+    if (!eq(cert.publicKey, pub) || cert.role !== ROLE_CODE['buyer-card'] || (cert.subjectId && (!id || !eq(cert.subjectId, id)))) fail(SW.CONDITIONS_NOT_SATISFIED);
+    this.store.begin();
+    this.store.write(R.cert, c.data);
+    this.store.commit();
+    return new Uint8Array(0);
   }
 
   private pso(c: CommandApdu): Uint8Array {

@@ -10,7 +10,7 @@ import { hello } from './handlers/hello';
 import { ping } from './handlers/ping';
 import { CardApplet, CardInfo } from './card/applet';
 import { CardError } from './card/errors';
-import { balance, changePin, confirm, Ctx, debit, load, readLog, sign, unblock, verifyOffer } from './ops/flows';
+import { balance, changePin, confirm, Ctx, debit, load, readLog, sign, storeCert, unblock, verifyOffer } from './ops/flows';
 import { OfferBook } from './ops/offers';
 import { Operation } from './ops/operation';
 import { showResult } from './ops/prompts';
@@ -58,6 +58,7 @@ export class App implements Ctx {
     handlers[MsgType.PURSE_LOAD] = (req) => load(this, req);
     handlers[MsgType.READ_LOG] = (req) => readLog(this, req);
     handlers[MsgType.CHANGE_PIN] = (req) => changePin(this, req);
+    handlers[MsgType.STORE_CERT] = (req) => storeCert(this, req);
     this.link.onLinkState = (up) => {
       // a host that went away cannot answer for the user: a prompt it asked for is dropped,
       // with no ERROR for it on the new link (SPEC §3.8); what the card already did stays done

@@ -24,6 +24,7 @@ export const MsgType = {
   READ_LOG: 9,
   CHANGE_PIN: 10,
   CANCEL: 11,
+  STORE_CERT: 12,
   STATUS: 20,
   ERROR: 21,
 } as const;
@@ -89,7 +90,7 @@ export const REQUEST_SCHEMA: { [type: number]: string } = {
   1: '1 minVersion u 1 255,2 maxVersion u 1 255,?3 agent t 0 64',
   2: '1 data y 0 1024',
   3: STATEMENT + ',' + TIMEOUT,
-  4: STATEMENT + ',' + TIMEOUT,
+  4: STATEMENT + ',' + TIMEOUT + ',?3 newKey b',
   5: '1 certificate y 1 600,2 offer y 1 1400',
   6: '',
   7: STATEMENT + ',' + TIMEOUT,
@@ -97,6 +98,7 @@ export const REQUEST_SCHEMA: { [type: number]: string } = {
   9: '?1 max u 1 20',
   10: '?1 timeout u 10 600',
   11: '1 target u 1 4294967295',
+  12: '1 certificate y 1 600',
 };
 
 /** Response bodies, by type (STATUS and ERROR are device-originated). */
@@ -104,7 +106,7 @@ export const RESPONSE_SCHEMA: { [type: number]: string } = {
   1: '1 version u 1 255,2 firmware t 1 32,3 board t 1 32,4 serial y 4 16,5 capabilities U 0 32,6 card b,7 maxMessage u 256 65535',
   2: '1 data y 0 1024',
   3: '',
-  4: '1 protected y 1 64,2 signature y 64 64,3 kid y 1 32',
+  4: '1 protected y 1 64,2 signature y 64 64,3 kid y 1 32,?4 key y 65 65,?5 card y 1 16',
   5: '1 merchant t 1 64,2 offerDigest y 32 32,?3 validUntil u 0 max',
   6: '1 balance m',
   7: '1 token y 1 512',
@@ -112,6 +114,7 @@ export const RESPONSE_SCHEMA: { [type: number]: string } = {
   9: '1 entries L 0 20',
   10: '',
   11: '1 cancelled b',
+  12: '',
   20: '1 state u 0 4,2 card b,?3 step u 1 15,?4 steps u 1 15,?5 label t 0 32',
   21: '1 code u 1 255,?2 message t 0 96,?3 path t 0 32,?4 triesLeft u 0 15',
 };

@@ -43,7 +43,7 @@ test('TCP: a host connects on 127.0.0.1, shakes hands and gets HELLO; a second h
   const sock = await connectTcp(server.port);
   const host = new DeviceLink(socketLine(sock));
   const hello = await host.connect({ timeoutMs: 5000 });
-  expect(hello).toMatchObject({ version: 1, board: 'PICO_R1_3', capabilities: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] });
+  expect(hello).toMatchObject({ version: 1, board: 'PICO_R1_3', capabilities: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] });
   const second = await connectTcp(server.port);
   await new Promise<void>((r) => second.on('close', () => r()));
   expect(log.join('\n')).toMatch(/refused a second host connection .* the device is in use/);

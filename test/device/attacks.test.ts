@@ -21,7 +21,7 @@ jest.setTimeout(60000);
 
 // ------------------------------------------------------------------ the card, watched
 
-const card = { signatures: 0, debits: 0, verifies: 0, onCommand: null as null | ((ins: number, p1: number) => void) };
+const card = { signatures: 0, debits: 0, verifies: 0, keys: 0, onCommand: null as null | ((ins: number, p1: number) => void) };
 const process0 = PurseApplet.prototype.process;
 beforeAll(() => {
   PurseApplet.prototype.process = function (this: PurseApplet, apdu: Uint8Array): Uint8Array {
@@ -31,12 +31,13 @@ beforeAll(() => {
     if (apdu[0] === 0x00 && apdu[1] === INS.VERIFY) card.verifies++;
     if (ok && apdu[0] === 0x00 && apdu[1] === INS.PSO && apdu[2] === 0x9e && apdu[3] === 0x9a) card.signatures++;
     if (ok && apdu[0] === 0x80 && apdu[1] === INS.DEBIT) card.debits++;
+    if (ok && apdu[0] === 0x00 && apdu[1] === INS.GENERATE_KEY_PAIR && apdu[2] === 0x80) card.keys++;
     return res;
   };
 });
 afterAll(() => {
   PurseApplet.prototype.process = process0;
-  console.log(`host attack catalogue: ${attempts} attempts by the host, ${obtained} signatures/debits obtained without the user's OK + PIN; ${consented} made with them`);
+  console.log(`host attack catalogue: ${attempts} attempts by the host, ${obtained} signatures, debits or new keys obtained without the user's OK + PIN; ${consented} made with them`);
 });
 
 let attempts = 0;
@@ -45,7 +46,7 @@ let consented = 0;
 const rigs: { rig: DeviceRig; raw: RawHost; pins: string[] }[] = [];
 
 const PIN = '9157';
-const cleanCard = (): { s: number; d: number } => ({ s: card.signatures, d: card.debits });
+const cleanCard = (): { s: number; d: number; k: number } => ({ s: card.signatures, d: card.debits, k: card.keys });
 
 afterEach(() => {
   // whatever a case did: the PIN never crossed the link, in either direction
@@ -84,11 +85,12 @@ function attemptBytes(raw: RawHost, bytes: Uint8Array): void {
   attempts++;
   raw.sendBytes(bytes);
 }
-/** Nothing was signed or paid since `before`. */
-function nothingObtained(before: { s: number; d: number }): void {
-  obtained += card.signatures - before.s + (card.debits - before.d);
+/** Nothing was signed or paid, and no key replaced, since `before`. */
+function nothingObtained(before: { s: number; d: number; k: number }): void {
+  obtained += card.signatures - before.s + (card.debits - before.d) + (card.keys - before.k);
   expect(card.signatures - before.s).toBe(0);
   expect(card.debits - before.d).toBe(0);
+  expect(card.keys - before.k).toBe(0);
 }
 
 const st = (fields: Record<number, HostCbor>): Uint8Array => encodeCanonical(new Map(Object.entries(fields).map(([k, v]) => [Number(k), v])));
@@ -118,6 +120,7 @@ describe('every request type, the user never says yes', () => {
       ['CONFIRM', MsgType.CONFIRM, { statement: PAYMENT }, /PAYMENT/],
       ['SIGN payment', MsgType.SIGN, { statement: PAYMENT }, /PAYMENT/],
       ['SIGN document', MsgType.SIGN, { statement: DOCUMENT }, /DOCUMENT/],
+      ['SIGN with a new key', MsgType.SIGN, { statement: DOCUMENT, newKey: true }, /NEW KEY/],
       ['PURSE_DEBIT', MsgType.PURSE_DEBIT, { statement: PAYMENT }, /PAYMENT/],
       ['PURSE_LOAD', MsgType.PURSE_LOAD, { instruction: instr }, /LOAD PURSE/],
       ['CHANGE_PIN', MsgType.CHANGE_PIN, {}, /PIN/],
@@ -127,12 +130,14 @@ describe('every request type, the user never says yes', () => {
       [MsgType.CONFIRM, { statement: PAYMENT }],
       [MsgType.SIGN, { statement: PAYMENT }],
       [MsgType.SIGN, { statement: DOCUMENT }],
+      [MsgType.SIGN, { statement: DOCUMENT, newKey: true }],
       [MsgType.PURSE_DEBIT, { statement: PAYMENT }],
       [MsgType.PURSE_LOAD, { instruction: instr }],
       [MsgType.VERIFY_OFFER, { certificate: cert, offer }],
       [MsgType.PURSE_BALANCE, {}],
       [MsgType.READ_LOG, {}],
       [MsgType.CHANGE_PIN, {}],
+      [MsgType.STORE_CERT, { certificate: cert }],
     ];
     for (const [name, type, body, screen] of prompts) {
       const id = attempt(raw, type, body);
@@ -158,8 +163,8 @@ describe('every request type, the user never says yes', () => {
       await rig.press('OK');
     }
     // the requests without a prompt: answered, nothing paid
-    for (const [t2, b2] of others.slice(5)) {
-      if (t2 === MsgType.CHANGE_PIN) continue;
+    for (const [t2, b2] of others.slice(6)) {
+      if (t2 === MsgType.CHANGE_PIN || t2 === MsgType.STORE_CERT) continue;
       const id2 = attempt(raw, t2, b2);
       expect(code(await raw.answer(id2))).toBe('ok');
     }

@@ -174,11 +174,11 @@ describe('firmware link: handshake and HELLO', () => {
       firmware: PKG.version,
       board: 'PICO_R1_3',
       serial: Uint8Array.from([0x33, 0x00, 0x3c, 0x00, 0x0c, 0x51, 0x35, 0x32, 0x39, 0x33, 0x36, 0x38]),
-      capabilities: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+      capabilities: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
       card: false,
       maxMessage: 2048,
     });
-    expect(hello.capabilities).toEqual([MsgType.HELLO, MsgType.PING, MsgType.CONFIRM, MsgType.SIGN, MsgType.VERIFY_OFFER, MsgType.PURSE_BALANCE, MsgType.PURSE_DEBIT, MsgType.PURSE_LOAD, MsgType.READ_LOG, MsgType.CHANGE_PIN, MsgType.CANCEL]);
+    expect(hello.capabilities).toEqual([MsgType.HELLO, MsgType.PING, MsgType.CONFIRM, MsgType.SIGN, MsgType.VERIFY_OFFER, MsgType.PURSE_BALANCE, MsgType.PURSE_DEBIT, MsgType.PURSE_LOAD, MsgType.READ_LOG, MsgType.CHANGE_PIN, MsgType.CANCEL, MsgType.STORE_CERT]);
     expect(statuses.length).toBeGreaterThanOrEqual(1);
     expect(statuses.every((s) => s.state === 0 && s.id === 0 && s.card === false)).toBe(true);
     expect(device.sandbox.uncaught).toEqual([]);

@@ -11,6 +11,8 @@ import { makeLoadInstruction, newKeyPair, verifyToken } from '../../board/card/p
 import { DeviceError } from '../../host/src/link/device-link';
 import { ErrorCode, MsgType } from '../../protocol/src/messages';
 import { closeAll, DeviceRig, deviceRig, until } from '../helpers/device-rig';
+import { R } from '../../board/card/applet';
+import { CardStore } from '../../board/card/store';
 
 jest.setTimeout(60000);
 afterEach(closeAll);
@@ -167,6 +169,99 @@ describe('SIGN', () => {
     await rig.type('4321');
     await rig.press('OK');
     await expect(p4).resolves.toHaveProperty('signature');
+  });
+});
+
+describe('registration: a new key on the card, its certificate back onto the card', () => {
+  const registration = statement({ 1: 2, 2: 'Registration', 7: 'Register this card with the code 1234-ABCD-5678-EF90' });
+  const onCard = (rig: DeviceRig, record: string): Uint8Array | undefined => CardStore.open(rig.persona.nv).read(record);
+
+  test('SIGN with newKey: the device says so before the statement; one OK and one PIN make the key and the signature that proves it; STORE_CERT puts the CA\u2019s certificate on the card', async () => {
+    const rig = await deviceRig({ pin: '9157' });
+    const oldCert = onCard(rig, R.cert) as Uint8Array;
+    const p = rig.host.request(MsgType.SIGN, { statement: registration, newKey: true });
+    const first = await rig.waitFor(/NEW KEY/);
+    expect(first).not.toMatch(/DOCUMENT TO SIGN/); // the warning comes first
+    await rig.press('OK'); // too early: only the hint
+    await rig.waitFor(/Read all: DOWN/);
+    await approve(rig);
+    await rig.waitFor(/Enter your PIN/);
+    await rig.type('9157');
+    await rig.press('OK');
+    const res = (await p) as { signature: Uint8Array; kid: Uint8Array; key: Uint8Array; card: Uint8Array };
+    // a new key, the card's own, and the signature is by it
+    expect(Buffer.from(res.key)).not.toEqual(Buffer.from(rig.persona.publicKey));
+    expect(Buffer.from(res.key)).toEqual(Buffer.from(onCard(rig, R.pub) as Uint8Array));
+    expect(Buffer.from(res.card)).toEqual(Buffer.from(rig.persona.cardId));
+    expect(Buffer.from(res.kid)).toEqual(Buffer.from(sha256(res.key).slice(0, 8)));
+    const sigStructure = encodeCanonical(['Signature1', Uint8Array.of(0xa1, 0x01, 0x26), new Uint8Array(0), registration]);
+    expect(p256.verify(res.signature, sha256(sigStructure), res.key, { prehash: false })).toBe(true);
+    // the old key's certificate is void on the card
+    expect(onCard(rig, R.cert)?.length ?? 0).toBe(0);
+    expect(oldCert.length).toBeGreaterThan(0);
+    // the PIN never crossed the link, though the device presented it to the card twice
+    for (const buf of Object.values(rig.traffic())) expect(buf.includes(Buffer.from('9157'))).toBe(false);
+    await rig.waitFor(/Done/);
+    await rig.press('OK');
+
+    // a certificate for another key, one from another CA, one naming another card: the card refuses each, keeps none
+    const other = p256.getPublicKey(p256.utils.randomPrivateKey(), false);
+    const wrongKey = issueCertificate({ subject: 'Erika Mustermann', publicKey: other, role: 1, subjectId: rig.persona.cardId }, rig.ca.privateKey);
+    const wrongCa = issueCertificate({ subject: 'Erika Mustermann', publicKey: res.key, role: 1, subjectId: rig.persona.cardId }, p256.utils.randomPrivateKey());
+    const wrongCard = issueCertificate({ subject: 'Erika Mustermann', publicKey: res.key, role: 1, subjectId: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8) }, rig.ca.privateKey);
+    const wrongRole = issueCertificate({ subject: 'Erika Mustermann', publicKey: res.key, role: 2, subjectId: rig.persona.cardId }, rig.ca.privateKey);
+    const refusals: [Uint8Array, number, string | undefined][] = [];
+    for (const c of [wrongKey, wrongCa, wrongCard, wrongRole]) {
+      const e = await rejection(rig.host.request(MsgType.STORE_CERT, { certificate: c }));
+      refusals.push([c, e.wireCode as number, e.path]);
+      await rig.waitFor(/Failed/);
+      await rig.press('OK');
+    }
+    expect(refusals.map((r) => [r[1], r[2]])).toEqual([
+      [ErrorCode.CARD_ERROR, 'SW:6985'],
+      [ErrorCode.VERIFY_FAILED, 'SW:6300'],
+      [ErrorCode.CARD_ERROR, 'SW:6985'],
+      [ErrorCode.CARD_ERROR, 'SW:6985'],
+    ]);
+    expect(onCard(rig, R.cert)?.length ?? 0).toBe(0);
+    // the CA's certificate for the new key, naming this card: kept, no one needed at the keypad
+    const good = issueCertificate({ subject: 'Erika Mustermann', publicKey: res.key, role: 1, subjectId: rig.persona.cardId }, rig.ca.privateKey);
+    await expect(rig.host.request(MsgType.STORE_CERT, { certificate: good })).resolves.toEqual({});
+    expect(Buffer.from(onCard(rig, R.cert) as Uint8Array)).toEqual(Buffer.from(good));
+    expect(rig.statuses.some((st) => st.label === 'Store certificate' && st.state === 4)).toBe(true);
+    // and the next purse payment carries it: the token verifies with the new key
+    const pay = rig.host.request(MsgType.PURSE_DEBIT, { statement: payment() });
+    await rig.waitFor(/PAYMENT/);
+    await approve(rig);
+    await rig.waitFor(/Enter your PIN/);
+    await rig.type('9157');
+    await rig.press('OK');
+    const { token } = (await pay) as { token: Uint8Array };
+    expect(verifyToken(token, res.key)).toMatchObject({ amount: 1250, currency: 'EUR' });
+  });
+
+  test('newKey only for a DOCUMENT; refused or cancelled, the card keeps its key and its certificate', async () => {
+    const rig = await deviceRig();
+    const key = onCard(rig, R.pub) as Uint8Array;
+    const cert = onCard(rig, R.cert) as Uint8Array;
+    const e = await rejection(rig.host.request(MsgType.SIGN, { statement: payment(), newKey: true }));
+    expect([e.wireCode, e.path]).toEqual([ErrorCode.SCHEMA, 'statement.1']);
+    const p = rig.host.request(MsgType.SIGN, { statement: registration, newKey: true });
+    await rig.waitFor(/NEW KEY/);
+    await rig.press('CANCEL');
+    expect((await rejection(p)).wireCode).toBe(ErrorCode.USER_REFUSED);
+    await rig.waitFor(/Refused/);
+    await rig.press('OK');
+    // a wrong PIN: nothing is made either
+    const q = rig.host.request(MsgType.SIGN, { statement: registration, newKey: true });
+    await rig.waitFor(/NEW KEY/);
+    await approve(rig);
+    await rig.waitFor(/Enter your PIN/);
+    await rig.type('0000');
+    await rig.press('OK');
+    expect((await rejection(q)).wireCode).toBe(ErrorCode.PIN_FAILED);
+    expect(Buffer.from(onCard(rig, R.pub) as Uint8Array)).toEqual(Buffer.from(key));
+    expect(Buffer.from(onCard(rig, R.cert) as Uint8Array)).toEqual(Buffer.from(cert));
   });
 });
 

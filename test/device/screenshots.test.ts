@@ -78,3 +78,14 @@ test('idle, statement, PIN, result, menu and help — in English and German', as
   shot(rig, 'refused-de');
   expect(shots).toHaveLength(10);
 });
+
+test('registration: the new key is said before the statement', async () => {
+  const rig = await deviceRig();
+  const registration = encodeCanonical(new Map<number, HostCbor>([[1, 2], [2, 'Registration'], [7, 'Register this card with the code 1234-ABCD-5678-EF90']]));
+  const p = rig.host.request(MsgType.SIGN, { statement: registration, newKey: true });
+  await rig.waitFor(/NEW KEY/);
+  shot(rig, 'register-newkey');
+  await rig.press('CANCEL');
+  await p.catch(() => undefined);
+  expect(shots).toContain('register-newkey');
+});

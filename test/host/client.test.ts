@@ -10,7 +10,7 @@ import { DeviceLink } from '../../host/src/link/device-link';
 import { DeviceClient, encodeStatement, Progress, Statement } from '../../host/src/device/client';
 import { HELLO_OK, ScriptedDevice, until } from './scripted-device';
 
-const ALL = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+const ALL = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
 const PAYMENT: Statement = { kind: StatementKind.PAYMENT, title: 'Order 4711 at CD-ROM Versand', amount: { amount: 1250, currency: 'EUR' }, payee: 'CD-ROM Versand GmbH', reference: 'ORD-1998-4711' };
 
 async function setup(capabilities = ALL): Promise<{ client: DeviceClient; dev: ScriptedDevice; link: DeviceLink; close: () => void }> {

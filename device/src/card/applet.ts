@@ -436,6 +436,24 @@ export class CardApplet {
     );
   }
 
+  /** GENERATE KEY PAIR (replace; needs a fresh VERIFY and uses it up; voids the certificate): the new public key. */
+  newKey(cb: CardCallback<Uint8Array>): void {
+    this.run(cb, (done) =>
+      this.ok(commandApdu(0x00, 0x47, 0x80, 0x01, null, true), (err, key) => {
+        if (err) return done(err);
+        if (key!.length !== 65 || key![0] !== 0x04) return done(cardError(ErrorCode.CARD_ERROR, 'APDU'));
+        done(null, key);
+      }),
+    );
+  }
+
+  /** PUT DATA 03: the card keeps `cert` as its own certificate if it verifies (APPLET.md). */
+  putCertificate(cert: Uint8Array, cb: CardCallback<boolean>): void {
+    if (!cert || cert.length === 0 || cert.length > 65535) return cb(badArgument());
+    const apdu = commandApdu(0x00, 0xda, 0x01, 0x03, cert, false);
+    this.run(cb, (done) => this.ok(apdu, (err) => (err ? done(err) : done(null, true))));
+  }
+
   /** VERIFY CERTIFICATE against the card's CA root: the subject key, role and name (key ref 03 afterwards). */
   verifyCertificate(cert: Uint8Array, cb: CardCallback<CertificateInfo>): void {
     if (!cert || cert.length === 0 || cert.length > 65535) return cb(badArgument());

@@ -48,19 +48,20 @@ function timeoutOf(req: Request): number {
  * Review → (PIN) shared by CONFIRM, SIGN and PURSE_DEBIT. Step 1 shows the statement, step 2
  * takes the PIN and has the card verify it; `then` runs with a fresh verification.
  */
-function reviewAndPin(ctx: Ctx, req: Request, kinds: number[], steps: number, withPin: boolean, then: (op: Operation, r: Reviewed) => void): void {
+function reviewAndPin(ctx: Ctx, req: Request, kinds: number[], steps: number, withPin: boolean, then: (op: Operation, r: Reviewed, pin: string) => void, first?: Row[]): void {
   const body = req.msg.body as { statement: Uint8Array };
   const r = review(body.statement, kinds, ctx.offers);
   if (refused(r)) {
     req.fail(r.code, r.path);
     return;
   }
+  if (first) r.rows = first.concat(r.rows);
   const op = ctx.begin(req, steps);
   if (!op) return;
   op.deadline(timeoutOf(req), ErrorCode.USER_TIMEOUT);
   op.step(1, t('step.check'), DeviceState.AWAITING_USER);
   askReview(ctx.ui, op, r.rows, t('help.review'), () => {
-    if (!withPin) return then(op, r);
+    if (!withPin) return then(op, r, '');
     if (!ctx.card.reader.present()) return op.fail(ErrorCode.NO_CARD);
     op.step(2, t('step.pin'), DeviceState.AWAITING_PIN);
     op.deadline(timeoutOf(req), ErrorCode.USER_TIMEOUT);
@@ -73,7 +74,7 @@ function reviewAndPin(ctx: Ctx, req: Request, kinds: number[], steps: number, wi
         pin,
         op.guard((e: CardError | null) => {
           if (e) return op.cardFail(e);
-          then(op, r);
+          then(op, r, pin);
         }),
       );
     });
@@ -96,25 +97,73 @@ export function confirm(ctx: Ctx, req: Request): void {
   reviewAndPin(ctx, req, [StatementKind.PAYMENT, StatementKind.DOCUMENT, StatementKind.PAIRING, StatementKind.LOAD], 1, false, (op) => op.ok({}));
 }
 
+/**
+ * SIGN; with `newKey` (registration, SPEC.md §5.6) the card first makes a new key pair, said on
+ * the screens before the statement. GENERATE KEY PAIR uses up the card's PIN verification, so
+ * the PIN typed for this one operation is presented again for the signature that proves the
+ * new key — one OK, one PIN, one key, one signature.
+ */
 export function sign(ctx: Ctx, req: Request): void {
-  reviewAndPin(ctx, req, [StatementKind.PAYMENT, StatementKind.DOCUMENT, StatementKind.LOAD], 3, true, (op) => {
-    const body = req.msg.body as { statement: Uint8Array };
-    // the device builds what is signed: the host never supplies the bytes behind the digest
-    const digest = sigStructureDigest(PROTECTED_ES256, body.statement);
-    op.committed = true; // the card acts now: a CANCEL can no longer undo it
-    ctx.card.sign(
-      digest,
-      op.guard((e: CardError | null, sig?: Uint8Array) => {
-        if (e) return op.cardFail(e);
-        ctx.card.open(
-          op.guard((e2: CardError | null, info?: { kid: Uint8Array }) => {
-            if (e2 || !info) return op.cardFail(e2 || { code: ErrorCode.CARD_ERROR });
-            op.ok({ protected: PROTECTED_ES256, signature: sig, kid: info.kid });
+  const body = req.msg.body as { statement: Uint8Array; newKey?: boolean };
+  const fresh = body.newKey === true;
+  const kinds = fresh ? [StatementKind.DOCUMENT] : [StatementKind.PAYMENT, StatementKind.DOCUMENT, StatementKind.LOAD];
+  const first = fresh ? textRows(t('st.newKey'), false, true) : undefined;
+  reviewAndPin(
+    ctx,
+    req,
+    kinds,
+    3,
+    true,
+    (op, _r, pin) => {
+      // the device builds what is signed: the host never supplies the bytes behind the digest
+      const digest = sigStructureDigest(PROTECTED_ES256, body.statement);
+      op.committed = true; // the card acts now: a CANCEL can no longer undo it
+      const signNow = (key?: Uint8Array): void =>
+        ctx.card.sign(
+          digest,
+          op.guard((e: CardError | null, sig?: Uint8Array) => {
+            if (e) return op.cardFail(e);
+            ctx.card.open(
+              op.guard((e2: CardError | null, info?: { kid: Uint8Array; cardId: Uint8Array }) => {
+                if (e2 || !info) return op.cardFail(e2 || { code: ErrorCode.CARD_ERROR });
+                const res: { [name: string]: unknown } = { protected: PROTECTED_ES256, signature: sig, kid: info.kid };
+                if (key) {
+                  res.key = key;
+                  res.card = info.cardId;
+                }
+                op.ok(res);
+              }),
+            );
           }),
         );
-      }),
-    );
-  });
+      if (!fresh) return signNow();
+      ctx.card.newKey(
+        op.guard((e: CardError | null, key?: Uint8Array) => {
+          if (e) return op.cardFail(e);
+          ctx.card.verifyPin(
+            pin,
+            op.guard((e2: CardError | null) => (e2 ? op.cardFail(e2) : signNow(key))),
+          );
+        }),
+      );
+    },
+    first,
+  );
+}
+
+/** STORE_CERT: the card keeps the certificate the CA issued for its key (the card checks it; SPEC.md §5.13a). */
+export function storeCert(ctx: Ctx, req: Request): void {
+  if (!ctx.card.reader.present()) return req.fail(ErrorCode.NO_CARD);
+  const op = ctx.begin(req, 1);
+  if (!op) return;
+  op.quiet = true;
+  op.deadline(30, ErrorCode.CARD_ERROR);
+  op.step(1, t('step.store'), DeviceState.CARD);
+  op.committed = true;
+  ctx.card.putCertificate(
+    (req.msg.body as { certificate: Uint8Array }).certificate,
+    op.guard((e: CardError | null) => (e ? op.cardFail(e) : op.ok({}))),
+  );
 }
 
 export function debit(ctx: Ctx, req: Request): void {

@@ -1,10 +1,13 @@
 // `semper cert register`: the trials' registration, from the holder's side (seed §4: "the
 // participant obtained a registration key …, checked the incoming certificate and stored it in
-// his/her archive"). The device shows the registration statement for the RA's code; the holder
-// reads it, presses OK and types the PIN; the card signs with its own key (made on the card,
-// never outside it). The CA recovers the key from the signature, issues the buyer-card
-// certificate, and this command checks it — under the CA's root, for exactly the key that signed
-// — before it keeps it in the archive. `semper cert show` lists the certificates kept.
+// his/her archive"). The device shows the registration statement for the RA's code and that the
+// card will make a new key; the holder reads it, presses OK and types the PIN; the card makes a
+// fresh key pair (on the card, never outside it) and signs the statement with it. The CA
+// recovers the key from the signature, issues the buyer-card certificate naming the card, and
+// this command checks it — under the CA's root, for exactly the key that signed — before the
+// card keeps it (STORE_CERT: the card checks it again against its own CA root) and the archive
+// keeps it. `--keep-key` certifies the card's current key instead. `semper cert show` lists the
+// certificates kept.
 
 import { readFileSync } from 'node:fs';
 import { decodeCertificate, TrustStore } from '../../../shared/src/certificate';
@@ -20,19 +23,24 @@ import { CommandIo, startCommand } from './service';
 export const HELP = `semper cert — your card's certificate
 
 usage:
-  semper cert register --ca URL --code CODE [--card HEX] [--root FILE] [--device SPEC] [--db FILE] [--timeout S]
+  semper cert register --ca URL --code CODE [--keep-key [--card HEX]] [--root FILE] [--device SPEC] [--db FILE] [--timeout S]
   semper cert show [--db FILE]
 
-register: the device shows "Register this card with the code …"; read it, press OK, type your
-PIN. The card signs; the CA (its RA gave you the code) issues your card's certificate; it is
-checked and kept in your archive, where the buyer's agent finds it.
+register: the device shows "NEW KEY …" and "Register this card with the code …"; read it to
+the end, press OK, type your PIN. The card makes a new key pair and signs with it; the CA (its
+RA gave you the code) issues your card's certificate for that key, naming the card; it is
+checked, written back to the card (which checks it too) and kept in your archive, where the
+buyer's agent finds it. The card's old certificate stops working when the new key is made.
 
 options:
   --ca URL        the CA's address (default $SEMPER_CA_URL, else http://127.0.0.1:8481)
   --code CODE     the registration code the RA gave you (XXXX-XXXX-XXXX-XXXX)
-  --card HEX      the card's id (16 hex digits, printed on the card; npm run card -- show FILE
-                  for an emulated one): the certificate then names the card, as the bank
-                  requires for purse payments (without it the card can sign, not pay)
+  --keep-key      certify the card's current key instead of making a new one
+  --card HEX      with --keep-key: the card's id (16 hex digits, printed on the card; npm run
+                  card -- show FILE for an emulated one), so that the certificate names the card
+                  as the bank requires for purse payments, and the card keeps it; without it the
+                  certificate can sign, not pay, and stays in the archive only. Without
+                  --keep-key the device tells the card's id, and --card, if given, must match it
   --root FILE     the CA's root certificate as you got it out of band; the CA must answer with
                   exactly this root (default: the root it serves is trusted on first use — say so)
   --device SPEC   serial:/dev/ttyACM0, ${EMULATOR_TCP} (the emulator), spawn:<command>, or auto
@@ -47,6 +55,7 @@ Exit status: 0 done, 1 the CA or the device refused (the reason is printed), 2 b
 const OPTIONS = {
   ca: { type: 'string' },
   code: { type: 'string' },
+  'keep-key': { type: 'boolean' },
   card: { type: 'string' },
   root: { type: 'string' },
   device: { type: 'string' },
@@ -139,22 +148,44 @@ export async function run(argv: string[], io: CertCliIo = {}): Promise<number> {
       else err(`semper cert register: no device reachable: ${(e as Error).message}\nrun "semper doctor" to find out why\n`);
       return 3;
     }
-    out('look at the device: read the registration to its end, press OK, type your PIN\n');
+    const newKey = !v['keep-key'];
+    out(`look at the device: read the registration to its end, press OK, type your PIN${newKey ? ' (the card makes a new key: its old certificate stops working)' : ''}\n`);
     let signed;
     try {
-      signed = await dev.client.sign(registrationStatement(code), { timeout });
+      signed = await dev.client.sign(registrationStatement(code), { timeout, newKey });
     } catch (e) {
       const why = e instanceof DeviceError ? `${e.code}: ${e.message}` : (e as Error).message;
       err(`semper cert register: the device did not sign: ${why}\nnothing was sent to the CA; the code is still good\n`);
       return 1;
     }
+    const card = signed.card ?? cardId;
+    const again = '; the code is still good: run semper cert register again';
+    if (newKey && cardId && !Buffer.from(cardId).equals(Buffer.from(signed.card!))) {
+      err(`semper cert register: the card in the device is ${Buffer.from(signed.card!).toString('hex')}, not --card ${v.card}${again}\n`);
+      return 1;
+    }
     let cert;
     try {
-      cert = await ca.register({ code, signature: signed.signature, kid: signed.kid, ...(cardId ? { cardId } : {}) });
+      cert = await ca.register({ code, signature: signed.signature, kid: signed.kid, ...(card ? { cardId: card } : {}) });
     } catch (e) {
       const c = (e as { code?: string }).code;
-      err(`semper cert register: the CA refused: ${c ? `${c}: ` : ''}${(e as Error).message}\n`);
+      err(`semper cert register: the CA refused: ${c ? `${c}: ` : ''}${(e as Error).message}${newKey ? '\nthe card has a new key without a certificate now; register again (a new code if this one is used up)' : ''}\n`);
       return c === 'UNREACHABLE' ? 3 : 1;
+    }
+    if (signed.key && !Buffer.from(signed.key).equals(Buffer.from(cert.publicKey))) {
+      err(`semper cert register: the CA certified another key than the one the card made${again}\n`);
+      return 1;
+    }
+    // the card keeps it when it names the card (else it could not pay with it: the old one stays)
+    let onCard = false;
+    if (card) {
+      try {
+        await dev.client.storeCertificate(cert.bytes);
+        onCard = true;
+      } catch (e) {
+        const why = e instanceof DeviceError ? `${e.code}${e.path ? ` ${e.path}` : ''}: ${e.message}` : (e as Error).message;
+        err(`semper cert register: the card did not take the certificate: ${why}\n(the card trusts the CA root written at personalisation; this CA's root must be that one); it is kept in the archive all the same\n`);
+      }
     }
     // the root it was checked under, once: the agent's statement page (and later checks) trust it from the archive
     const roots = await archive.list({ kind: 'certificate' });
@@ -162,9 +193,9 @@ export async function run(argv: string[], io: CertCliIo = {}): Promise<number> {
       await archive.append({ kind: 'certificate', counterparty: caRoot.name, label: `ca root ${caRoot.serial} ${caRoot.name}`.slice(0, 200), evidence: caRoot.bytes, note: `${root ? 'pinned' : 'trusted on first use'} from ${caUrl}` });
     }
     await archive.append({ kind: 'certificate', counterparty: caRoot.name, label: `card certificate ${cert.serial} ${cert.name}`.slice(0, 200), evidence: cert.bytes, note: `issued by ${caUrl}` });
-    out(`registered: certificate ${cert.serial} for ${cert.name} (role ${cert.role}), valid until ${day(cert.notAfter)}; kept in ${dbPath}\n`);
-    if (!cardId) out('the certificate names no card (no --card): the card can sign with it, but purse payments need one that names the card\n');
-    return 0;
+    out(`registered: certificate ${cert.serial} for ${cert.name} (role ${cert.role}), valid until ${day(cert.notAfter)}; kept ${onCard ? 'on the card and ' : ''}in ${dbPath}\n`);
+    if (!card) out('the certificate names no card (no --card): the card can sign with it, but purse payments need one that names the card\n');
+    return card && !onCard ? 1 : 0;
   } finally {
     dev?.close();
     archive.close();

@@ -32,6 +32,19 @@ export interface SignResult {
   kid: Uint8Array;
   /** The statement bytes the device showed and signed (the COSE payload). */
   statement: Uint8Array;
+  /** With `newKey`: the key pair the card made for this signature (SEC1 uncompressed, 65 bytes). */
+  key?: Uint8Array;
+  /** With `newKey`: the card's id, for the certificate request. */
+  card?: Uint8Array;
+}
+
+/** Options of SIGN. */
+export interface SignOptions extends UserCallOptions {
+  /**
+   * Registration (SPEC §5.6): the card makes a new key pair first — the device says so before
+   * the statement — and signs with it. The old key's certificate is void from then on.
+   */
+  newKey?: boolean;
 }
 
 export interface VerifyOfferResult {
@@ -138,10 +151,24 @@ export class DeviceClient extends EventEmitter {
   }
 
   /** The device shows the statement, the user confirms with OK and PIN, the card signs (ES256). */
-  async sign(statement: Statement | Uint8Array, opts: UserCallOptions = {}): Promise<SignResult> {
+  async sign(statement: Statement | Uint8Array, opts: SignOptions = {}): Promise<SignResult> {
     const bytes = statementBytes(statement);
-    const r = await this.call(MsgType.SIGN, withTimeout({ statement: bytes }, opts), opts);
-    return { protected: r.protected as Uint8Array, signature: r.signature as Uint8Array, kid: r.kid as Uint8Array, statement: bytes };
+    const r = await this.call(MsgType.SIGN, withTimeout(opts.newKey ? { statement: bytes, newKey: true } : { statement: bytes }, opts), opts);
+    const out: SignResult = { protected: r.protected as Uint8Array, signature: r.signature as Uint8Array, kid: r.kid as Uint8Array, statement: bytes };
+    if (opts.newKey) {
+      if (!(r.key instanceof Uint8Array) || !(r.card instanceof Uint8Array)) throw new DeviceError('MALFORMED', 'the device made a new key but did not say which (no key or card id in its answer)', 1);
+      out.key = r.key;
+      out.card = r.card;
+    }
+    return out;
+  }
+
+  /**
+   * STORE_CERT: the card keeps `certificate` as its own — the card checks that the card's CA
+   * root signed it, for its current key, naming no other card (VERIFY_FAILED / CARD_ERROR if not).
+   */
+  async storeCertificate(certificate: Uint8Array, opts: CallOptions = {}): Promise<void> {
+    await this.call(MsgType.STORE_CERT, { certificate }, opts);
   }
 
   async verifyOffer(certificate: Uint8Array, offer: Uint8Array, opts: CallOptions = {}): Promise<VerifyOfferResult> {

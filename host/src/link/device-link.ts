@@ -375,12 +375,12 @@ const USER_OPERATIONS: Record<number, number> = {
 };
 
 /** Card operations without a user: the device may take seconds (SPEC §7.2). */
-const CARD_OPERATIONS = [MsgType.VERIFY_OFFER, MsgType.PURSE_BALANCE, MsgType.READ_LOG] as number[];
+const CARD_OPERATIONS = [MsgType.VERIFY_OFFER, MsgType.PURSE_BALANCE, MsgType.READ_LOG, MsgType.STORE_CERT] as number[];
 
 /**
  * How long the host waits for an answer when the caller does not say: 5 s for HELLO,
  * PING and CANCEL, 30 s for the card operations without a user (VERIFY_OFFER,
- * PURSE_BALANCE, READ_LOG; SPEC §7.2); for a user operation its own timeout (the request's
+ * PURSE_BALANCE, READ_LOG, STORE_CERT; SPEC §7.2); for a user operation its own timeout (the request's
  * `timeout` field or the device default of 120 s) plus 10 s, so the device's
  * USER_TIMEOUT arrives before the host gives up (SPEC §5.0.7).
  */

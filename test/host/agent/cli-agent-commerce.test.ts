@@ -52,15 +52,17 @@ test('without a registered card the agent will not buy, and says how to register
 test('register the card, start the agent with the third party and the evaluator, buy: paid against the receipt', async () => {
   const person = personAt(() => world.emulator.device(), { waitMs: 30_000 });
   const db = join(home, 'archive.db');
-  // 1. registration with the RA's code: the device signs, the archive keeps certificate and root
+  // 1. registration with the RA's code: the card makes a new key and signs, card and archive keep the certificate (the archive the root too)
   const code = await world.ca.registrationCode('Erika Mustermann');
   const reg = io();
   const registering = certCli(['register', '--ca', world.urls.ca, '--code', code, '--card', world.cardId, '--device', world.urls.link, '--db', db], reg.io);
-  await person.waitFor(/Registration/);
+  await person.waitFor(/NEW KEY/);
   await person.approve(DEMO_PIN);
   expect(await registering).toBe(0);
-  await person.waitFor(/Done/);
-  await person.press('OK');
+  // the card made a new key; the CA's certificate for it is on the card (the purse payment below carries it)
+  expect(reg.o.text).toMatch(/kept on the card and in /);
+  // idle, and the link free again (one host at a time: the agent is next)
+  await person.waitFor(/no PC[\s\S]*Erika Mustermann/);
 
   // 2. the agent, buying for real
   const stop = new AbortController();
