@@ -1,12 +1,13 @@
 // The card pulled and the power cut in the middle of a debit: at the PIN prompt, and right
-// after OK while the card works. Afterwards (the same card re-inserted, the device rebooted
+// after OK while the card works (and in the middle of a registration's new key). Afterwards (the same card re-inserted, the device rebooted
 // from the same flash where the power went) the balance and the card's own log agree, and
 // the host was told the truth: the request ended with NO_CARD / CARD_ERROR / a lost link —
 // never success without a debit in the log, and a debit in the log only with a success or
 // a failure the host reconciles by READ_LOG (SPEC.md §3.8, §5.9).
 
 import { EmulatedDevice } from '../../board/emulator/device';
-import { INS, PurseApplet } from '../../board/card/applet';
+import { INS, PurseApplet, R } from '../../board/card/applet';
+import { CardStore } from '../../board/card/store';
 import { encodeCanonical, HostCbor } from '../../shared/src/cbor';
 import { DeviceError, DeviceLink } from '../../host/src/link/device-link';
 import { ErrorCode, MsgType } from '../../protocol/src/messages';
@@ -202,6 +203,47 @@ describe('power cut during a debit', () => {
       expect(device.screenText()).toMatch(/Erika Mustermann/);
       expect(device.screenText()).not.toMatch(/PIN|PAYMENT/);
       pinNotOnTheLink(rig, device.usbTraffic);
+    });
+  }
+});
+
+describe('card pulled during a registration with a new key', () => {
+  const REGISTRATION = encodeCanonical(new Map<number, HostCbor>([[1, 2], [2, 'Registration'], [7, 'Register this card with the code 1234-ABCD-5678-EF90']]));
+  for (const [when, ins] of [
+    ['while the card makes the key', INS.GENERATE_KEY_PAIR],
+    ['while the card signs with it', INS.PSO],
+  ] as [string, number][]) {
+    test(`${when}: the host is told a failure, never a key; the card holds either its old key and certificate or a new key without one`, async () => {
+      const rig = await deviceRig({ pin: PIN, balance: START });
+      const key0 = Buffer.from(rig.persona.publicKey);
+      const p = outcome(rig.host.request(MsgType.SIGN, { statement: REGISTRATION, newKey: true }));
+      await rig.waitFor(/NEW KEY/);
+      await rig.scrollTo(/-- end --/);
+      await rig.press('OK');
+      await rig.waitFor(/Enter your PIN/);
+      onCommand = (i) => {
+        if (i === ins) {
+          onCommand = null;
+          rig.device.card!.onTransmit = () => undefined;
+          setImmediate(() => rig.device.removeCard());
+        }
+      };
+      await rig.type(PIN);
+      await rig.press('OK');
+      const told = await p;
+      expect(told.ok).toBe(false);
+      expect(['NO_CARD', 'CARD_ERROR']).toContain(told.code);
+      rig.device.insertCard(rig.card!);
+      await rig.waitFor(/Erika Mustermann/);
+      // what the card holds: its own records are the truth here
+      const store = CardStore.open(rig.persona.nv);
+      const key = Buffer.from(store.read(R.pub) as Uint8Array);
+      const cert = store.read(R.cert);
+      if (key.equals(key0)) expect(cert?.length ?? 0).toBeGreaterThan(0);
+      else expect(cert?.length ?? 0).toBe(0);
+      if (ins === INS.PSO) expect(key.equals(key0)).toBe(false); // the key was made before the signature
+      console.log(`registration interrupted ${when}: host told ${told.code}; card ${key.equals(key0) ? 'kept its key and certificate' : 'has a new key, no certificate'}`);
+      pinNotOnTheLink(rig);
     });
   }
 });

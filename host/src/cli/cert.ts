@@ -155,7 +155,10 @@ export async function run(argv: string[], io: CertCliIo = {}): Promise<number> {
       signed = await dev.client.sign(registrationStatement(code), { timeout, newKey });
     } catch (e) {
       const why = e instanceof DeviceError ? `${e.code}: ${e.message}` : (e as Error).message;
-      err(`semper cert register: the device did not sign: ${why}\nnothing was sent to the CA; the code is still good\n`);
+      // refused, timed out or a wrong PIN: the card was never asked to make the key
+      const before = e instanceof DeviceError && ['USER_REFUSED', 'USER_TIMEOUT', 'PIN_FAILED', 'PIN_BLOCKED', 'CANCELLED', 'BUSY', 'SCHEMA', 'UNDISPLAYABLE'].includes(e.code);
+      const maybe = newKey && !before ? '\nthe card may have made its new key already (its old certificate is then void): run semper cert register again' : '';
+      err(`semper cert register: the device did not sign: ${why}\nnothing was sent to the CA; the code is still good${maybe}\n`);
       return 1;
     }
     const card = signed.card ?? cardId;
