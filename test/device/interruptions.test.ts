@@ -99,6 +99,29 @@ function consistent(told: Outcome, state: { balance: number; debits: { amount: n
   if (state.debits.length && !told.ok) expect(['NO_CARD', 'CARD_ERROR', 'LINK_RESET', 'LINK_LOST', 'CLOSED', 'DEVICE_TIMEOUT']).toContain(told.code);
 }
 
+/**
+ * At the PIN prompt: types the PIN and OK, and pulls the card as command `ins` reaches it — the
+ * card may finish it, its answer is lost (nothing more leaves the card), and the slot's switch
+ * opens right after. The host must be told a failure; the card goes back in and the device to idle.
+ */
+async function pulledAt(rig: DeviceRig, ins: number, p: Promise<Outcome>): Promise<Outcome> {
+  onCommand = (i) => {
+    if (i === ins) {
+      onCommand = null;
+      rig.device.card!.onTransmit = () => undefined;
+      setImmediate(() => rig.device.removeCard());
+    }
+  };
+  await rig.type(PIN);
+  await rig.press('OK');
+  const told = await p;
+  expect(told.ok).toBe(false);
+  expect(['NO_CARD', 'CARD_ERROR']).toContain(told.code);
+  rig.device.insertCard(rig.card!);
+  await rig.waitFor(/Erika Mustermann/);
+  return told;
+}
+
 describe('card pulled during a debit', () => {
   test('at the PIN prompt: NO_CARD, nothing paid; re-inserted, balance and log unchanged', async () => {
     const rig = await deviceRig({ pin: PIN, balance: START });
@@ -126,22 +149,7 @@ describe('card pulled during a debit', () => {
     test(`right after OK, ${when}: the host is told a failure it can reconcile with READ_LOG`, async () => {
       const rig = await deviceRig({ pin: PIN, balance: START });
       const { p } = await toPinPrompt(rig);
-      // the card is pulled as the command reaches it: the card may finish it, its answer is
-      // lost (nothing more leaves the card), and the slot's switch opens right after
-      onCommand = (i) => {
-        if (i === ins) {
-          onCommand = null;
-          rig.device.card!.onTransmit = () => undefined;
-          setImmediate(() => rig.device.removeCard());
-        }
-      };
-      await rig.type(PIN);
-      await rig.press('OK');
-      const told = await p;
-      expect(told.ok).toBe(false);
-      expect(['NO_CARD', 'CARD_ERROR']).toContain(told.code);
-      rig.device.insertCard(rig.card!);
-      await rig.waitFor(/Erika Mustermann/);
+      const told = await pulledAt(rig, ins, p);
       const s = await cardState(rig.host);
       consistent(told, s);
       if (ins === INS.VERIFY) expect(s.debits).toEqual([]);
@@ -221,20 +229,7 @@ describe('card pulled during a registration with a new key', () => {
       await rig.scrollTo(/-- end --/);
       await rig.press('OK');
       await rig.waitFor(/Enter your PIN/);
-      onCommand = (i) => {
-        if (i === ins) {
-          onCommand = null;
-          rig.device.card!.onTransmit = () => undefined;
-          setImmediate(() => rig.device.removeCard());
-        }
-      };
-      await rig.type(PIN);
-      await rig.press('OK');
-      const told = await p;
-      expect(told.ok).toBe(false);
-      expect(['NO_CARD', 'CARD_ERROR']).toContain(told.code);
-      rig.device.insertCard(rig.card!);
-      await rig.waitFor(/Erika Mustermann/);
+      const told = await pulledAt(rig, ins, p);
       // what the card holds: its own records are the truth here
       const store = CardStore.open(rig.persona.nv);
       const key = Buffer.from(store.read(R.pub) as Uint8Array);
