@@ -40,7 +40,7 @@ import {
   isBinding,
   RefundReference,
 } from '../payment/formats';
-import { appendOnly, immediate, mapSqliteError, SqliteDb, StoreError } from '../services/sqlite';
+import { appendOnly, immediate, mapSqliteError, openVersionedDatabase, SqliteDb, StoreError, VersionedSchema } from '../services/sqlite';
 import { BankError, DoubleSpendingEvidence, HTTP_STATUS } from './errors';
 import { ValidatedChains } from './trust-cache';
 
@@ -85,14 +85,7 @@ export interface Answer {
   replay?: boolean;
 }
 
-export const SCHEMA_VERSION = 3;
 const BANK_KIND = 'semper-bank';
-
-function assertBank(db: SqliteDb): void {
-  const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
-  const kind = hasMeta ? (db.prepare("SELECT value FROM meta WHERE key = 'kind'").pluck().get() as Buffer | undefined) : undefined;
-  if (!kind || kind.toString() !== BANK_KIND) throw new StoreError('NOT_A_DATABASE', 'the file is a SEMPER database, but not a bank');
-}
 
 const SCHEMA_V1 = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;
@@ -204,9 +197,6 @@ CREATE INDEX bindings_digest ON bindings (tx_digest, payee);
 ${appendOnly('bindings')}
 `;
 
-/** MIGRATIONS[v] takes a database of schema version v to v + 1. */
-const MIGRATIONS = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
-
 /** After the SQL of migration to version 3: the bindings of the payments settled before it. */
 function backfillBindings(db: SqliteDb): void {
   const add = db.prepare('INSERT OR IGNORE INTO bindings (tx_digest, payee, ref, time) VALUES (?, ?, ?, ?)');
@@ -228,40 +218,25 @@ function backfillBindings(db: SqliteDb): void {
   }
 }
 
-/** Opens the bank database: WAL, synchronous=FULL, busy timeout, the schema (as host/src/services/sqlite.ts does for the archive). */
+/** The bank's schema: version 1 (with its kind row), refunds and card accounts, payment bindings. */
+export const BANK_SCHEMA: VersionedSchema = {
+  kind: BANK_KIND,
+  steps: [
+    SCHEMA_V1,
+    SCHEMA_V2,
+    (db) => {
+      db.exec(SCHEMA_V3);
+      backfillBindings(db);
+    },
+  ],
+};
+
+/** The bank's schema version (PRAGMA user_version). */
+export const SCHEMA_VERSION = BANK_SCHEMA.steps.length;
+
+/** Opens the bank database: WAL, synchronous=FULL, busy timeout, the schema (host/src/services/sqlite.ts). */
 export function openBankDatabase(path: string, busyTimeoutMs = 5000): SqliteDb {
-  let db: SqliteDb;
-  try {
-    db = new Database(path);
-  } catch (e) {
-    return mapSqliteError(e);
-  }
-  try {
-    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
-    const v = db.pragma('user_version', { simple: true }) as number;
-    if (v > SCHEMA_VERSION) throw new StoreError('UNSUPPORTED', `bank schema ${v} is newer than this program`);
-    if (v < SCHEMA_VERSION) {
-      immediate(db, () => {
-        // re-read under the write lock: another process may have migrated meanwhile
-        const now = db.pragma('user_version', { simple: true }) as number;
-        // another SEMPER database (the archive also has user_version 1) is not a bank: never migrate it
-        if (now >= 1) assertBank(db);
-        for (let step = now; step < SCHEMA_VERSION; step++) {
-          db.exec(MIGRATIONS[step]);
-          if (step === 2) backfillBindings(db);
-        }
-        db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      });
-    }
-    assertBank(db);
-  } catch (e) {
-    db.close();
-    return mapSqliteError(e);
-  }
-  return db;
+  return openVersionedDatabase(path, BANK_SCHEMA, { busyTimeoutMs });
 }
 
 // ------------------------------------------------------------------ request checks

@@ -1,10 +1,12 @@
-// The embedded SQLite store under the archive, the preferences and the access-control
-// audit: one database file, opened in WAL mode with synchronous=FULL (a COMMIT that has
-// returned is on disk: the WAL is fsynced before COMMIT returns), a busy timeout so
-// concurrent writers queue instead of failing at once, and one versioned schema.
+// The embedded SQLite stores of the host: the archive, the preferences and the access-control
+// audit (one database file), and the bank's and the seller's own files. Every one is opened
+// the same way, by openVersionedDatabase: WAL mode with synchronous=FULL (a COMMIT that has
+// returned is on disk: the WAL is fsynced before COMMIT returns), a busy timeout so concurrent
+// writers queue instead of failing at once, foreign keys, and a schema migrated step by step
+// through PRAGMA user_version under the write lock.
 //
 // Other engines (PostgreSQL for multi-instance servers) implement the interfaces in
-// archive.ts and preferences.ts; nothing above this file sees SQL.
+// archive.ts and preferences.ts; nothing above this file sees SQL of the archive.
 
 import Database from 'better-sqlite3';
 
@@ -35,7 +37,7 @@ export interface OpenOptions {
   busyTimeoutMs?: number;
 }
 
-/** Schema version written to PRAGMA user_version. */
+/** The archive's schema version, written to PRAGMA user_version. */
 export const SCHEMA_VERSION = 1;
 
 // Every evidence table refuses UPDATE and DELETE: the API never issues them, and a
@@ -134,8 +136,33 @@ export function mapSqliteError(e: unknown): never {
   throw e;
 }
 
-/** Opens (and on first use creates) the database at `path` with WAL, synchronous=FULL and the schema. */
-export function openDatabase(path: string, opts: OpenOptions = {}): SqliteDb {
+/** One migration: SQL, or a function for what SQL alone cannot do (a backfill of existing rows). */
+export type MigrationStep = string | ((db: SqliteDb) => void);
+
+export interface VersionedSchema {
+  /**
+   * The value of the `meta` row `kind` ("semper-bank", "semper-catalogue"), written when the
+   * file is created (unless the first step wrote it) and checked at every open, before any
+   * migration: all SEMPER databases start at user_version 1, and one kind must never be read,
+   * or migrated, as another. Without it (the archive, whose files predate the row) a file
+   * that names another kind is refused.
+   */
+  kind?: string;
+  /**
+   * Migrations in order: `steps[0]` creates version 1 (and `meta (key TEXT PRIMARY KEY,
+   * value …)` when `kind` is set), `steps[1]` turns 1 into 2, … The latest version is
+   * `steps.length`.
+   */
+  steps: readonly MigrationStep[];
+}
+
+/**
+ * Opens (and on first use creates, or upgrades) the database at `path` (':memory:' works):
+ * WAL, synchronous=FULL, busy timeout, foreign keys, the schema. Typed StoreErrors: NOT_FOUND
+ * (mustExist), NOT_A_DATABASE (not SQLite, damaged, another kind of database, or a foreign
+ * file with tables and no schema version — never written to), UNSUPPORTED (a newer schema).
+ */
+export function openVersionedDatabase(path: string, schema: VersionedSchema, opts: OpenOptions = {}): SqliteDb {
   let db: SqliteDb;
   try {
     db = new Database(path, { fileMustExist: opts.mustExist ?? false });
@@ -146,10 +173,12 @@ export function openDatabase(path: string, opts: OpenOptions = {}): SqliteDb {
   }
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+    // identified before anything is written: switching to WAL already changes the file's header
+    identify(db, schema);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
-    migrate(db);
+    migrate(db, schema);
   } catch (e) {
     db.close();
     return mapSqliteError(e);
@@ -157,16 +186,60 @@ export function openDatabase(path: string, opts: OpenOptions = {}): SqliteDb {
   return db;
 }
 
-function migrate(db: SqliteDb): void {
-  const version = db.pragma('user_version', { simple: true }) as number;
-  if (version > SCHEMA_VERSION) throw new StoreError('UNSUPPORTED', `schema version ${version} is newer than this program (${SCHEMA_VERSION}); upgrade semper`);
-  if (version === SCHEMA_VERSION) return;
-  immediate(db, () => {
-    // re-read under the write lock: another process may have migrated meanwhile
-    if ((db.pragma('user_version', { simple: true }) as number) === SCHEMA_VERSION) return;
-    db.exec(SCHEMA_V1);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  });
+/** The archive's schema (with the preferences and the audit, which share its file). */
+export const ARCHIVE_SCHEMA: VersionedSchema = { steps: [SCHEMA_V1] };
+
+/** Opens (and on first use creates) the archive database at `path`. */
+export function openDatabase(path: string, opts: OpenOptions = {}): SqliteDb {
+  return openVersionedDatabase(path, ARCHIVE_SCHEMA, opts);
+}
+
+const userVersion = (db: SqliteDb): number => db.pragma('user_version', { simple: true }) as number;
+
+/** Refuses a file that is another kind of database, a foreign one, or a newer one. Reads only. */
+function identify(db: SqliteDb, schema: VersionedSchema): void {
+  const version = userVersion(db);
+  if (version > 0) assertKind(db, schema);
+  else if (db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table'").get() !== undefined) {
+    throw new StoreError('NOT_A_DATABASE', 'the file holds tables but no schema version: it is not a SEMPER database, or it is damaged');
+  }
+  const latest = schema.steps.length;
+  if (version > latest) throw new StoreError('UNSUPPORTED', `the ${schema.kind ?? 'archive'} database has schema version ${version}, newer than this program's ${latest}; upgrade semper`);
+}
+
+function migrate(db: SqliteDb, schema: VersionedSchema): void {
+  const latest = schema.steps.length;
+  if (userVersion(db) < latest) {
+    immediate(db, () => {
+      // under the write lock: another process may have created or migrated it meanwhile
+      identify(db, schema);
+      const from = userVersion(db);
+      for (let v = from; v < latest; v++) {
+        const step = schema.steps[v];
+        if (typeof step === 'string') db.exec(step);
+        else step(db);
+      }
+      if (from === 0 && schema.kind !== undefined && kindOf(db) === undefined) db.prepare("INSERT INTO meta (key, value) VALUES ('kind', ?)").run(schema.kind);
+      db.pragma(`user_version = ${latest}`);
+    });
+  }
+  assertKind(db, schema);
+}
+
+/** The `meta` row `kind` (text, or the bank's blob), undefined when there is none. */
+function kindOf(db: SqliteDb): string | undefined {
+  // another program's SQLite file may have a user_version but no meta table
+  if (db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'meta'").get() === undefined) return undefined;
+  const v = db.prepare("SELECT value FROM meta WHERE key = 'kind'").pluck().get() as unknown;
+  if (typeof v === 'string') return v;
+  return Buffer.isBuffer(v) ? v.toString('utf8') : undefined;
+}
+
+function assertKind(db: SqliteDb, schema: VersionedSchema): void {
+  const kind = kindOf(db);
+  if (kind === schema.kind) return;
+  if (schema.kind === undefined) throw new StoreError('NOT_A_DATABASE', `the file is a ${kind} database, not an archive`);
+  throw new StoreError('NOT_A_DATABASE', `the file is not a ${schema.kind} database${kind === undefined ? '' : ` (it is a ${kind} database)`}`);
 }
 
 /**

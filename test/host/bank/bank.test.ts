@@ -172,7 +172,7 @@ test('semper bank: HELP, bad options, and a service started with a TEST issuer k
   SqliteArchive.open(join(tmp.dir, 'archive.db')).close();
   writeFileSync(join(tmp.dir, 'r.cose'), rootCertificate);
   expect(await run(['start', '--db', join(tmp.dir, 'archive.db'), '--issuer-key', 'test', '--trust-root', join(tmp.dir, 'r.cose')], { err: (s) => errs.push(s), out: () => undefined })).toBe(3);
-  expect(errs.join('')).toMatch(/not a bank/);
+  expect(errs.join('')).toMatch(/not a semper-bank database/);
   const root = join(tmp.dir, 'root.cose');
   writeFileSync(root, rootCertificate);
   const stop = new AbortController();
