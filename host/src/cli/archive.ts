@@ -265,11 +265,12 @@ function report(e: unknown, err: (s: string) => void): number {
     return EXIT.usage;
   }
   if (e instanceof StoreError) {
-    const fix: Record<string, string> = {
+    const fix: Record<StoreError['code'], string> = {
       NOT_FOUND: 'the host agent creates it on first use; or name another file with --db FILE',
       BUSY: 'another semper process is writing; try again in a moment',
       UNSUPPORTED: 'this archive was written by a newer semper: upgrade semper',
       NOT_A_DATABASE: 'this file is not a SEMPER archive, or it is damaged: check --db, restore a backup',
+      IO: 'the file could not be read or written (the disk, its permissions, or damage inside the file): keep a copy of it as it is, restore a backup',
       CLOSED: 'internal error: please report it',
     };
     err(`semper archive: ${e.message}: ${fix[e.code]}\n`);

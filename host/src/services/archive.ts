@@ -95,9 +95,18 @@ function u8(b: Buffer | Uint8Array): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
+// A damaged file can hold a value of another type than the STRICT table declares (the
+// record's header on disk says NULL or a number): the record is damaged, not the program.
+function blobOf(v: unknown, seq: number, what: string): Uint8Array {
+  if (!Buffer.isBuffer(v)) throw new ArchiveError('TAMPERED', `record ${seq}: the stored ${what} is not bytes (the file is damaged)`, seq);
+  return u8(v);
+}
+
 function toStored(r: Row): StoredRow {
+  const seq = Number(r.seq);
+  const [body, prev, hash] = [blobOf(r.body, seq, 'body'), blobOf(r.prev, seq, 'link'), blobOf(r.hash, seq, 'hash')];
   const amount = typeof r.amount === 'bigint' ? (r.amount >= BigInt(Number.MIN_SAFE_INTEGER) && r.amount <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(r.amount) : NaN) : r.amount;
-  return { ...r, seq: Number(r.seq), time: Number(r.time), amount, body: u8(r.body), prev: u8(r.prev), hash: u8(r.hash) };
+  return { ...r, seq, time: Number(r.time), amount, body, prev, hash };
 }
 
 function toRecord(r: Row): ArchivedRecord {
@@ -266,5 +275,7 @@ interface CheckpointRow {
 }
 
 function toCheckpoint(r: CheckpointRow): Checkpoint {
-  return { seq: Number(r.seq), time: Number(r.time), head: u8(r.head), sign1: u8(r.sign1) };
+  const seq = Number(r.seq);
+  if (!Buffer.isBuffer(r.head) || !Buffer.isBuffer(r.sign1)) throw new ArchiveError('CHECKPOINT_INVALID', `the checkpoint at record ${seq} is not bytes (the file is damaged)`, seq);
+  return { seq, time: Number(r.time), head: u8(r.head), sign1: u8(r.sign1) };
 }
