@@ -1,6 +1,6 @@
 // semper doctor on made-up Linux machines (fake /dev, /proc, /sys, /etc/group, udev rule
 // directories): each problem is found and its fix printed; and against the emulator over
-// TCP: HELLO, PING round trip, the card flag, and a device held by another application.
+// TCP: HELLO, PING round trip, the card (absent, answering, dead), and a device held by another application.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,21 @@ import { join } from 'node:path';
 import { diagnose, DoctorSystem, Finding, HELP, run, UDEV_RULE } from '../../host/src/cli/doctor';
 import { acquire } from '../../host/src/device/session-lock';
 import { PortInfo } from '../../host/src/device/discovery';
-import { serveTcp } from './emulator-rig';
+import { EmulatedCard } from '../../board/card/card';
+import { personalise } from '../../board/card/personalise';
+import { MemoryNv } from '../../board/card/store';
+import { EmulatorServer } from '../../board/emulator/serve';
+import { newDevice, serveTcp } from './emulator-rig';
+
+/** The emulator with `card` in the slot, on tcp://127.0.0.1:<port>. */
+async function serveWithCard(card: EmulatedCard): Promise<EmulatorServer> {
+  const device = newDevice();
+  device.insertCard(card);
+  const server = new EmulatorServer(device, { tcpPort: 0 });
+  await server.start();
+  device.powerOn();
+  return server;
+}
 
 interface Machine {
   ports?: PortInfo[];
@@ -115,6 +129,25 @@ describe('against the emulator', () => {
     expect(out).toMatch(/\[warn\] card: no card inserted\n {9}fix: insert the SEMPER card/);
     expect(out).not.toContain('permissions'); // no serial checks for a TCP device
     expect(code).toBe(0);
+  });
+
+  test('a card in the slot is tested: it answers a purse balance read (the amount is not printed)', async () => {
+    const server = await serveWithCard(new EmulatedCard(personalise({ holder: 'Erika Mustermann', pin: '1234', puk: '12345678', balance: 123456 }).nv));
+    let out = '';
+    const code = await run(['--device', `tcp://127.0.0.1:${server.port}`], { out: (s) => (out += s), system: machine({ ports: [] }), lock: { home } });
+    await server.stop();
+    expect(out).toMatch(/\[ok\] {3}card: a card is inserted and answers \(purse in EUR\)/);
+    expect(out).not.toMatch(/1234|123456/);
+    expect(code).toBe(0);
+  });
+
+  test('a card that is seen but does not answer (never personalised): a problem, with what to try', async () => {
+    const server = await serveWithCard(new EmulatedCard(new MemoryNv()));
+    let out = '';
+    const code = await run(['--device', `tcp://127.0.0.1:${server.port}`], { out: (s) => (out += s), system: machine({ ports: [] }), lock: { home } });
+    await server.stop();
+    expect(out).toMatch(/\[FAIL\] card: a card is inserted but does not answer: .+\n {9}fix: take the card out and insert it again/);
+    expect(code).toBe(1);
   });
 
   test('a device held by another application: who holds it, and doctor leaves it alone', async () => {

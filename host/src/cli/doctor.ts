@@ -2,12 +2,13 @@
 // It lists serial ports and matches the board's USB id, checks on Linux what usually
 // stands in the way of a USB CDC-ACM device (the port's group and the user's groups, a
 // udev rule, ModemManager probing /dev/ttyACM*), then opens the device (or the emulator
-// with --device tcp://…), runs HELLO and a PING round trip and reports the card. Every
+// with --device tcp://…), runs HELLO and a PING round trip and tests the card. Every
 // problem comes with the command that fixes it. All system access goes through
 // DoctorSystem, so tests feed it a fake /proc, /dev and group list.
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { MsgType } from '../../../protocol/src/messages';
 import { DeviceLink } from '../link/device-link';
 import { isBoardPort, listSerialPorts, PortInfo } from '../device/discovery';
 import { acquire, DeviceInUseError, LockOptions } from '../device/session-lock';
@@ -28,7 +29,8 @@ options:
 Checks: serial ports and the board's USB id (${PICO_USB.vendorId}:${PICO_USB.productId}); on Linux the
 port's permissions against your groups (dialout/uucp), a udev rule for the board, and
 ModemManager, which may grab /dev/ttyACM* for tens of seconds; then the link (SYNC,
-HELLO, PING round trip) and whether a card is inserted. Exit status 0 when nothing is
+HELLO, PING round trip) and the card (inserted, and answering a purse balance read —
+no PIN, nothing shown on the device). Exit status 0 when nothing is
 wrong, 1 when a problem was found, 2 on bad options.`;
 
 /** The board's udev rule: access for the user at the seat and ModemManager kept off. */
@@ -267,6 +269,25 @@ function checkModemManager(sys: DoctorSystem, ports: string[], rules: { path: st
   ];
 }
 
+// The card is tested, not only seen: PURSE_BALANCE goes through the card's secure channel
+// with no user interaction and no PIN (SPEC §5.6), so a card that is dead, not personalised
+// or badly seated shows here. The balance itself is not printed: doctor's output gets pasted
+// into support requests.
+async function checkCard(link: DeviceLink, capabilities: number[], timeoutMs: number): Promise<Finding> {
+  if (!capabilities.includes(MsgType.PURSE_BALANCE)) return { level: 'ok', check: 'card', message: 'a card is inserted (this firmware cannot read its purse: the card was not tested)' };
+  try {
+    const r = await link.request(MsgType.PURSE_BALANCE, {}, { timeoutMs });
+    return { level: 'ok', check: 'card', message: `a card is inserted and answers (purse in ${(r.balance as { currency: string }).currency})` };
+  } catch (e) {
+    return {
+      level: 'problem',
+      check: 'card',
+      message: `a card is inserted but does not answer: ${(e as Error).message}`,
+      fix: ['take the card out and insert it again, contacts first', 'if it still fails, check the card with semper card show (emulated cards) or try another card'],
+    };
+  }
+}
+
 async function checkLink(transport: Transport, timeoutMs: number, lock: LockOptions | undefined): Promise<Finding[]> {
   const out: Finding[] = [];
   let session;
@@ -300,7 +321,7 @@ async function checkLink(transport: Transport, timeoutMs: number, lock: LockOpti
       }
       const avg = rtts.reduce((a, b) => a + b, 0) / rtts.length;
       out.push({ level: 'ok', check: 'link', message: `PING round trip (64 bytes): ${avg.toFixed(1)} ms average, ${Math.max(...rtts).toFixed(1)} ms worst of 3` });
-      out.push(hello.card ? { level: 'ok', check: 'card', message: 'a card is inserted' } : { level: 'warn', check: 'card', message: 'no card inserted', fix: ['insert the SEMPER card into the device’s slot'] });
+      out.push(hello.card ? await checkCard(link, hello.capabilities as number[], timeoutMs) : { level: 'warn', check: 'card', message: 'no card inserted', fix: ['insert the SEMPER card into the device’s slot'] });
     } catch (e) {
       out.push({
         level: 'problem',
