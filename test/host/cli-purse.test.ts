@@ -92,6 +92,8 @@ test('load 20.00 EUR: the bank debits the account, the device shows the load, OK
   expect(r.out).toContain(`asking ${bank.url} to load 20.00 EUR from account erika onto card ${cardId}\n`);
   expect(r.out).toContain('the bank debited erika (balance now 80.00 EUR); load counter 1\n');
   expect(r.out).toMatch(/loaded: purse balance 25\.00 EUR\n$/);
+  // progress on the long step: the device's steps as it reports them, and the wait for the user
+  expect(r.out).toMatch(/sending the load instruction to the device\ndevice: step 1 of 2: \S.*\ncheck the amount on the device and press OK there\n(.|\n)*device: step 2 of 2: \S.*\nloaded/);
   expect(r.seen).toMatch(/20[.,]00/);
   expect((await bank.client.account('erika')).balance).toBe(80_00);
 });

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { BankClient } from '../bank/client';
 import { BankError } from '../bank/errors';
-import { EMULATOR_TCP, Money, openDevice, OpenDevice } from '../device';
+import { EMULATOR_TCP, Money, openDevice, OpenDevice, Progress } from '../device';
 import { DeviceInUseError } from '../device/session-lock';
 import { DeviceError } from '../link/device-link';
 import { signLoadRequest } from '../payment/formats';
@@ -198,9 +198,19 @@ async function loadOnDevice(instruction: Uint8Array, device: string | undefined,
     return 3;
   }
   try {
-    dev.client.once('waiting-for-user', () => out('check the amount on the device and press OK there\n'));
     out('sending the load instruction to the device\n');
-    const balance = await dev.client.purseLoad(instruction, timeout === undefined ? {} : { timeout });
+    // the device's own steps ("step 1 of 2: Check"), each once, and what the user has to do
+    let shown = '';
+    let asked = false;
+    const onProgress = (p: Progress): void => {
+      const line = p.step !== undefined && p.steps !== undefined ? `device: step ${p.step} of ${p.steps}${p.label ? `: ${p.label}` : ''}\n` : shown;
+      if (line !== shown) out((shown = line));
+      if (p.waitingForUser && !asked) {
+        asked = true;
+        out('check the amount on the device and press OK there\n');
+      }
+    };
+    const balance = await dev.client.purseLoad(instruction, { onProgress, ...(timeout === undefined ? {} : { timeout }) });
     out(`loaded: purse balance ${money(balance)}\n`);
     return 0;
   } catch (e) {
