@@ -80,30 +80,37 @@ describe('semper (dispatcher)', () => {
 });
 
 describe('semper <command> --help', () => {
+  // every command, and the subcommands issue 5 names: --help works at any depth
   const cases: [string, RegExp][] = [
     ['doctor', /^semper doctor — find the device/],
+    ['device', /^semper device — the device: what it is/],
+    ['device info', /^semper device — /],
+    ['device balance', /^semper device — /],
+    ['device log', /^semper device — /],
+    ['purse', /^semper purse — the purse on the card/],
+    ['purse load', /^semper purse — /],
+    ['cert', /^semper cert — your card's certificate/],
+    ['agent', /^semper agent — the buyer's agent/],
+    ['agent start', /^semper agent — /],
     ['archive', /^semper archive — browse, export and verify/],
+    ['archive list', /^semper archive — /],
+    ['archive show', /^semper archive — /],
+    ['archive export', /^semper archive — /],
+    ['archive verify', /^semper archive — /],
+    ['bank', /^semper bank — the bank/],
+    ['bank start', /^semper bank — /],
+    ['ca', /^semper ca — the certification authority/],
+    ['ttp', /^semper ttp — the fair-exchange third party/],
+    ['arbiter', /^semper arbiter — judge a dispute/],
     ['emulator', /^semper emulator — the device firmware running in the Espruino board emulator/],
     ['card', /^semper card — make and inspect emulated smart cards/],
     ['flash', /^semper flash — write the firmware into a board's flash/],
   ];
   it.each(cases)('%s --help prints its own help and exits 0', (cmd, first) => {
-    const r = semper(cmd, '--help');
+    const r = semper(...cmd.split(' '), '--help');
     expect(r.status).toBe(0);
     expect(r.out).toMatch(first);
-    expect(semper('help', cmd)).toMatchObject({ status: 0, out: r.out });
-  });
-
-  it('bank: its help, or a clear message while host/src/cli/bank.ts is not there', () => {
-    const r = semper('bank', '--help');
-    if (existsSync(join(root, 'dist', 'host', 'src', 'cli', 'bank.js'))) {
-      expect(r.status).toBe(0);
-      expect(r.out).toMatch(/semper bank/);
-    } else {
-      expect(r.status).toBe(3);
-      expect(r.err).toContain('semper bank is not part of this build: host/src/cli/bank.ts does not exist yet');
-      expect(r.err).not.toMatch(/at .*\.js:\d+/); // no stack trace
-    }
+    expect(semper('help', cmd.split(' ')[0])).toMatchObject({ status: 0, out: r.out });
   });
 });
 

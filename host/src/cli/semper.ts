@@ -24,17 +24,6 @@ interface Command {
 const UP3 = join(__dirname, '..', '..', '..');
 const ROOT = basename(UP3) === 'dist' ? join(UP3, '..') : UP3;
 
-/** Loads a host CLI module that may not be part of this build yet (bank.ts is being written). */
-async function optionalModule(name: string): Promise<CliModule | string> {
-  const candidates = [join(__dirname, `${name}.js`), join(__dirname, `${name}.ts`)];
-  const file = candidates.find((f) => existsSync(f));
-  if (!file) return `semper ${name} is not part of this build: host/src/cli/${name}.ts does not exist yet (or npm run build has not compiled it)`;
-  // a computed path: tsc must not resolve it at compile time, the module may be absent
-  const mod = (await import(file)) as Partial<CliModule>;
-  if (typeof mod.run !== 'function') return `semper ${name}: ${file} does not export run(argv) — it is not a semper command module`;
-  return mod as CliModule;
-}
-
 /**
  * A board CLI (emulator, card). It reports its own errors and calls process.exit on them; once
  * its main() returns, a one-shot command (card) is done and a server (emulator) keeps running
@@ -73,14 +62,7 @@ const COMMANDS: Record<string, Command> = {
   },
   bank: {
     summary: 'the bank: accounts, deposits of card payment tokens, account payments, purse loads',
-    run: async (argv) => {
-      const mod = await optionalModule('bank');
-      if (typeof mod === 'string') {
-        process.stderr.write(`${mod}\n`);
-        return 3;
-      }
-      return mod.run(argv);
-    },
+    run: async (argv) => (await import('./bank')).run(argv),
   },
   ca: {
     summary: 'the certification authority: certificates for merchants, banks, third parties and cards; revocation; registration codes',
