@@ -41,7 +41,8 @@ function cose<T>(f: () => T, code: PaymentErrorCode, what: string): T {
   try {
     return f();
   } catch (e) {
-    if (e instanceof CoseError) throw new PaymentError(code, `${what}: ${e.code}`, e.code);
+    // the COSE words (what is wrong), its code stays in detail for programs
+    if (e instanceof CoseError) throw new PaymentError(code, `${what}: ${e.message}`, e.code);
     throw e;
   }
 }

@@ -161,6 +161,26 @@ test('admin requests need the token; bad bodies are typed errors', async () => {
   expect((await rejects(b.client.settleOrder({ requestId: 'j', order: junk }))).code).toBe('BAD_REQUEST');
 });
 
+test('error bodies over plain HTTP: {error: {code, message, detail}} that says what is wrong and where', async () => {
+  const post = async (path: string, body: string): Promise<[number, unknown]> => {
+    const r = await fetch(`${b.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    return [r.status, await r.json()];
+  };
+  const error = (code: string, message: RegExp, detail?: string) => ({ error: { code, message: expect.stringMatching(message), ...(detail ? { detail } : {}) } });
+  expect(await post('/v1/deposits', '{nope')).toEqual([400, error('BAD_REQUEST', /^body is not JSON$/, 'body')]);
+  expect(await post('/v1/deposits', '[]')).toEqual([400, error('BAD_REQUEST', /JSON object/, 'body')]);
+  expect(await post('/v1/deposits', '{}')).toEqual([400, error('BAD_REQUEST', /^requestId: /, 'requestId')]);
+  expect(await post('/v1/deposits', JSON.stringify({ requestId: 'e1' }))).toEqual([400, error('BAD_REQUEST', /^merchant: /, 'merchant')]);
+  // three zero bytes are no payment token: the COSE words, not only a code
+  expect(await post('/v1/deposits', JSON.stringify({ requestId: 'e2', merchant: 'books.example', token: 'AAAA', cardCertificate: 'AAAA' }))).toEqual([422, error('BAD_TOKEN', /^token: not canonical CBOR: .+/, 'CBOR')]);
+  expect(await post('/v1/deposits', 'x'.repeat(300 * 1024))).toEqual([400, error('BAD_REQUEST', /larger than 262144 bytes/, 'body')]);
+  expect(await post('/v1/nothing', '{}')).toEqual([404, error('NOT_FOUND', /^no route POST \/v1\/nothing$/)]);
+  const status = await fetch(`${b.url}/v1/payments/status?card=zz&counter=1`);
+  expect([status.status, await status.json()]).toEqual([400, error('BAD_REQUEST', /^card: 16 lowercase hex/, 'card')]);
+  // none of it moved money or was stored as an answer
+  expect((await b.client.account('alice')).balance).toBe(100_00);
+});
+
 test('semper bank: HELP, bad options, and a service started with a TEST issuer key (with its warning)', async () => {
   expect(HELP).toMatch(/--issuer-key/);
   const errs: string[] = [];
