@@ -242,7 +242,8 @@ function reservedProps(tables) {
 // loads it), so no table object is alive on the board — a JsVar or two per entry otherwise —
 // unless code really uses it as an object (then esbuild keeps it). A name a table lacks fails
 // the build.
-// The same plugin renames the display strings' keys in device/src (tools/lang-keys.cjs).
+// The same plugin renames the display strings' keys in device/src (tools/lang-keys.cjs) and
+// leaves the protocol's English refusal texts out (protocol/src/wording.ts).
 function constantTables() {
   const tables = {};
   const walk = (dir) => {
@@ -278,6 +279,9 @@ const inlineConstants = (pins) => ({
     // keys unquoted: esbuild renames only those (a quoted key is a string it must keep)
     const source = (v) => (Array.isArray(v) ? '[' + v.map(source).join(',') + ']' : v && typeof v === 'object' ? '{' + Object.entries(v).map(([k, x]) => k + ':' + source(x)).join(',') + '}' : JSON.stringify(v));
     b.onLoad({ filter: /^pinmap$/, namespace: 'semper' }, () => ({ loader: 'js', contents: `export const PINMAP = ${source(pins)};` }));
+    // the firmware's refusals carry no English (protocol/src/wording.ts): every text written
+    // `WORDED ? '…' : ''` folds away
+    b.onLoad({ filter: /[\\/]protocol[\\/]src[\\/]wording\.ts$/ }, () => ({ loader: 'ts', contents: 'export const WORDED = false;' }));
     b.onLoad({ filter: /[\\/](device|protocol)[\\/]src[\\/].*\.ts$/ }, (args) => {
       const text = readFileSync(args.path, 'utf8');
       let contents = text.replace(use, (all, table, name) => {

@@ -12,6 +12,7 @@
 // lengths, non-shortest arguments, unsorted or duplicate keys are refused.
 
 import { CborError } from './errors';
+import { WORDED } from './wording';
 
 /** A decoded CBOR value on the device side. */
 export type CborValue = number | string | boolean | null | Uint8Array | CborValue[] | CborMap | CborTag;
@@ -227,13 +228,13 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
 }
 
 function writeValue(w: Writer, v: CborValue, depth: number): void {
-  if (depth > 64) throw unencodable('nesting deeper than 64');
+  if (depth > 64) throw unencodable(WORDED ? 'nesting deeper than 64' : '');
   if (typeof v === 'number') {
-    if (!isSafeInteger(v)) throw unencodable('number ' + v + ' is not an integer within ±(2^53-1)');
+    if (!isSafeInteger(v)) throw unencodable(WORDED ? 'number ' + v + ' is not an integer within ±(2^53-1)' : '');
     if (v >= 0) w.head(0, v);
     else w.head(1, -1 - v);
   } else if (typeof v === 'string') {
-    if (!isUtf8ByteString(v)) throw unencodable('text is not a well-formed UTF-8 byte string');
+    if (!isUtf8ByteString(v)) throw unencodable(WORDED ? 'text is not a well-formed UTF-8 byte string' : '');
     w.head(3, v.length);
     w.ensure(v.length);
     for (let i = 0; i < v.length; i++) w.buf[w.len++] = v.charCodeAt(i);
@@ -249,10 +250,10 @@ function writeValue(w: Writer, v: CborValue, depth: number): void {
   } else if (v instanceof CborMap) {
     writeMap(w, v, depth);
   } else if (v instanceof CborTag) {
-    if (!isSafeInteger(v.tag) || v.tag < 0) throw unencodable('tag number ' + v.tag);
+    if (!isSafeInteger(v.tag) || v.tag < 0) throw unencodable(WORDED ? 'tag number ' + v.tag : '');
     w.head(6, v.tag);
     writeValue(w, v.value, depth + 1);
-  } else throw unencodable('value of type ' + typeof v);
+  } else throw unencodable(WORDED ? 'value of type ' + typeof v : '');
 }
 
 function writeMap(w: Writer, m: CborMap, depth: number): void {
@@ -261,7 +262,7 @@ function writeMap(w: Writer, m: CborMap, depth: number): void {
   const order: number[] = [];
   for (let i = 0; i < n; i++) {
     const k = m.keys[i];
-    if (typeof k !== 'number' && typeof k !== 'string') throw unencodable('map key of type ' + typeof k);
+    if (typeof k !== 'number' && typeof k !== 'string') throw unencodable(WORDED ? 'map key of type ' + typeof k : '');
     const kw = new Writer(16);
     writeValue(kw, k, depth + 1);
     encodedKeys.push(kw.result());
@@ -269,7 +270,7 @@ function writeMap(w: Writer, m: CborMap, depth: number): void {
   }
   order.sort((a, b) => compareBytes(encodedKeys[a], encodedKeys[b]));
   for (let i = 1; i < n; i++) {
-    if (compareBytes(encodedKeys[order[i - 1]], encodedKeys[order[i]]) === 0) throw unencodable('duplicate map key');
+    if (compareBytes(encodedKeys[order[i - 1]], encodedKeys[order[i]]) === 0) throw unencodable(WORDED ? 'duplicate map key' : '');
   }
   w.head(5, n);
   for (let i = 0; i < n; i++) {
@@ -300,7 +301,7 @@ class Reader {
     return new CborError(code, msg, at);
   }
   need(n: number, at: number): void {
-    if (this.pos + n > this.b.length) throw this.fail('TRUNCATED', 'input ends inside an item', at);
+    if (this.pos + n > this.b.length) throw this.fail('TRUNCATED', WORDED ? 'input ends inside an item' : '', at);
   }
   /**
    * Reads an argument of `ai` (additional information 24..27) in shortest form,
@@ -330,11 +331,11 @@ class Reader {
       const hi = this.u32(this.pos);
       const lo = this.u32(this.pos + 4);
       this.pos += 8;
-      if (hi > 0x1fffff) throw this.fail('OUT_OF_RANGE', 'argument above 2^53-1', start);
+      if (hi > 0x1fffff) throw this.fail('OUT_OF_RANGE', WORDED ? 'argument above 2^53-1' : '', start);
       v = hi * TWO32 + lo;
       min = TWO32;
     }
-    if (v < min) throw this.fail('NON_CANONICAL', 'argument not in its shortest form', start);
+    if (v < min) throw this.fail('NON_CANONICAL', WORDED ? 'argument not in its shortest form' : '', start);
     return v;
   }
   u32(i: number): number {
@@ -351,28 +352,28 @@ class Reader {
       if (ai === 20) return false;
       if (ai === 21) return true;
       if (ai === 22) return null;
-      if (ai === 31) throw this.fail('INDEFINITE', 'break outside an indefinite-length item', start);
-      throw this.fail('UNSUPPORTED', ai >= 25 && ai <= 27 ? 'floating-point numbers are not in the profile' : 'simple value not in the profile', start);
+      if (ai === 31) throw this.fail('INDEFINITE', WORDED ? 'break outside an indefinite-length item' : '', start);
+      throw this.fail('UNSUPPORTED', WORDED ? (ai >= 25 && ai <= 27 ? 'floating-point numbers are not in the profile' : 'simple value not in the profile') : '', start);
     }
-    if (ai === 31) throw this.fail('INDEFINITE', 'indefinite lengths are not allowed', start);
-    if (ai >= 28) throw this.fail('UNSUPPORTED', 'reserved additional information ' + ai, start);
+    if (ai === 31) throw this.fail('INDEFINITE', WORDED ? 'indefinite lengths are not allowed' : '', start);
+    if (ai >= 28) throw this.fail('UNSUPPORTED', WORDED ? 'reserved additional information ' + ai : '', start);
     const arg = ai < 24 ? ai : this.arg(ai, start);
     switch (major) {
       case 0:
         return arg;
       case 1:
         // -1-arg must stay within ±(2^53-1) so that it round-trips exactly
-        if (arg >= MAX_SAFE) throw this.fail('OUT_OF_RANGE', 'negative integer below -(2^53-1)', start);
+        if (arg >= MAX_SAFE) throw this.fail('OUT_OF_RANGE', WORDED ? 'negative integer below -(2^53-1)' : '', start);
         return -1 - arg;
       case 2:
       case 3: {
-        if (arg > this.lim.maxLength) throw this.fail('TOO_LONG', 'string of ' + arg + ' bytes exceeds ' + this.lim.maxLength, start);
+        if (arg > this.lim.maxLength) throw this.fail('TOO_LONG', WORDED ? 'string of ' + arg + ' bytes exceeds ' + this.lim.maxLength : '', start);
         this.need(arg, start);
         const from = this.pos;
         this.pos += arg;
         if (major === 2) return copyBytes(this.b, from, from + arg);
         const bad = firstInvalidUtf8(this.b, from, from + arg);
-        if (bad >= 0) throw this.fail('INVALID_UTF8', 'text string is not well-formed UTF-8', bad);
+        if (bad >= 0) throw this.fail('INVALID_UTF8', WORDED ? 'text string is not well-formed UTF-8' : '', bad);
         return bytesToByteString(this.b.subarray(from, from + arg));
       }
       case 4: {
@@ -386,17 +387,17 @@ class Reader {
         return this.map(arg, depth + 1);
       default: {
         // major 6: tag
-        if (arg > this.lim.maxTag) throw this.fail('OUT_OF_RANGE', 'tag ' + arg + ' above ' + this.lim.maxTag, start);
-        if (depth + 1 > this.lim.maxDepth) throw this.fail('TOO_DEEP', 'nesting deeper than ' + this.lim.maxDepth, start);
+        if (arg > this.lim.maxTag) throw this.fail('OUT_OF_RANGE', WORDED ? 'tag ' + arg + ' above ' + this.lim.maxTag : '', start);
+        if (depth + 1 > this.lim.maxDepth) throw this.fail('TOO_DEEP', WORDED ? 'nesting deeper than ' + this.lim.maxDepth : '', start);
         return new CborTag(arg, this.item(depth + 1));
       }
     }
   }
   enter(depth: number, count: number, start: number): void {
-    if (depth + 1 > this.lim.maxDepth) throw this.fail('TOO_DEEP', 'nesting deeper than ' + this.lim.maxDepth, start);
-    if (count > this.lim.maxCount) throw this.fail('TOO_MANY', count + ' entries exceed ' + this.lim.maxCount, start);
+    if (depth + 1 > this.lim.maxDepth) throw this.fail('TOO_DEEP', WORDED ? 'nesting deeper than ' + this.lim.maxDepth : '', start);
+    if (count > this.lim.maxCount) throw this.fail('TOO_MANY', WORDED ? count + ' entries exceed ' + this.lim.maxCount : '', start);
     // each entry takes at least one byte: refuse counts the input cannot hold before looping
-    if (count > this.b.length - this.pos) throw this.fail('TRUNCATED', 'input too short for ' + count + ' entries', start);
+    if (count > this.b.length - this.pos) throw this.fail('TRUNCATED', WORDED ? 'input too short for ' + count + ' entries' : '', start);
   }
   map(n: number, depth: number): CborMap {
     const m = new CborMap();
@@ -406,13 +407,13 @@ class Reader {
       const kStart = this.pos;
       this.need(1, kStart);
       const major = this.b[kStart] >> 5;
-      if (major !== 0 && major !== 1 && major !== 3) throw this.fail('BAD_KEY', 'map keys must be integers or text strings', kStart);
+      if (major !== 0 && major !== 1 && major !== 3) throw this.fail('BAD_KEY', WORDED ? 'map keys must be integers or text strings' : '', kStart);
       const k = this.item(depth) as CborKey;
       const kEnd = this.pos;
       if (prevStart >= 0) {
         const c = compareBytes(this.b.subarray(prevStart, prevEnd), this.b.subarray(kStart, kEnd));
-        if (c === 0) throw this.fail('DUPLICATE_KEY', 'duplicate map key', kStart);
-        if (c > 0) throw this.fail('UNSORTED_KEYS', 'map keys not in canonical order', kStart);
+        if (c === 0) throw this.fail('DUPLICATE_KEY', WORDED ? 'duplicate map key' : '', kStart);
+        if (c > 0) throw this.fail('UNSORTED_KEYS', WORDED ? 'map keys not in canonical order' : '', kStart);
       }
       prevStart = kStart;
       prevEnd = kEnd;
@@ -429,9 +430,9 @@ class Reader {
  * anything else, and never allocates more than the input's size allows.
  */
 export function decode(bytes: Uint8Array, limits: CborLimits): CborValue {
-  if (bytes.length > limits.maxSize) throw new CborError('TOO_LARGE', bytes.length + ' bytes exceed ' + limits.maxSize, 0);
+  if (bytes.length > limits.maxSize) throw new CborError('TOO_LARGE', WORDED ? bytes.length + ' bytes exceed ' + limits.maxSize : '', 0);
   const r = new Reader(bytes, limits);
   const v = r.item(0);
-  if (r.pos !== bytes.length) throw new CborError('TRAILING', bytes.length - r.pos + ' bytes after the item', r.pos);
+  if (r.pos !== bytes.length) throw new CborError('TRAILING', WORDED ? bytes.length - r.pos + ' bytes after the item' : '', r.pos);
   return v;
 }

@@ -3,6 +3,7 @@
 
 import { CborValue, decode, encode } from './cbor';
 import { CborError } from './errors';
+import { WORDED } from './wording';
 import { buildEnvelope, checkEnvelope, Direction, ErrorCode, LINK_LIMITS, Message, MessageError } from './messages';
 
 /** Maps a CBOR refusal to the wire error code (SPEC.md §6). */
@@ -10,7 +11,7 @@ export function cborErrorToMessageError(e: CborError): MessageError {
   let code: MessageError['code'] = ErrorCode.MALFORMED;
   if (e.code === 'TOO_LARGE') code = ErrorCode.TOO_LARGE;
   else if (e.code === 'NON_CANONICAL' || e.code === 'UNSORTED_KEYS' || e.code === 'DUPLICATE_KEY' || e.code === 'INDEFINITE') code = ErrorCode.NON_CANONICAL;
-  return { code: code, message: e.code + ' at byte ' + e.offset + ': ' + e.message };
+  return { code: code, message: WORDED ? e.code + ' at byte ' + e.offset + ': ' + e.message : '' };
 }
 
 /** Decodes and checks one message. Throws MessageError only. */

@@ -7,6 +7,7 @@
 // device (Espruino) and on the host; clock, timers, CRC and the line are injected.
 
 import { Crc32, encodeFrame, Frame, FrameKind, FrameKindValue, FrameReader, MAX_PAYLOAD } from './frame';
+import { WORDED } from './wording';
 
 export interface LinkTimers {
   /** Milliseconds, monotonic. */
@@ -128,7 +129,7 @@ export class Link {
    * the caller decides what to shed.
    */
   send(payload: Uint8Array): boolean {
-    if (payload.length > MAX_PAYLOAD) throw { code: 'TOO_LARGE', message: 'message of ' + payload.length + ' bytes exceeds ' + MAX_PAYLOAD };
+    if (payload.length > MAX_PAYLOAD) throw { code: 'TOO_LARGE', message: WORDED ? 'message of ' + payload.length + ' bytes exceeds ' + MAX_PAYLOAD : '' };
     if (this.queue.length >= (this.o.maxQueue || 8)) return false;
     this.queue.push(payload);
     this.pump();
@@ -141,7 +142,7 @@ export class Link {
    * superseded by the next. Returns false while the link is not synchronised.
    */
   sendEvent(payload: Uint8Array): boolean {
-    if (payload.length > MAX_PAYLOAD) throw { code: 'TOO_LARGE', message: 'event of ' + payload.length + ' bytes exceeds ' + MAX_PAYLOAD };
+    if (payload.length > MAX_PAYLOAD) throw { code: 'TOO_LARGE', message: WORDED ? 'event of ' + payload.length + ' bytes exceeds ' + MAX_PAYLOAD : '' };
     if (this.syncing) return false;
     this.stats.eventsSent++;
     this.emit(FrameKind.EVENT, 0, payload);

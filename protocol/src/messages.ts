@@ -8,6 +8,7 @@
 
 import { CborLimits, CborMap, CborValue } from './cbor';
 import { decodeBody, encodeBody, SchemaError, TextLength } from './schema';
+import { WORDED } from './wording';
 
 /** Protocol versions this implementation speaks (HELLO negotiates one). */
 export const PROTOCOL_VERSION = 1;
@@ -158,14 +159,14 @@ function schemaFor(type: number, dir: Direction): string | undefined {
  * else) whose code is what an ERROR reply should carry.
  */
 export function checkEnvelope(v: CborValue, dir: Direction, textLength?: TextLength): Message {
-  if (!Array.isArray(v) || v.length !== 3) throw { code: ErrorCode.MALFORMED, message: 'a message is [type, id, body]' } as MessageError;
+  if (!Array.isArray(v) || v.length !== 3) throw { code: ErrorCode.MALFORMED, message: WORDED ? 'a message is [type, id, body]' : '' } as MessageError;
   const type = v[0];
   const id = v[1];
-  if (typeof type !== 'number' || type < 0 || type > 255 || type !== Math.floor(type)) throw { code: ErrorCode.MALFORMED, message: 'type must be 0..255', path: 'type' } as MessageError;
-  if (typeof id !== 'number' || id < 0 || id > 4294967295 || id !== Math.floor(id)) throw { code: ErrorCode.MALFORMED, message: 'id must be 0..2^32-1', path: 'id' } as MessageError;
+  if (typeof type !== 'number' || type < 0 || type > 255 || type !== Math.floor(type)) throw { code: ErrorCode.MALFORMED, message: WORDED ? 'type must be 0..255' : '', path: 'type' } as MessageError;
+  if (typeof id !== 'number' || id < 0 || id > 4294967295 || id !== Math.floor(id)) throw { code: ErrorCode.MALFORMED, message: WORDED ? 'id must be 0..2^32-1' : '', path: 'id' } as MessageError;
   const schema = schemaFor(type, dir);
-  if (schema === undefined) throw { code: ErrorCode.UNKNOWN_TYPE, message: 'unknown ' + dir + ' type ' + type } as MessageError;
-  if (dir === 'request' && id === 0) throw { code: ErrorCode.MALFORMED, message: 'request id 0 is reserved', path: 'id' } as MessageError;
+  if (schema === undefined) throw { code: ErrorCode.UNKNOWN_TYPE, message: WORDED ? 'unknown ' + dir + ' type ' + type : '' } as MessageError;
+  if (dir === 'request' && id === 0) throw { code: ErrorCode.MALFORMED, message: WORDED ? 'request id 0 is reserved' : '', path: 'id' } as MessageError;
   try {
     return { type: type, id: id, body: decodeBody(v[2], schema, 'body', textLength) };
   } catch (e) {
@@ -177,7 +178,7 @@ export function checkEnvelope(v: CborValue, dir: Direction, textLength?: TextLen
 /** Builds the envelope for a message; the body is checked against its schema. */
 export function buildEnvelope(type: number, id: number, body: { [name: string]: unknown }, dir: Direction, textLength?: TextLength): CborValue[] {
   const schema = schemaFor(type, dir);
-  if (schema === undefined) throw { code: ErrorCode.UNKNOWN_TYPE, message: 'unknown ' + dir + ' type ' + type } as MessageError;
+  if (schema === undefined) throw { code: ErrorCode.UNKNOWN_TYPE, message: WORDED ? 'unknown ' + dir + ' type ' + type : '' } as MessageError;
   let m: CborMap;
   try {
     m = encodeBody(body, schema, 'body', textLength);

@@ -14,6 +14,7 @@
 // An optional field ("?") may be absent; no field may be null; unknown keys are refused.
 
 import { CborMap, CborValue } from './cbor';
+import { WORDED } from './wording';
 
 export const MAX_UINT = 9007199254740991;
 
@@ -82,7 +83,7 @@ function isUint(v: CborValue | undefined): v is number {
 }
 
 function checkCurrency(v: CborValue, path: string): string {
-  if (typeof v !== 'string' || !/^[A-Z][A-Z][A-Z]$/.test(v)) throw fail(path, 'currency must be three upper-case letters (ISO 4217)');
+  if (typeof v !== 'string' || !/^[A-Z][A-Z][A-Z]$/.test(v)) throw fail(path, WORDED ? 'currency must be three upper-case letters (ISO 4217)' : '');
   return v;
 }
 
@@ -118,8 +119,8 @@ export interface LogEntry {
 }
 
 function checkUint(v: CborValue | undefined, min: number, max: number, path: string): number {
-  if (!isUint(v)) throw fail(path, 'expected an unsigned integer');
-  if (v < min || v > max) throw fail(path, 'value ' + v + ' outside ' + min + '..' + max);
+  if (!isUint(v)) throw fail(path, WORDED ? 'expected an unsigned integer' : '');
+  if (v < min || v > max) throw fail(path, WORDED ? 'value ' + v + ' outside ' + min + '..' + max : '');
   return v;
 }
 
@@ -134,9 +135,9 @@ function byteStringLength(s: string): number {
 }
 
 function checkText(v: CborValue | undefined, min: number, max: number, path: string, tl: TextLength): string {
-  if (typeof v !== 'string') throw fail(path, 'expected a text string');
+  if (typeof v !== 'string') throw fail(path, WORDED ? 'expected a text string' : '');
   const n = tl(v);
-  if (n < min || n > max) throw fail(path, 'text of ' + n + ' bytes outside ' + min + '..' + max);
+  if (n < min || n > max) throw fail(path, WORDED ? 'text of ' + n + ' bytes outside ' + min + '..' + max : '');
   return v;
 }
 
@@ -145,33 +146,33 @@ function decodeField(f: FieldSpec, v: CborValue, path: string, tl: TextLength): 
     case 'u':
       return checkUint(v, f.min, f.max, path);
     case 'b':
-      if (typeof v !== 'boolean') throw fail(path, 'expected true or false');
+      if (typeof v !== 'boolean') throw fail(path, WORDED ? 'expected true or false' : '');
       return v;
     case 't':
       return checkText(v, f.min, f.max, path, tl);
     case 'y':
-      if (!(v instanceof Uint8Array)) throw fail(path, 'expected a byte string');
-      if (v.length < f.min || v.length > f.max) throw fail(path, 'byte string length ' + v.length + ' outside ' + f.min + '..' + f.max);
+      if (!(v instanceof Uint8Array)) throw fail(path, WORDED ? 'expected a byte string' : '');
+      if (v.length < f.min || v.length > f.max) throw fail(path, WORDED ? 'byte string length ' + v.length + ' outside ' + f.min + '..' + f.max : '');
       return v;
     case 'm': {
-      if (!Array.isArray(v) || v.length !== 2) throw fail(path, 'money is [amount, currency]');
+      if (!Array.isArray(v) || v.length !== 2) throw fail(path, WORDED ? 'money is [amount, currency]' : '');
       return { amount: checkUint(v[0], 0, MAX_UINT, path + '[0]'), currency: checkCurrency(v[1], path + '[1]') } as Money;
     }
     case 'U': {
-      if (!Array.isArray(v)) throw fail(path, 'expected an array');
-      if (v.length < f.min || v.length > f.max) throw fail(path, 'array of ' + v.length + ' outside ' + f.min + '..' + f.max);
+      if (!Array.isArray(v)) throw fail(path, WORDED ? 'expected an array' : '');
+      if (v.length < f.min || v.length > f.max) throw fail(path, WORDED ? 'array of ' + v.length + ' outside ' + f.min + '..' + f.max : '');
       const out: number[] = [];
       for (let i = 0; i < v.length; i++) out.push(checkUint(v[i], 0, 255, path + '[' + i + ']'));
       return out;
     }
     case 'L': {
-      if (!Array.isArray(v)) throw fail(path, 'expected an array');
-      if (v.length < f.min || v.length > f.max) throw fail(path, 'array of ' + v.length + ' outside ' + f.min + '..' + f.max);
+      if (!Array.isArray(v)) throw fail(path, WORDED ? 'expected an array' : '');
+      if (v.length < f.min || v.length > f.max) throw fail(path, WORDED ? 'array of ' + v.length + ' outside ' + f.min + '..' + f.max : '');
       const out: LogEntry[] = [];
       for (let i = 0; i < v.length; i++) {
         const e = v[i];
         const p = path + '[' + i + ']';
-        if (!Array.isArray(e) || e.length !== 6) throw fail(p, 'log entry is [counter, kind, amount, currency, party, time]');
+        if (!Array.isArray(e) || e.length !== 6) throw fail(p, WORDED ? 'log entry is [counter, kind, amount, currency, party, time]' : '');
         out.push({
           counter: checkUint(e[0], 0, MAX_UINT, p + '[0]'),
           kind: checkUint(e[1], 1, 2, p + '[1]'),
@@ -184,7 +185,7 @@ function decodeField(f: FieldSpec, v: CborValue, path: string, tl: TextLength): 
       return out;
     }
   }
-  throw fail(path, 'schema type ' + f.type + ' unknown');
+  throw fail(path, WORDED ? 'schema type ' + f.type + ' unknown' : '');
 }
 
 /**
@@ -193,7 +194,7 @@ function decodeField(f: FieldSpec, v: CborValue, path: string, tl: TextLength): 
  */
 export function decodeBody(body: CborValue, schema: string, path: string, textLength?: TextLength): { [name: string]: unknown } {
   const tl = textLength || byteStringLength;
-  if (!(body instanceof CborMap)) throw fail(path, 'body must be a map');
+  if (!(body instanceof CborMap)) throw fail(path, WORDED ? 'body must be a map' : '');
   const fields = parseSchema(schema);
   const out: { [name: string]: unknown } = {};
   for (let i = 0; i < body.keys.length; i++) {
@@ -201,11 +202,11 @@ export function decodeBody(body: CborValue, schema: string, path: string, textLe
     let f: FieldSpec | null = null;
     for (let j = 0; j < fields.length; j++) if (fields[j].key === k) f = fields[j];
     // a text key is never valid in a body; its content is not echoed back to the host
-    if (!f) throw fail(path + '.' + (typeof k === 'number' ? String(k) : '(text key)'), 'unknown field');
+    if (!f) throw fail(path + '.' + (typeof k === 'number' ? String(k) : '(text key)'), WORDED ? 'unknown field' : '');
     out[f.name] = decodeField(f, body.values[i], path + '.' + k, tl);
   }
   for (let j = 0; j < fields.length; j++) {
-    if (!fields[j].optional && !body.has(fields[j].key)) throw fail(path + '.' + fields[j].key, 'required field ' + fields[j].name + ' missing');
+    if (!fields[j].optional && !body.has(fields[j].key)) throw fail(path + '.' + fields[j].key, WORDED ? 'required field ' + fields[j].name + ' missing' : '');
   }
   return out;
 }
@@ -214,12 +215,12 @@ function encodeField(f: FieldSpec, v: unknown, path: string): CborValue {
   switch (f.type) {
     case 'm': {
       const m = v as Money;
-      if (!m || typeof m !== 'object') throw fail(path, 'expected money');
+      if (!m || typeof m !== 'object') throw fail(path, WORDED ? 'expected money' : '');
       return [m.amount, m.currency];
     }
     case 'L': {
       const a = v as LogEntry[];
-      if (!Array.isArray(a)) throw fail(path, 'expected log entries');
+      if (!Array.isArray(a)) throw fail(path, WORDED ? 'expected log entries' : '');
       const out: CborValue[] = [];
       for (let i = 0; i < a.length; i++) out.push([a[i].counter, a[i].kind, a[i].amount, a[i].currency, a[i].party, a[i].time]);
       return out;
@@ -239,7 +240,7 @@ export function encodeBody(obj: { [name: string]: unknown }, schema: string, pat
   for (let i = 0; i < names.length; i++) {
     let f: FieldSpec | null = null;
     for (let j = 0; j < fields.length; j++) if (fields[j].name === names[i]) f = fields[j];
-    if (!f) throw fail(path + '.' + names[i], 'unknown field');
+    if (!f) throw fail(path + '.' + names[i], WORDED ? 'unknown field' : '');
     const v = obj[names[i]];
     if (v === undefined) continue;
     m.set(f.key, encodeField(f, v, path + '.' + f.key));

@@ -12,6 +12,7 @@
 //   EDC  LRC (1 byte, XOR of NAD..INF) or CRC (2 bytes, high byte first), from TCi for T=1
 
 import { copyBytes } from './cbor';
+import { WORDED } from './wording';
 
 export const NAD_DEFAULT = 0x00;
 /** Largest INF: an IFS is 1..254 (ISO 7816-3 §11.4.2). */
@@ -150,7 +151,7 @@ export function encodeBlock(b: T1Block, edc?: Edc): Uint8Array {
   const e: Edc = edc === undefined ? 'LRC' : edc;
   const inf = b.kind === 'R' ? null : b.inf;
   const n = inf === null ? 0 : inf.length;
-  if (n > MAX_INF) throw new Error('T=1 INF of ' + n + ' bytes exceeds ' + MAX_INF);
+  if (n > MAX_INF) throw new Error(WORDED ? 'T=1 INF of ' + n + ' bytes exceeds ' + MAX_INF : '');
   const out = new Uint8Array(3 + n + edcLength(e));
   out[0] = b.nad & 0xff;
   out[1] = pcbOf(b);
