@@ -14,7 +14,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { langKeyNames, pairCode, renameLangKeys, unpair } from './lang-keys.cjs';
-import { pretokenise } from './pretokenise.cjs';
+import { plainConstants, pretokenise } from './pretokenise.cjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -362,7 +362,8 @@ checkLangKeys(join(out, 'firmware.js'));
  * same bytes from the bundle it checks) — `<name>.bootcde` next to it, read by the bench.
  */
 const withResources = (file) => {
-  const code = readFileSync(file, 'latin1');
+  // `!0`, `!1`, `void 0` as the words: one-byte tokens pretokenised (plainConstants)
+  const code = plainConstants(readFileSync(file, 'latin1'));
   writeFileSync(file, resourceInstaller + code, 'latin1');
   writeFileSync(file.replace(/\.js$/, '.bootcde'), pretokenise(code), 'latin1');
 };

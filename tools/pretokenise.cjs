@@ -364,6 +364,43 @@ function pretokenise(text) {
   return out;
 }
 
+/**
+ * `text` with esbuild's spellings of the three constants written as the words: `!0` as `true`,
+ * `!1` as `false`, `void 0` as `undefined` — each a one-byte token pretokenised where the
+ * minifier's forms take two or three. Rewritten token by token (never inside a string, regular
+ * expression or template) and only where the operator applies to the number alone: not when a
+ * `.`, `[`, `(` or template follows, which would bind to the number first (`!0[k]` is `!(0[k])`,
+ * `true`, while `true[k]` is `undefined`). The values are the same to Espruino and to
+ * JavaScript; `undefined` is a reserved word to Espruino and an unshadowed global in the bundle.
+ * @param {string} text
+ * @returns {string}
+ */
+function plainConstants(text) {
+  const tokens = lex(text);
+  let out = '';
+  let from = 0;
+  for (let k = 0; k + 1 < tokens.length; k++) {
+    const op = tokens[k];
+    const n = tokens[k + 1];
+    const after = tokens[k + 2];
+    if (n.tk !== LEX.INT || (after && (after.tk === 46 || after.tk === 91 || after.tk === 40 || after.tk === LEX.TEMPLATE_LITERAL || after.tk === LEX.STR))) continue;
+    const num = text.slice(n.start, n.end);
+    let word;
+    if (op.tk === 33 && num === '0') word = 'true';
+    else if (op.tk === 33 && num === '1') word = 'false';
+    else if (op.tk === CODE_OF.get('void') && num === '0') word = 'undefined';
+    else continue;
+    // a space where the word would run into a neighbouring word or number
+    const before = op.start > 0 ? text.charCodeAt(op.start - 1) : 32;
+    const next = n.end < text.length ? text.charCodeAt(n.end) : 32;
+    const joins = (c) => isAlpha(c) || isDigit(c) || c === 36;
+    out += text.slice(from, op.start) + (joins(before) ? ' ' : '') + word + (joins(next) ? ' ' : '');
+    from = n.end;
+    k++;
+  }
+  return out + text.slice(from);
+}
+
 /** A byte string as a JavaScript string literal, ASCII only. */
 const literal = (s) => '"' + s.replace(/[^\x20-\x7e]|["\\]/g, (ch) => (ch === '"' || ch === '\\' ? '\\' + ch : '\\x' + ch.charCodeAt(0).toString(16).padStart(2, '0'))) + '"';
 
@@ -399,4 +436,5 @@ exports.TOKEN_TEXT = TOKEN_TEXT;
 exports.lex = lex;
 exports.sameTokens = sameTokens;
 exports.pretokenise = pretokenise;
+exports.plainConstants = plainConstants;
 exports.detokenise = detokenise;

@@ -13,4 +13,5 @@ export const TOKEN_TEXT: ReadonlyMap<number, string>;
 export function lex(src: string): Token[];
 export function sameTokens(a: Token[], b: Token[]): string | null;
 export function pretokenise(text: string): string;
+export function plainConstants(text: string): string;
 export function detokenise(bytes: string): string;

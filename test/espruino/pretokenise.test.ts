@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { detokenise, lex, LEX, pretokenise, sameTokens } from '../../tools/pretokenise.cjs';
+import { detokenise, lex, LEX, plainConstants, pretokenise, sameTokens } from '../../tools/pretokenise.cjs';
 import { onInterpreter, paymentFrames, purchaseOnEmulator } from '../../bench/device';
 
 const ROOT = join(__dirname, '..', '..');
@@ -59,6 +59,40 @@ describe('the token bytes are those of Espruino 2v29 (src/jslex.h LEX_TYPES)', (
 
   it('refuses text that is not ASCII (the bundle is built with charset ascii)', () => {
     expect(() => pretokenise('a="\xe9"')).toThrow(/must be ASCII/);
+  });
+});
+
+describe('plainConstants: !0, !1 and void 0 as the words true, false, undefined', () => {
+  it('rewrites the minifier\'s forms, spacing them from neighbouring words', () => {
+    expect(plainConstants('a=!0,b=!1,c=void 0;')).toBe('a=true,b=false,c=undefined;');
+    expect(plainConstants('return!0}')).toBe('return true}');
+    expect(plainConstants('typeof!1')).toBe('typeof false');
+    expect(plainConstants('x===void 0?!1:!0')).toBe('x===undefined?false:true');
+    expect(plainConstants('!!0')).toBe('!true');
+  });
+
+  it('leaves alone what is not the constant alone: members, calls, other numbers, strings, regular expressions, templates', () => {
+    for (const s of ['!0[k]', '!0 .x', '!1(a)', 'void 0(a)', '!10', '!0x0', '"!0"', "'void 0'", 'x=/!0/', '`!1`', '!0`t`', 'a!=0', 'a!==1']) expect(plainConstants(s)).toBe(s);
+  });
+
+  it('means the same to JavaScript: the same values from expressions built around them', () => {
+    const parts = ['!0', '!1', 'void 0'];
+    const around = ['X', '-X', '!X', 'typeof X', 'X+""', '[X][0]', '({a:X}).a', 'X?1:2', 'X==null', 'X===undefined', 'X&&3', 'X||4', 'X instanceof Object', '(X)'];
+    for (const p of parts) {
+      for (const a of around) {
+        const text = '(' + a.replace(/X/g, p) + ')';
+        const plain = plainConstants(text);
+        expect(plain).not.toBe(text);
+        expect(JSON.stringify([new Function('return ' + plain)()])).toBe(JSON.stringify([new Function('return ' + text)()]));
+      }
+    }
+  });
+
+  it('is what the build wrote: no !0, !1 or void 0 tokens are left in the firmware', () => {
+    const tokens = lex(code('firmware.js'));
+    const constant = (t: (typeof tokens)[number], n: (typeof tokens)[number] | undefined): boolean => n?.tk === LEX.INT && (t.tk === 33 ? n.value === 0 || n.value === 1 : t.tk === 192 && n.value === 0);
+    const left = tokens.filter((t, k) => constant(t, tokens[k + 1]) && ![46, 91, 40].includes(tokens[k + 2]?.tk ?? 0));
+    expect(left).toEqual([]);
   });
 });
 
