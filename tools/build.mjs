@@ -304,8 +304,18 @@ const inlineConstants = (pins) => ({
 // So the firmware's top-level names live in the interpreter's root scope; the console is
 // locked away from the host (main.ts), and checkTopLevelNames() below keeps them from
 // shadowing anything Espruino defines.
+// Platform globals the firmware names often, called by a one-letter alias that the bundle's
+// first statement sets (`var U=Uint8Array,…`): `Uint8Array` alone is written 41 times,
+// `Math.floor` 25. esbuild's define writes the alias for every free use of the global and keeps
+// the letter out of its own names (it is a free name of the code); checkTopLevelNames keeps it
+// from an Espruino global. Each holds a function, a JsVar or two for as long as the firmware
+// runs. Only functions that need no `this` (static, or global), and not `Math` itself: the
+// bundle check must still see `Math.pow` and its kin by name (tools/bundle-check).
+const GLOBAL_ALIASES = { Uint8Array: 'U', 'Math.floor': 'M', 'Array.isArray': 'A', 'String.fromCharCode': 'F', digitalWrite: 'W', setTimeout: 'T', clearTimeout: 'C' };
 const firmwareBuild = {
   ...espruino,
+  define: { ...espruino.define, ...GLOBAL_ALIASES },
+  banner: { js: 'var ' + Object.entries(GLOBAL_ALIASES).map(([g, a]) => a + '=' + g).join(',') + ';' },
   format: 'cjs',
   mangleProps: /^[A-Za-z_$]/,
   reserveProps: reservedProps(tables),
@@ -334,6 +344,12 @@ function checkTopLevelNames(file) {
   const bad = names.filter((n) => platform.has(n) || /^[A-HD]\d{1,2}$/.test(n));
   if (bad.length) {
     console.error(`build: ${file}: top-level names that would shadow Espruino globals: ${bad.join(', ')}`);
+    process.exit(1);
+  }
+  // a global's alias (GLOBAL_ALIASES) must be the only one of its name
+  const twice = names.filter((n, i) => names.indexOf(n) !== i);
+  if (twice.length) {
+    console.error(`build: ${file}: top-level names declared twice: ${twice.join(', ')}`);
     process.exit(1);
   }
 }
