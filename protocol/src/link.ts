@@ -71,20 +71,25 @@ export interface LinkStats {
 
 const NONE = -1;
 
-export class Link {
+/**
+ * One end of the link: all that the device and the host both run. The device's firmware uses
+ * this class alone (esbuild cannot leave out a class's unused methods, and every method is
+ * flash and JsVars on the board); the host's `Link` adds what only it asks.
+ */
+export class LinkEndpoint {
   private txSeq: number;
-  private outstanding: Uint8Array | null;
+  protected outstanding: Uint8Array | null;
   private outstandingSeq: number;
   private retries: number;
   private rtxTimer: unknown;
-  private queue: Uint8Array[];
+  protected queue: Uint8Array[];
   private rxLast: number;
   private ackPending: boolean;
   private ackTimer: unknown;
   private syncNonce: number;
   private syncTimer: unknown;
   private syncTries: number;
-  private reader: FrameReader;
+  protected reader: FrameReader;
   /** When our last frame has left the line (estimated from the line rate), ms; -1 before any. */
   private lineFreeAt: number;
   private o: LinkOptions;
@@ -107,11 +112,6 @@ export class Link {
     this.syncNonce = NONE;
     this.syncTimer = null;
     this.syncTries = 0;
-  }
-
-  /** Line statistics of the frame reader (CRC errors, noise). */
-  get frameStats() {
-    return this.reader.stats;
   }
 
   /** True while our SYNC waits for its answer: messages queue until then. */
@@ -149,11 +149,6 @@ export class Link {
     return true;
   }
 
-  /** Messages waiting, the unacknowledged one included. */
-  get pending(): number {
-    return this.queue.length + (this.outstanding ? 1 : 0);
-  }
-
   /** Starts (or restarts) the link: both sides reset their sequence numbers. */
   sync(): void {
     this.dropAll('local');
@@ -167,18 +162,9 @@ export class Link {
     this.sendSync();
   }
 
-  /** Stops all timers (the line is gone). */
-  close(): void {
-    this.stopTimer('rtxTimer');
-    this.stopTimer('ackTimer');
-    this.stopTimer('syncTimer');
-    this.queue = [];
-    this.outstanding = null;
-  }
-
   // ------------------------------------------------------------ internals
 
-  private stopTimer(name: 'rtxTimer' | 'ackTimer' | 'syncTimer'): void {
+  protected stopTimer(name: 'rtxTimer' | 'ackTimer' | 'syncTimer'): void {
     if (this[name] !== null) {
       this.o.timers.clear(this[name]);
       this[name] = null;
@@ -330,6 +316,28 @@ export class Link {
       this.o.onMessage(f.payload, true);
     }
     this.pump();
+  }
+}
+
+/** The host's end of the link: the endpoint, and what only the host asks of it. */
+export class Link extends LinkEndpoint {
+  /** Line statistics of the frame reader (CRC errors, noise). */
+  get frameStats() {
+    return this.reader.stats;
+  }
+
+  /** Messages waiting, the unacknowledged one included. */
+  get pending(): number {
+    return this.queue.length + (this.outstanding ? 1 : 0);
+  }
+
+  /** Stops all timers (the line is gone). */
+  close(): void {
+    this.stopTimer('rtxTimer');
+    this.stopTimer('ackTimer');
+    this.stopTimer('syncTimer');
+    this.queue = [];
+    this.outstanding = null;
   }
 }
 

@@ -1,7 +1,7 @@
 // The device end of the link: frames and messages on the USB line, one dispatcher that
 // decodes before it calls, and the single place where failures become ERROR replies.
 
-import { Link } from '../../../protocol/src/link';
+import { LinkEndpoint } from '../../../protocol/src/link';
 import { decodeMessage, encodeMessage, peekId } from '../../../protocol/src/codec';
 import { DeviceState, ErrorCode, Message, MessageError, MsgType } from '../../../protocol/src/messages';
 
@@ -25,7 +25,7 @@ function clip(s: string, n: number): string {
 }
 
 export class HostLink {
-  link: Link;
+  link: LinkEndpoint;
   handlers: HandlerTable;
   cardPresent: boolean;
   /** A host has completed the handshake since the last reset. */
@@ -44,7 +44,7 @@ export class HostLink {
     this.onLinkState = () => {};
     this.onFault = () => {};
     this.runningId = () => 0;
-    this.link = new Link({
+    this.link = new LinkEndpoint({
       write: (bytes) => USB.write(bytes),
       crc32: (data) => E.CRC32(data),
       timers: {
