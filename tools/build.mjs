@@ -243,7 +243,8 @@ function reservedProps(tables) {
 // unless code really uses it as an object (then esbuild keeps it). A name a table lacks fails
 // the build.
 // The same plugin renames the display strings' keys in device/src (tools/lang-keys.cjs) and
-// leaves the protocol's English refusal texts out (protocol/src/wording.ts).
+// leaves the protocol's English refusal texts (protocol/src/wording.ts) and the diagnostic
+// counters (protocol/src/counting.ts) out.
 function constantTables() {
   const tables = {};
   const walk = (dir) => {
@@ -282,6 +283,8 @@ const inlineConstants = (pins) => ({
     // the firmware's refusals carry no English (protocol/src/wording.ts): every text written
     // `WORDED ? '…' : ''` folds away
     b.onLoad({ filter: /[\\/]protocol[\\/]src[\\/]wording\.ts$/ }, () => ({ loader: 'ts', contents: 'export const WORDED = false;' }));
+    // nor diagnostic counters nobody on the board reads (protocol/src/counting.ts)
+    b.onLoad({ filter: /[\\/]protocol[\\/]src[\\/]counting\.ts$/ }, () => ({ loader: 'ts', contents: 'export const COUNTED = false;' }));
     b.onLoad({ filter: /[\\/](device|protocol)[\\/]src[\\/].*\.ts$/ }, (args) => {
       const text = readFileSync(args.path, 'utf8');
       let contents = text.replace(use, (all, table, name) => {

@@ -8,6 +8,7 @@
 
 import { copyBytes } from './cbor';
 import { cobsDecode, cobsEncode, cobsMaxEncodedLength } from './cobs';
+import { COUNTED } from './counting';
 
 export const LINK_VERSION = 1;
 
@@ -82,7 +83,7 @@ export class FrameReader {
   private buf: Uint8Array;
   private len: number;
   private discarding: boolean;
-  stats: FrameStats;
+  stats!: FrameStats;
   constructor(
     private readonly crc32: Crc32,
     private readonly onFrame: (f: Frame) => void,
@@ -90,7 +91,7 @@ export class FrameReader {
     this.buf = new Uint8Array(MAX_ENCODED_FRAME);
     this.len = 0;
     this.discarding = false;
-    this.stats = { frames: 0, crcErrors: 0, malformed: 0, oversize: 0, badVersion: 0 };
+    if (COUNTED) this.stats = { frames: 0, crcErrors: 0, malformed: 0, oversize: 0, badVersion: 0 };
   }
 
   push(chunk: Uint8Array): void {
@@ -114,7 +115,7 @@ export class FrameReader {
         }
       } else if (!this.discarding) {
         if (this.len === this.buf.length) {
-          this.stats.oversize++;
+          if (COUNTED) this.stats.oversize++;
           this.discarding = true;
           this.len = 0;
         } else this.buf[this.len++] = b;
@@ -126,25 +127,25 @@ export class FrameReader {
   private finish(len: number): void {
     const raw = cobsDecode(this.buf.subarray(0, len));
     if (!raw || raw.length < FRAME_HEADER + FRAME_TRAILER) {
-      this.stats.malformed++;
+      if (COUNTED) this.stats.malformed++;
       return;
     }
     const n = raw.length - FRAME_TRAILER;
     const got = (raw[n] | (raw[n + 1] << 8) | (raw[n + 2] << 16) | (raw[n + 3] << 24)) >>> 0;
     if ((this.crc32(raw.subarray(0, n)) >>> 0) !== got) {
-      this.stats.crcErrors++;
+      if (COUNTED) this.stats.crcErrors++;
       return;
     }
     if (n - FRAME_HEADER > MAX_PAYLOAD) {
-      this.stats.oversize++;
+      if (COUNTED) this.stats.oversize++;
       return;
     }
     const kind = raw[0] & 0x0f;
     if (raw[0] >> 4 !== LINK_VERSION || kind > FrameKind.EVENT) {
-      this.stats.badVersion++;
+      if (COUNTED) this.stats.badVersion++;
       return;
     }
-    this.stats.frames++;
+    if (COUNTED) this.stats.frames++;
     // copy: the payload must outlive the receive buffer
     this.onFrame({ kind: kind as FrameKindValue, seq: raw[1], ack: raw[2], payload: copyBytes(raw, FRAME_HEADER, n) });
   }

@@ -8,6 +8,7 @@
 
 import { Crc32, encodeFrame, Frame, FrameKind, FrameKindValue, FrameReader, MAX_PAYLOAD } from './frame';
 import { WORDED } from './wording';
+import { COUNTED } from './counting';
 
 export interface LinkTimers {
   /** Milliseconds, monotonic. */
@@ -93,12 +94,12 @@ export class LinkEndpoint {
   /** When our last frame has left the line (estimated from the line rate), ms; -1 before any. */
   private lineFreeAt: number;
   private o: LinkOptions;
-  stats: LinkStats;
+  stats!: LinkStats;
 
   constructor(o: LinkOptions) {
     this.o = o;
     this.reader = new FrameReader(o.crc32, (f) => this.onFrame(f));
-    this.stats = { sent: 0, received: 0, retransmissions: 0, duplicates: 0, outOfOrder: 0, resets: 0, eventsSent: 0, eventsReceived: 0 };
+    if (COUNTED) this.stats = { sent: 0, received: 0, retransmissions: 0, duplicates: 0, outOfOrder: 0, resets: 0, eventsSent: 0, eventsReceived: 0 };
     this.lineFreeAt = -1;
     this.txSeq = 0;
     this.outstanding = null;
@@ -144,7 +145,7 @@ export class LinkEndpoint {
   sendEvent(payload: Uint8Array): boolean {
     if (payload.length > MAX_PAYLOAD) throw { code: 'TOO_LARGE', message: WORDED ? 'event of ' + payload.length + ' bytes exceeds ' + MAX_PAYLOAD : '' };
     if (this.syncing) return false;
-    this.stats.eventsSent++;
+    if (COUNTED) this.stats.eventsSent++;
     this.emit(FrameKind.EVENT, 0, payload);
     return true;
   }
@@ -197,7 +198,7 @@ export class LinkEndpoint {
     this.outstandingSeq = this.txSeq;
     this.txSeq = (this.txSeq + 1) & 0xff;
     this.retries = 0;
-    this.stats.sent++;
+    if (COUNTED) this.stats.sent++;
     this.transmit();
   }
 
@@ -218,7 +219,7 @@ export class LinkEndpoint {
       return;
     }
     this.retries++;
-    this.stats.retransmissions++;
+    if (COUNTED) this.stats.retransmissions++;
     this.transmit();
   }
 
@@ -241,7 +242,7 @@ export class LinkEndpoint {
     this.ackPending = false;
     this.txSeq = 0;
     this.rxLast = 0xff;
-    if (reason !== 'local') this.stats.resets++;
+    if (COUNTED && reason !== 'local') this.stats.resets++;
     return n;
   }
 
@@ -300,19 +301,19 @@ export class LinkEndpoint {
       const expected = (this.rxLast + 1) & 0xff;
       if (f.seq === expected) {
         this.rxLast = f.seq;
-        this.stats.received++;
+        if (COUNTED) this.stats.received++;
         this.scheduleAck();
         this.o.onMessage(f.payload, false);
       } else if (f.seq === this.rxLast) {
         // our ack was lost: acknowledge again, deliver nothing
-        this.stats.duplicates++;
+        if (COUNTED) this.stats.duplicates++;
         this.emit(FrameKind.ACK, 0, EMPTY);
       } else {
-        this.stats.outOfOrder++;
+        if (COUNTED) this.stats.outOfOrder++;
         this.emit(FrameKind.ACK, 0, EMPTY);
       }
     } else if (f.kind === FrameKind.EVENT) {
-      this.stats.eventsReceived++;
+      if (COUNTED) this.stats.eventsReceived++;
       this.o.onMessage(f.payload, true);
     }
     this.pump();

@@ -7,6 +7,7 @@
 // pin, RST is a plain output, CLK is a timer PWM, detect is a switch to GND (0 = inserted).
 
 import { atrLength } from './atr';
+import { COUNTED } from '../../../protocol/src/counting';
 
 /** The pins and UART settings of the slot (default: __PINMAP__.card). */
 export interface SlotConfig {
@@ -111,7 +112,7 @@ const RX_LIMIT = 300;
  */
 export class CardReader {
   readonly slot: SlotConfig;
-  readonly stats: ReaderStats;
+  readonly stats!: ReaderStats;
   /** The last ATR read, while powered. */
   atr: Uint8Array | null;
   private serial: EspruinoUart;
@@ -129,7 +130,7 @@ export class CardReader {
   private readonly opts: ReaderOptions;
 
   constructor(opts?: ReaderOptions) {
-    this.stats = { sent: 0, echoed: 0, echoErrors: 0, received: 0, ignored: 0, powerUps: 0 };
+    if (COUNTED) this.stats = { sent: 0, echoed: 0, echoErrors: 0, received: 0, ignored: 0, powerUps: 0 };
     this.atr = null;
     this.isPresent = false;
     this.isPowered = false;
@@ -203,7 +204,7 @@ export class CardReader {
     if (!this.isPresent) return cb('removed', null);
     if (this.isPowered && this.atr) return cb(null, this.atr);
     const s = this.slot;
-    this.stats.powerUps++;
+    if (COUNTED) this.stats.powerUps++;
     this.clearLine();
     digitalWrite(s.rst, s.rstActiveLow ? 1 : 0);
     digitalWrite(s.vcc, s.vccActiveLow ? 0 : 1);
@@ -265,7 +266,7 @@ export class CardReader {
     for (let i = 0; i < bytes.length; i++) {
       if (this.echoLen >= ECHO_SIZE) {
         // never heard back: the line is broken; forget the oldest
-        this.stats.echoErrors++;
+        if (COUNTED) this.stats.echoErrors++;
         this.echo[this.echoHead] = 0;
         this.echoHead = (this.echoHead + 1) % ECHO_SIZE;
         this.echoLen--;
@@ -273,7 +274,7 @@ export class CardReader {
       this.echo[(this.echoHead + this.echoLen) % ECHO_SIZE] = bytes[i];
       this.echoLen++;
     }
-    this.stats.sent += bytes.length;
+    if (COUNTED) this.stats.sent += bytes.length;
     this.serial.write(bytes);
   }
 
@@ -318,7 +319,7 @@ export class CardReader {
     this.pending = null;
     if (p.buf.length === 0 && this.echoLen > 0) {
       // our own bytes never came back: the I/O line is stuck or the UART is not wired
-      this.stats.echoErrors++;
+      if (COUNTED) this.stats.echoErrors++;
       this.echo.fill(0);
       this.echoHead = 0;
       this.echoLen = 0;
@@ -350,7 +351,7 @@ export class CardReader {
 
   private onData(d: string): void {
     if (!this.isPowered) {
-      this.stats.ignored += d.length;
+      if (COUNTED) this.stats.ignored += d.length;
       return;
     }
     for (let i = 0; i < d.length && this.isPowered; i++) {
@@ -361,19 +362,19 @@ export class CardReader {
         this.echoHead = (this.echoHead + 1) % ECHO_SIZE;
         this.echoLen--;
         if (want === b) {
-          this.stats.echoed++;
+          if (COUNTED) this.stats.echoed++;
           // the first-byte time-out counts from the end of our transmission
           if (this.pending && this.pending.buf.length === 0) this.arm(this.pending);
           continue;
         }
         // a collision (the card talked while we sent) or a corrupted echo: the rest of the
         // echo is unreliable; the byte goes up, where the EDC rejects the frame
-        this.stats.echoErrors++;
+        if (COUNTED) this.stats.echoErrors++;
         this.echo.fill(0);
         this.echoHead = 0;
         this.echoLen = 0;
       }
-      this.stats.received++;
+      if (COUNTED) this.stats.received++;
       this.route(b);
     }
   }

@@ -38,6 +38,7 @@ import {
 } from '../../../protocol/src/t1-block';
 import { copyBytes } from '../../../protocol/src/cbor';
 import { FrameLength, ReadError } from './reader';
+import { COUNTED } from '../../../protocol/src/counting';
 
 /** The byte port T=1 runs over (CardReader implements it). */
 export interface T1Port {
@@ -98,7 +99,7 @@ export class T1Terminal {
   ifsc: number;
   readonly ifsd: number;
   readonly edc: Edc;
-  readonly stats: T1Stats;
+  readonly stats!: T1Stats;
   /** The last WTX multiplier granted. */
   lastWtx: number;
   /** True until the card has answered our S(IFS request) (again after a resynchronisation). */
@@ -116,7 +117,7 @@ export class T1Terminal {
     private readonly port: T1Port,
     private readonly opts: T1Options,
   ) {
-    this.stats = { blocksSent: 0, retransmits: 0, resynchs: 0, badBlocks: 0, timeouts: 0, wtx: 0 };
+    if (COUNTED) this.stats = { blocksSent: 0, retransmits: 0, resynchs: 0, badBlocks: 0, timeouts: 0, wtx: 0 };
     this.lastWtx = 0;
     this.ifsdPending = true;
     this.ns = 0;
@@ -139,7 +140,7 @@ export class T1Terminal {
   }
 
   private sendBlock(b: T1Block): void {
-    this.stats.blocksSent++;
+    if (COUNTED) this.stats.blocksSent++;
     const bytes = encodeBlock(b, this.edc);
     this.port.send(bytes);
     bytes.fill(0); // the port has its copy (it may be a PIN block)
@@ -150,20 +151,20 @@ export class T1Terminal {
     this.port.read(firstMs, this.cwtMs, this.need, (err, bytes) => {
       if (err === 'removed' || err === 'off') return cb({ block: null, bad: 0, gone: err });
       if (err === 'timeout') {
-        this.stats.timeouts++;
+        if (COUNTED) this.stats.timeouts++;
         return cb({ block: null, bad: 0, gone: null });
       }
       if (err === 'partial') {
-        this.stats.badBlocks++;
+        if (COUNTED) this.stats.badBlocks++;
         return cb({ block: null, bad: 2, gone: null });
       }
       if (err === 'invalid') {
-        this.stats.badBlocks++;
+        if (COUNTED) this.stats.badBlocks++;
         return this.port.drain(this.cwtMs, () => cb({ block: null, bad: 2, gone: null }));
       }
       const p = parseBlock(new Uint8Array(bytes), this.edc, this.ifsd);
       if (!isBlock(p) || (p.nad & 0x77) !== swapNad(this.nad)) {
-        this.stats.badBlocks++;
+        if (COUNTED) this.stats.badBlocks++;
         const bad: RError = isBlock(p) ? 2 : rErrorFor(p);
         return this.port.drain(this.cwtMs, () => cb({ block: null, bad: bad, gone: null }));
       }
@@ -191,7 +192,7 @@ export class T1Terminal {
           if (b.kind === 'S' && !b.response && b.type === S_WTX) {
             wtx = Math.max(1, b.inf[0]);
             this.lastWtx = wtx;
-            this.stats.wtx++;
+            if (COUNTED) this.stats.wtx++;
             toSend = sBlock(S_WTX, true, copyBytes(b.inf, 0, 1), this.nad);
             return step();
           }
@@ -207,7 +208,7 @@ export class T1Terminal {
           if (accept(b)) return done(null, b);
           if (b.kind === 'R' && block.kind === 'I' && b.nr === block.ns) {
             // the card asks for our I-block again
-            this.stats.retransmits++;
+            if (COUNTED) this.stats.retransmits++;
             if (++errors > this.maxRetries) return this.resynch(done);
             toSend = block;
             return step();
@@ -215,7 +216,7 @@ export class T1Terminal {
         }
         // BWT expired, a damaged block, or a block that makes no sense here
         if (++errors > this.maxRetries) return this.resynch(done);
-        this.stats.retransmits++;
+        if (COUNTED) this.stats.retransmits++;
         toSend = block.kind === 'I' ? rBlock(this.cardNs, b === null ? r.bad || 2 : 2, this.nad) : block;
         step();
       });
@@ -228,7 +229,7 @@ export class T1Terminal {
     let tries = 0;
     const attempt = (): void => {
       if (tries++ >= 3) return done(t1Error('DEACTIVATE'), null);
-      this.stats.resynchs++;
+      if (COUNTED) this.stats.resynchs++;
       this.port.drain(this.cwtMs, () => {
         this.sendBlock(sBlock(S_RESYNCH, false, undefined, this.nad));
         this.readBlock(this.bwtMs, (r) => {
