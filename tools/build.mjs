@@ -272,6 +272,8 @@ function constantTables() {
 const tables = constantTables();
 // It also makes __PINMAP__ an import of one module holding the pin map as source, not a
 // define: esbuild then renames its keys short like every other property of the firmware.
+/** Build flags that are true for the host and the tests and false in the firmware: name → module. */
+const FIRMWARE_FLAGS = { WORDED: 'wording', COUNTED: 'counting' };
 const inlineConstants = (pins) => ({
   name: 'inline-constants',
   setup(b) {
@@ -280,17 +282,23 @@ const inlineConstants = (pins) => ({
     // keys unquoted: esbuild renames only those (a quoted key is a string it must keep)
     const source = (v) => (Array.isArray(v) ? '[' + v.map(source).join(',') + ']' : v && typeof v === 'object' ? '{' + Object.entries(v).map(([k, x]) => k + ':' + source(x)).join(',') + '}' : JSON.stringify(v));
     b.onLoad({ filter: /^pinmap$/, namespace: 'semper' }, () => ({ loader: 'js', contents: `export const PINMAP = ${source(pins)};` }));
-    // the firmware's refusals carry no English (protocol/src/wording.ts): every text written
-    // `WORDED ? '…' : ''` folds away
-    b.onLoad({ filter: /[\\/]protocol[\\/]src[\\/]wording\.ts$/ }, () => ({ loader: 'ts', contents: 'export const WORDED = false;' }));
-    // nor diagnostic counters nobody on the board reads (protocol/src/counting.ts)
-    b.onLoad({ filter: /[\\/]protocol[\\/]src[\\/]counting\.ts$/ }, () => ({ loader: 'ts', contents: 'export const COUNTED = false;' }));
     b.onLoad({ filter: /[\\/](device|protocol)[\\/]src[\\/].*\.ts$/ }, (args) => {
       const text = readFileSync(args.path, 'utf8');
       let contents = text.replace(use, (all, table, name) => {
         if (!(name in tables[table])) throw new Error(`${args.path}: ${table}.${name} is not in the table`);
         return String(tables[table][name]);
       });
+      // the firmware's build flags: its refusals carry no English (protocol/src/wording.ts) and
+      // it keeps no diagnostic counters (protocol/src/counting.ts). The import goes and every
+      // use of the flag becomes the literal `false`, so esbuild folds `if (X) …` and
+      // `X ? '…' : ''` as it parses (an imported constant is inlined only later, and leaves a
+      // `!1` behind here and there)
+      for (const [flag, module] of Object.entries(FIRMWARE_FLAGS)) {
+        if (!contents.includes(flag)) continue;
+        const imp = new RegExp(`^import \\{ ${flag} \\} from '[./]*(?:protocol/src/)?${module}';$`, 'm');
+        if (!imp.test(contents)) throw new Error(`${args.path}: ${flag} must be imported alone, as import { ${flag} } from '…/${module}'`);
+        contents = contents.replace(imp, '').replace(new RegExp(`\\b${flag}\\b`, 'g'), 'false');
+      }
       if (/[\\/]device[\\/]/.test(args.path)) {
         contents = renameLangKeys(contents, langNames);
         if (contents.includes('__PINMAP__')) contents = "import { PINMAP as __PINMAP_MODULE__ } from 'semper:pinmap';\n" + contents.replace(/\b__PINMAP__\b/g, '__PINMAP_MODULE__');

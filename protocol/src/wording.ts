@@ -2,6 +2,7 @@
 // messages people read. The firmware's does not: its ERROR replies carry only the code and
 // the path (SPEC.md §5.14, the host words them), so every message text written
 // `WORDED ? '…' : ''` would be dead weight in the board's flash. The firmware build
-// (tools/build.mjs, inlineConstants) loads this module as `false`, and esbuild folds the
-// texts away. The error codes and paths are the same in both builds.
+// (tools/build.mjs, inlineConstants) writes `false` for every use of WORDED (import it alone:
+// `import { WORDED } from './wording';`), and esbuild folds the texts away. The error codes
+// and paths are the same in both builds.
 export const WORDED: boolean = true;

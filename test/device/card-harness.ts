@@ -34,12 +34,12 @@ export function bundleCardEntry(entry: string): string {
   return r.outputFiles![0].text;
 }
 
-/** The whole card stack, as main.ts would import it. */
+/** The whole card stack, as main.ts would import it, with the API the firmware does not call (FullCardApplet, FullCardReader). */
 export const STACK_ENTRY = `
-import { CardReader } from './reader';
-import { CardApplet, putAmount, getAmount, commandApdu } from './applet';
+import { FullCardReader } from './reader';
+import { FullCardApplet, putAmount, getAmount, commandApdu } from './applet';
 import { parseAtr, t1Parameters } from './atr';
-__harness({ CardReader: CardReader, CardApplet: CardApplet, putAmount: putAmount, getAmount: getAmount, commandApdu: commandApdu, parseAtr: parseAtr, t1Parameters: t1Parameters });
+__harness({ CardReader: FullCardReader, CardApplet: FullCardApplet, putAmount: putAmount, getAmount: getAmount, commandApdu: commandApdu, parseAtr: parseAtr, t1Parameters: t1Parameters });
 `;
 
 let cached = '';

@@ -190,9 +190,9 @@ export function commandApdu(cla: number, ins: number, p1: number, p2: number, da
 export class CardApplet {
   /** The T=1 parameters of the current activation (null while the card is off). */
   params: T1Parameters | null;
-  private t1: T1Terminal | null;
+  protected t1: T1Terminal | null;
   private selected: boolean;
-  private running: boolean;
+  protected running: boolean;
   private readonly opts: AppletOptions;
 
   constructor(
@@ -209,24 +209,7 @@ export class CardApplet {
     });
   }
 
-  /** Whether an operation is running. */
-  busy(): boolean {
-    return this.running;
-  }
-
-  /** The T=1 terminal of the current activation (diagnostics, tests). */
-  terminal(): T1Terminal | null {
-    return this.t1;
-  }
-
-  /** Powers the card off (idle only; the next operation powers it up again). */
-  close(): void {
-    if (this.running) return;
-    this.drop();
-    this.reader.deactivate('off');
-  }
-
-  private drop(): void {
+  protected drop(): void {
     this.t1 = null;
     this.selected = false;
     this.params = null;
@@ -237,7 +220,7 @@ export class CardApplet {
    * card; otherwise activates and selects as needed, then `body`. A T=1 failure that leaves
    * the card unusable deactivates it; the next operation starts afresh.
    */
-  private run<T>(cb: CardCallback<T>, body: (done: CardCallback<T>) => void, reselect?: boolean): void {
+  protected run<T>(cb: CardCallback<T>, body: (done: CardCallback<T>) => void, reselect?: boolean): void {
     if (this.running) return cb(cardError(ErrorCode.BUSY, 'BUSY'));
     if (!this.reader.present()) return cb(noCard());
     this.running = true;
@@ -317,7 +300,7 @@ export class CardApplet {
   }
 
   /** One APDU expecting 9000; calls back with the response data. */
-  private ok(apdu: Uint8Array, cb: CardCallback<Uint8Array>): void {
+  protected ok(apdu: Uint8Array, cb: CardCallback<Uint8Array>): void {
     this.command(apdu, (err, r) => {
       if (err) return cb(err);
       if (r!.sw !== 0x9000) return cb(swError(r!.sw));
@@ -327,19 +310,6 @@ export class CardApplet {
 
   private getData(tag: number, cb: CardCallback<Uint8Array>): void {
     this.ok(commandApdu(0x00, 0xca, 0x01, tag, null, true), cb);
-  }
-
-  /** Sends a raw command APDU in the session (selected); calls back with data ‖ SW1 SW2 as the card answered. */
-  transmit(apdu: Uint8Array, cb: CardCallback<Uint8Array>): void {
-    const copy = new Uint8Array(apdu);
-    this.run(cb, (done) => {
-      const t1 = this.t1!;
-      t1.transmit(copy, (err, resp) => {
-        copy.fill(0);
-        if (err) return done(linkError(err));
-        done(null, resp!);
-      });
-    });
   }
 
   /**
@@ -533,6 +503,44 @@ export class CardApplet {
   readLog(n: number, cb: CardCallback<Uint8Array>): void {
     if (typeof n !== 'number' || n < 0 || n > 20 || Math.floor(n) !== n) return cb(badArgument());
     this.run(cb, (done) => this.ok(commandApdu(0x80, 0x56, n, 0x00, null, true, true), done));
+  }
+}
+
+/**
+ * The applet client with what the firmware never calls: a raw command APDU in the session,
+ * LAST TOKEN, power-off, and the state and T=1 terminal of the activation for diagnostics —
+ * for tests and tools. Apart from CardApplet because esbuild keeps every method of a class the
+ * firmware uses, and each is flash and JsVars on the board.
+ */
+export class FullCardApplet extends CardApplet {
+  /** Whether an operation is running. */
+  busy(): boolean {
+    return this.running;
+  }
+
+  /** The T=1 terminal of the current activation (diagnostics, tests). */
+  terminal(): T1Terminal | null {
+    return this.t1;
+  }
+
+  /** Powers the card off (idle only; the next operation powers it up again). */
+  close(): void {
+    if (this.running) return;
+    this.drop();
+    this.reader.deactivate('off');
+  }
+
+  /** Sends a raw command APDU in the session (selected); calls back with data ‖ SW1 SW2 as the card answered. */
+  transmit(apdu: Uint8Array, cb: CardCallback<Uint8Array>): void {
+    const copy = new Uint8Array(apdu);
+    this.run(cb, (done) => {
+      const t1 = this.t1!;
+      t1.transmit(copy, (err, resp) => {
+        copy.fill(0);
+        if (err) return done(linkError(err));
+        done(null, resp!);
+      });
+    });
   }
 
   /** LAST TOKEN: a fresh token for the most recent debit (no PIN needed: it moves no value). */
