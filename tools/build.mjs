@@ -14,6 +14,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { langKeyNames, pairCode, renameLangKeys, unpair } from './lang-keys.cjs';
+import { internStrings } from './intern-strings.cjs';
 import { plainConstants, pretokenise } from './pretokenise.cjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -201,16 +202,21 @@ function reservedProps(tables) {
     addAll(v);
     if (typeof v === 'function') addAll(v.prototype);
   }
+  // but not String.prototype's HTML methods of Annex B (link, big, small, sub…): Espruino has
+  // none, and the firmware's own `link` and kin may be renamed
+  for (const n of ['anchor', 'big', 'blink', 'bold', 'fixed', 'fontcolor', 'fontsize', 'italics', 'link', 'small', 'strike', 'sub', 'sup']) names.delete(n);
   // protocols the language itself reads from plain objects: iterators, thenables, property descriptors, JSON
   for (const n of ['next', 'done', 'value', 'then', 'toJSON', 'get', 'set', 'enumerable', 'configurable', 'writable', 'stack']) names.add(n);
   addAll(Object.getPrototypeOf(Uint8Array));
   addAll(Object.getPrototypeOf(Uint8Array.prototype));
-  // every word of the platform's declarations (not of their comments), but not those of the
-  // pin map (see inlineConstants)
-  const platform = readFileSync(join(root, 'device', 'src', 'espruino.d.ts'), 'utf8')
-    .replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '')
-    .replace(/declare const __PINMAP__: \{[\s\S]*?\n\};/, '');
-  for (const m of platform.matchAll(/[A-Za-z_$][\w$]*/g)) names.add(m[0]);
+  // every name of the platform's declarations (not of their comments, nor a parameter's:
+  // that is no property), but not those of the pin map (see inlineConstants)
+  const platform = readFileSync(join(root, 'device', 'src', 'espruino.d.ts'), 'utf8').replace(/declare const __PINMAP__: \{[\s\S]*?\n\};/, '');
+  const declared = (node) => {
+    if (ts.isIdentifier(node) && !(ts.isParameter(node.parent) && node.parent.name === node)) names.add(node.text);
+    ts.forEachChild(node, declared);
+  };
+  declared(ts.createSourceFile('espruino.d.ts', platform, ts.ScriptTarget.ES2020, true));
   const literal = (text) => {
     if (/^[A-Za-z_$][\w$]*$/.test(text)) names.add(text);
     for (const field of text.split(',')) {
@@ -384,15 +390,23 @@ await build({
 checkTopLevelNames(join(out, 'firmware.js'));
 checkLangKeys(join(out, 'firmware.js'));
 /**
+ * Which compared strings are held once (tools/intern-strings.cjs): those that save at least
+ * `minGain` bytes, at most `max` of them (each is a JsVar or two of RAM while the firmware runs).
+ */
+const INTERNED = { minGain: 10, max: 8 };
+/**
  * Puts the resource installer in front of a firmware bundle, and writes its .bootcde as the
  * board stores it: the bundle pretokenised (tools/pretokenise.mjs; `npm run flash` makes the
  * same bytes from the bundle it checks) — `<name>.bootcde` next to it, read by the bench.
  */
 const withResources = (file) => {
+  // the strings compared most, held once (tools/intern-strings.cjs): a declaration in front
+  const interned = internStrings(readFileSync(file, 'latin1'), INTERNED);
   // `!0`, `!1`, `void 0` as the words: one-byte tokens pretokenised (plainConstants)
-  const code = plainConstants(readFileSync(file, 'latin1'));
+  const code = plainConstants((interned.declarations ? 'var ' + interned.declarations + ';' : '') + interned.text);
   writeFileSync(file, resourceInstaller + code, 'latin1');
   writeFileSync(file.replace(/\.js$/, '.bootcde'), pretokenise(code), 'latin1');
+  checkTopLevelNames(file);
 };
 withResources(join(out, 'firmware.js'));
 await build({ ...espruino, entryPoints: [join(root, 'protocol', 'src', 'bundle.ts')], outfile: join(out, 'protocol.js') });

@@ -72,8 +72,8 @@ export interface CborLimits {
   maxTag: number;
 }
 
-const MAX_SAFE = 9007199254740991; // 2^53-1; Number.MAX_SAFE_INTEGER is undefined on Espruino
-const TWO32 = 4294967296;
+export const MAX_SAFE = 9007199254740991; // 2^53-1; Number.MAX_SAFE_INTEGER is undefined on Espruino
+export const TWO32 = 4294967296;
 
 // ---------------------------------------------------------------- UTF-8 (RFC 3629)
 

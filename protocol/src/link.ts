@@ -6,6 +6,7 @@
 // within `ackDelay`, otherwise a bare ACK frame is sent. The same code runs on the
 // device (Espruino) and on the host; clock, timers, CRC and the line are injected.
 
+import { TWO32 } from './cbor';
 import { Crc32, encodeFrame, Frame, FrameKind, FrameKindValue, FrameReader, MAX_PAYLOAD } from './frame';
 import { WORDED } from './wording';
 import { COUNTED } from './counting';
@@ -157,7 +158,7 @@ export class LinkEndpoint {
   }
 
   private startSync(): void {
-    const rnd = this.o.random32 ? this.o.random32() : Math.floor(Math.random() * 4294967296);
+    const rnd = this.o.random32 ? this.o.random32() : Math.floor(Math.random() * TWO32);
     this.syncNonce = rnd >>> 0;
     this.syncTries = 0;
     this.sendSync();

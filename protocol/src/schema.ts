@@ -13,10 +13,10 @@
 //
 // An optional field ("?") may be absent; no field may be null; unknown keys are refused.
 
-import { CborMap, CborValue } from './cbor';
+import { CborMap, CborValue, MAX_SAFE } from './cbor';
 import { WORDED } from './wording';
 
-export const MAX_UINT = 9007199254740991;
+export const MAX_UINT = MAX_SAFE;
 
 export class SchemaError {
   readonly code: 'SCHEMA';

@@ -3,7 +3,7 @@
 // so a card pulled and re-inserted just works on the next call. Errors are plain CardError
 // objects carrying the link's ErrorCode (errors.ts maps the status words).
 
-import { bytesToByteString, copyBytes } from '../../../protocol/src/cbor';
+import { bytesToByteString, copyBytes, MAX_SAFE, TWO32 } from '../../../protocol/src/cbor';
 import { ErrorCode } from '../../../protocol/src/messages';
 import { isAtrError, parseAtr, t1Parameters, T1Parameters } from './atr';
 import { CardCallback, CardError, cardError, noCard, swError } from './errors';
@@ -77,8 +77,6 @@ interface Response {
   sw: number;
 }
 
-const MAX_SAFE = 9007199254740991; // 2^53 − 1 (Number.MAX_SAFE_INTEGER is absent on Espruino)
-const TWO32 = 4294967296;
 
 /** The card's answer to a T=1 or reader failure. */
 function linkError(e: T1Error): CardError {
