@@ -247,7 +247,7 @@ export class CardApplet {
     this.reader.powerUp((rerr, atrBytes) => {
       if (rerr || atrBytes === null) return cb(readerError(rerr === null ? 'invalid' : rerr));
       const atr = parseAtr(atrBytes);
-      const hz = this.opts.clockHz === undefined ? this.reader.slot.clkHz : this.opts.clockHz;
+      const hz = this.opts.clockHz === undefined ? this.reader.slot.clk.hz : this.opts.clockHz;
       const p = isAtrError(atr) ? atr : t1Parameters(atr, hz);
       if (isAtrError(p)) {
         this.reader.deactivate('off');

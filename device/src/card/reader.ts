@@ -9,52 +9,12 @@
 import { atrLength } from './atr';
 import { COUNTED } from '../../../protocol/src/counting';
 
-/** The pins and UART settings of the slot (default: __PINMAP__.card). */
-export interface SlotConfig {
-  baud: number;
-  tx: string;
-  rx: string;
-  bytesize: number;
-  parity: 'e' | 'o' | 'none';
-  stopbits: number;
-  rst: string;
-  rstActiveLow: boolean;
-  vcc: string;
-  vccActiveLow: boolean;
-  clk: string;
-  /** Frequency asked of analogWrite, and the one the timer really gives (for etu maths). */
-  clkRequestHz: number;
-  clkHz: number;
-  detect: string;
-  detectMode: 'input_pullup' | 'input_pulldown' | 'input';
-  /** digitalRead(detect) with a card in. */
-  inserted: number;
-  debounceMs: number;
-}
-
-/** The slot as board/pinmap.json wires it. */
-export function slotFromPinmap(): SlotConfig {
-  const c = __PINMAP__.card;
-  return {
-    baud: c.uart.baud,
-    tx: c.uart.tx,
-    rx: c.uart.rx,
-    bytesize: c.uart.bytesize,
-    parity: c.uart.parity === 'o' ? 'o' : c.uart.parity === 'e' ? 'e' : 'none',
-    stopbits: c.uart.stopbits,
-    rst: c.rst.pin,
-    rstActiveLow: c.rst.activeLow,
-    vcc: c.vcc.pin,
-    vccActiveLow: c.vcc.activeLow,
-    clk: c.clk.pin,
-    clkRequestHz: c.clk.requestHz,
-    clkHz: c.clk.hz,
-    detect: c.detect.pin,
-    detectMode: c.detect.mode === 'input_pulldown' ? 'input_pulldown' : c.detect.mode === 'input' ? 'input' : 'input_pullup',
-    inserted: c.detect.inserted,
-    debounceMs: c.detect.debounceMs,
-  };
-}
+/**
+ * The pins and UART settings of the slot: board/pinmap.json's `card`, as it is (default:
+ * __PINMAP__.card). Used where it lies rather than copied into fields of the reader's own: a
+ * copy is code in flash and JsVars in RAM for as long as the firmware runs.
+ */
+export type SlotConfig = typeof __PINMAP__.card;
 
 /**
  * How a read ended without its bytes: 'timeout' no byte within the first time-out, 'partial'
@@ -143,7 +103,7 @@ export class CardReader {
     this.echoHead = 0;
     this.echoLen = 0;
     this.opts = opts === undefined ? {} : opts;
-    this.slot = this.opts.slot === undefined ? slotFromPinmap() : this.opts.slot;
+    this.slot = this.opts.slot === undefined ? __PINMAP__.card : this.opts.slot;
     this.serial = this.opts.serial === undefined ? Serial2 : this.opts.serial;
   }
 
@@ -151,16 +111,18 @@ export class CardReader {
   start(): void {
     if (this.started) return;
     this.started = true;
-    const s = this.slot;
+    const u = this.slot.uart;
+    const d = this.slot.detect;
     this.switchOff();
-    this.serial.setup(s.baud, { rx: s.rx, tx: s.tx, bytesize: s.bytesize, parity: s.parity === 'none' ? null : s.parity, stopbits: s.stopbits });
-    this.serial.on('data', (d: string) => this.onData(d));
-    pinMode(s.detect, s.detectMode);
-    this.isPresent = digitalRead(s.detect) === s.inserted;
-    this.watchId = setWatch((e: WatchEvent) => this.onDetect((e.state ? 1 : 0) === s.inserted), s.detect, {
+    // parity 'o' or 'e', anything else none; detect mode one of the three, else input_pullup
+    this.serial.setup(u.baud, { rx: u.rx, tx: u.tx, bytesize: u.bytesize, parity: u.parity === 'o' || u.parity === 'e' ? u.parity : null, stopbits: u.stopbits });
+    this.serial.on('data', (data: string) => this.onData(data));
+    pinMode(d.pin, d.mode === 'input_pulldown' || d.mode === 'input' ? d.mode : 'input_pullup');
+    this.isPresent = digitalRead(d.pin) === d.inserted;
+    this.watchId = setWatch((e: WatchEvent) => this.onDetect((e.state ? 1 : 0) === d.inserted), d.pin, {
       repeat: true,
       edge: 'both',
-      debounce: s.debounceMs,
+      debounce: d.debounceMs,
     });
   }
 
@@ -197,15 +159,15 @@ export class CardReader {
     const s = this.slot;
     if (COUNTED) this.stats.powerUps++;
     this.clearLine();
-    digitalWrite(s.rst, s.rstActiveLow ? 1 : 0);
-    digitalWrite(s.vcc, s.vccActiveLow ? 0 : 1);
-    if (typeof analogWrite === 'function') analogWrite(s.clk, 0.5, { freq: s.clkRequestHz });
+    digitalWrite(s.rst.pin, s.rst.activeLow ? 1 : 0);
+    digitalWrite(s.vcc.pin, s.vcc.activeLow ? 0 : 1);
+    if (typeof analogWrite === 'function') analogWrite(s.clk.pin, 0.5, { freq: s.clk.requestHz });
     this.isPowered = true;
     const hold = this.opts.resetHoldMs === undefined ? 2 : this.opts.resetHoldMs;
     setTimeout(() => {
       if (!this.isPowered) return cb(this.isPresent ? 'off' : 'removed', null);
       this.rx = []; // nothing is expected before RST goes high
-      digitalWrite(s.rst, s.rstActiveLow ? 0 : 1);
+      digitalWrite(s.rst.pin, s.rst.activeLow ? 0 : 1);
       const first = this.opts.atrFirstMs === undefined ? 200 : this.opts.atrFirstMs;
       const next = this.opts.atrNextMs === undefined ? 1100 : this.opts.atrNextMs;
       this.read(first, next, atrLength, (err, bytes) => {
@@ -239,9 +201,9 @@ export class CardReader {
 
   private switchOff(): void {
     const s = this.slot;
-    digitalWrite(s.rst, s.rstActiveLow ? 1 : 0);
-    digitalWrite(s.clk, 0);
-    digitalWrite(s.vcc, s.vccActiveLow ? 1 : 0);
+    digitalWrite(s.rst.pin, s.rst.activeLow ? 1 : 0);
+    digitalWrite(s.clk.pin, 0);
+    digitalWrite(s.vcc.pin, s.vcc.activeLow ? 1 : 0);
   }
 
   private clearLine(): void {
