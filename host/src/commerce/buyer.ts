@@ -10,15 +10,17 @@ import { sha256 } from '@noble/hashes/sha256';
 import { TrustStore } from '../../../shared/src/certificate';
 import { ArchiveStore } from '../services/archive';
 import { Channel } from '../transfer/channel';
-import { Element, payment } from '../transfer/items';
+import { Element, PaymentItem } from '../transfer/items';
+import { TransferError } from '../transfer/errors';
+import { ModuleRef, moduleRef } from '../transfer/openness';
 import { encodeStatement, SignResult, Statement, VerifyOfferResult } from '../device/client';
-import { encodePurseEvidence } from '../payment/manager';
+import { AccountCardInstrument, decodePurseEvidence, DevicePurse, PaymentInstrument, PaymentManager } from '../payment/manager';
 import { sign1FromDevice } from '../payment/formats';
 import { decodeCertificate } from '../../../shared/src/certificate';
 import { hex, sameBytes } from '../exchange/formats';
 import { ExchangeManager, ExchangeOutcome } from '../exchange/manager';
 import { cardStatement, cardStatementDescription, paymentDescription } from '../exchange/modules';
-import { CommerceError, orderStatement, registrationOrder, verifyOffer, VerifiedOffer } from './offer';
+import { acceptedPayment, CommerceError, orderStatement, registrationOrder, verifyOffer, VerifiedOffer } from './offer';
 import { OfferBundle, sellerDescription } from './seller';
 import { Evaluator, verifyWorkflow, Workflow } from './workflow';
 import { Deal, DealState, DealStore } from './deal';
@@ -27,8 +29,25 @@ import { Deal, DealState, DealStore } from './deal';
 export interface BuyerDevice {
   verifyOffer(certificate: Uint8Array, offer: Uint8Array): Promise<VerifyOfferResult>;
   purseDebit(statement: Uint8Array): Promise<{ token: Uint8Array }>;
-  /** The card signs a statement the holder read on the device (registrations); without it the agent registers nowhere. */
+  /** The card signs a statement the holder read on the device (registrations, account-card/1 payments); without it the agent neither registers nor pays from an account. */
   sign?(statement: Uint8Array): Promise<SignResult>;
+}
+
+/** The instruments a buyer's agent pays with: both have the card sign on the device. */
+export type BuyerInstrument = 'device-purse/1' | 'account-card/1';
+
+/**
+ * How the buyer pays — its side of the negotiation against the instruments the offer accepts.
+ * The first of `prefer` the merchant accepts and whose limit admits the amount is used (the
+ * trials' wish: stored value for small purchases, the account for large ones).
+ */
+export interface BuyerPayment {
+  /** The holder's order of preference. */
+  prefer: BuyerInstrument[];
+  /** The purse pays up to this amount (minor units); above it the next preference. */
+  purseMax?: number;
+  /** account-card/1: the holder's account at the bank, the one its card is registered for. */
+  account?: string;
 }
 
 export interface BuyerOptions {
@@ -39,8 +58,10 @@ export interface BuyerOptions {
   /** Evaluators whose certified workflows this buyer runs. */
   evaluators: Evaluator[];
   device: BuyerDevice;
-  /** The card's certificate, sent with its payment tokens. */
+  /** The card's certificate, sent with its payment tokens and card-signed orders. */
   cardCertificate: Uint8Array;
+  /** Default: the purse only, for any amount (as before account payments were negotiated). */
+  payment?: BuyerPayment;
   now?(): number;
 }
 
@@ -67,6 +88,34 @@ export class Buyer {
   constructor(private readonly o: BuyerOptions) {
     this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
     this.deals = new DealStore(o.archive);
+    const p = o.payment;
+    if (p) {
+      if (!p.prefer.length || new Set(p.prefer).size !== p.prefer.length) throw new CommerceError('MALFORMED', 'the buyer pays with at least one instrument, each named once');
+      if (p.prefer.includes('account-card/1') && (!p.account || !o.device.sign)) throw new CommerceError('MALFORMED', 'account-card/1 needs the buyer\u2019s account and a device that signs');
+    }
+  }
+
+  /**
+   * The buyer's payment manager for one order: its instruments in its order of preference, each
+   * paying with the device — the purse debits against the order itself (the device shows the
+   * order), the card signs an account order naming the order's digest (the statement headed by
+   * the order's title). Built per order: the purse's PURSE_DEBIT needs the order's bytes.
+   */
+  private payments(order: Uint8Array, title: string, refused: () => void): PaymentManager {
+    const p: BuyerPayment = this.o.payment ?? { prefer: ['device-purse/1'] };
+    const user = <T>(x: Promise<T>): Promise<T> =>
+      x.catch((e: unknown) => {
+        if (isUserRefusal(e)) refused();
+        throw e;
+      });
+    const make: Record<BuyerInstrument, () => PaymentInstrument> = {
+      'device-purse/1': () => new DevicePurse({ debit: async () => (await user(this.o.device.purseDebit(order))).token, cardCertificate: this.o.cardCertificate, ...(p.purseMax !== undefined ? { maxAmount: p.purseMax } : {}) }),
+      'account-card/1': () => {
+        const sign = this.o.device.sign as NonNullable<BuyerDevice['sign']>;
+        return new AccountCardInstrument({ account: p.account, sign: (s) => user(sign(s)), cardCertificate: this.o.cardCertificate, title: () => title });
+      },
+    };
+    return new PaymentManager(p.prefer.map((r) => make[r]()));
   }
 
   /**
@@ -104,6 +153,13 @@ export class Buyer {
     };
   }
 
+  /** The payment's evidence under the deal: the purse's token, or the card-signed account order. */
+  private async archivePayment(deal: string, merchant: string, item: PaymentItem): Promise<void> {
+    const purse = item.instrument === 'device-purse/1';
+    const evidence = purse ? decodePurseEvidence(item.evidence).token : item.evidence;
+    await this.o.archive.append({ kind: 'payment-token', deal, counterparty: merchant, label: purse ? 'card payment' : `${item.instrument} card-signed order`, amount: -item.amount, currency: item.currency, evidence });
+  }
+
   /** Buys what `bundle` offers from the merchant behind `channel`. CommerceError before anything is paid; afterwards the outcome tells. */
   async purchase(bundle: OfferBundle, channel: Channel, opts: { origin?: string; progress?: (step: PurchaseStep) => void } = {}): Promise<Purchase> {
     const step = opts.progress ?? (() => undefined);
@@ -111,12 +167,24 @@ export class Buyer {
     const workflow = verifyWorkflow(bundle.workflow, this.o.evaluators);
     if (workflow.name !== v.offer.workflow) throw new CommerceError('MISMATCH', `the offer runs ${v.offer.workflow}, the definition sent is ${workflow.name}`);
     if (workflow.delivery !== v.offer.delivery) throw new CommerceError('MISMATCH', `the workflow ${workflow.name} is for ${workflow.delivery} goods`);
+    const registering = workflow.buyerGives === 'registration';
+    // the instrument is negotiated before the device is asked anything: no common one, nothing shown
+    let instrument: ModuleRef | undefined;
+    let userRefused = false;
+    if (!registering) {
+      const payable = (m: PaymentInstrument): boolean => m.maxAmount === undefined || v.offer.total <= m.maxAmount;
+      try {
+        instrument = moduleRef(this.payments(new Uint8Array(), '', () => undefined).negotiate(acceptedPayment(v.offer), 'initiator', payable).info);
+      } catch (e) {
+        if (e instanceof TransferError) throw new CommerceError('NO_COMMON_PAYMENT', `no payment instrument both sides take for ${v.offer.total} ${v.offer.currency}: the merchant accepts [${acceptedPayment(v.offer).join(', ')}], this buyer pays with [${(this.o.payment?.prefer ?? ['device-purse/1']).join(', ')}]${this.o.payment?.purseMax !== undefined ? ` (the purse up to ${this.o.payment.purseMax})` : ''}`, 'payment');
+        throw e;
+      }
+    }
     step('offer-checked');
     // the device checks the offer itself (against the CA key on the card) and will show the merchant as verified
     const onDevice = await this.o.device.verifyOffer(bundle.certificate, bundle.offer);
     if (onDevice.merchant !== v.offer.merchant || !sameBytes(onDevice.offerDigest, v.digest)) throw new CommerceError('MISMATCH', 'the device verified another merchant or offer than this agent did');
     step('offer-verified-on-device');
-    const registering = workflow.buyerGives === 'registration';
     if (registering ? v.offer.total !== 0 : v.offer.total <= 0) throw new CommerceError('MISMATCH', registering ? 'a registration under registration/1 is free: this offer asks for money' : 'the offer asks for no money: only a registration is free');
     if (registering && !this.o.device.sign) throw new CommerceError('REFUSED', 'this agent\u2019s device cannot sign a registration');
     const orderId = randomBytes(16);
@@ -133,13 +201,12 @@ export class Buyer {
       role: 'buyer',
       peer: { ...merchant, certificate: bundle.certificate },
       attributes: ['integrity', 'origin', 'receipt'],
-      modules: registering ? { workflow: workflow.name } : { workflow: workflow.name, payment: 'device-purse/1' },
+      modules: registering || !instrument ? { workflow: workflow.name } : { workflow: workflow.name, payment: instrument },
       state: 'ordered',
       offer: hex(v.digest),
       order: hex(orderDigest),
     });
     step('exchanging');
-    let userRefused = false;
     const outcome = await this.o.exchange.exchange(channel, {
       peer: merchant,
       fair: workflow.fair,
@@ -150,12 +217,10 @@ export class Buyer {
         description: paymentDescription(o.total, o.currency, o.merchant, { txDigest: orderDigest, label: `${o.total} ${o.currency} to ${o.merchant}` }),
         make: async () => {
           step('waiting-for-user');
-          const { token } = await this.o.device.purseDebit(order).catch((e: unknown) => {
-            if (isUserRefusal(e)) userRefused = true;
-            throw e;
-          });
-          await this.o.archive.append({ kind: 'payment-token', deal, counterparty: o.merchant, label: 'card payment', amount: -o.total, currency: o.currency, evidence: token });
-          return payment({ instrument: 'device-purse/1', amount: o.total, currency: o.currency, payee: o.merchant, evidence: encodePurseEvidence(token, this.o.cardCertificate) });
+          const payments = this.payments(order, statement.title, () => (userRefused = true));
+          const item = await payments.get(instrument as ModuleRef).pay({ payee: o.merchant, amount: o.total, currency: o.currency, txDigest: orderDigest, time: this.now() });
+          await this.archivePayment(deal, o.merchant, item);
+          return item;
         },
       },
     });

@@ -10,7 +10,7 @@ import { Statement } from '../device/client';
 import { ExchangeError } from '../exchange/errors';
 import { checkSignature, Fields, hex, openSigned } from '../exchange/formats';
 
-export type CommerceErrorCode = 'MALFORMED' | 'BAD_SIGNATURE' | 'CERTIFICATE' | 'EXPIRED' | 'MISMATCH' | 'REFUSED' | 'UNTRUSTED_WORKFLOW' | 'NOT_FOUND';
+export type CommerceErrorCode = 'MALFORMED' | 'BAD_SIGNATURE' | 'CERTIFICATE' | 'EXPIRED' | 'MISMATCH' | 'REFUSED' | 'UNTRUSTED_WORKFLOW' | 'NOT_FOUND' | 'NO_COMMON_PAYMENT';
 
 export class CommerceError extends Error {
   override readonly name = 'CommerceError';
@@ -63,6 +63,20 @@ export interface Offer {
   /** The workflow (terms of business) the purchase runs, "name/version". */
   workflow: string;
   created: number;
+  /**
+   * The payment instruments the merchant takes for this offer ("name/version", its preference
+   * first), signed with the offer so the buyer's agent negotiates against what the merchant
+   * really said. Absent: `device-purse/1` only (offers made before the field existed).
+   */
+  payment?: string[];
+}
+
+/** What an offer without field 12 accepts. */
+export const DEFAULT_PAYMENT = ['device-purse/1'];
+
+/** The instruments the merchant takes for this offer, its preference first. */
+export function acceptedPayment(o: Offer): string[] {
+  return o.payment ?? DEFAULT_PAYMENT;
 }
 
 const OFFER = 'semper-offer';
@@ -81,12 +95,14 @@ export function offerPayload(o: Offer): Uint8Array {
   ]);
   if (o.deliverBy !== undefined) m.set(10, o.deliverBy);
   if (o.refundUntil !== undefined) m.set(11, o.refundUntil);
+  if (o.payment !== undefined) m.set(12, o.payment);
   return encodeCanonical(m);
 }
 
 /** The merchant signs its offer (the key its certificate names). */
 export function signOffer(o: Offer, merchantKey: Uint8Array): Uint8Array {
   if (o.lines.length === 0) throw new CommerceError('MALFORMED', 'an offer has at least one line');
+  if (o.payment !== undefined && !validPaymentList(o.payment)) throw new CommerceError('MALFORMED', 'the accepted payment instruments are 1..8 distinct "name/version" references');
   const sum = o.lines.reduce((a, l) => a + l.quantity * l.unitPrice, 0);
   if (sum !== o.total) throw new CommerceError('MISMATCH', `the lines add up to ${sum}, not ${o.total}`);
   return signSign1(offerPayload(o), merchantKey);
@@ -102,8 +118,14 @@ export interface VerifiedOffer {
   certificateBytes: Uint8Array;
 }
 
+const INSTRUMENT_REF = /^[a-z0-9][a-z0-9.-]{0,63}\/[1-9][0-9]{0,5}$/;
+
+function validPaymentList(p: unknown): p is string[] {
+  return Array.isArray(p) && p.length >= 1 && p.length <= 8 && p.every((r) => typeof r === 'string' && INSTRUMENT_REF.test(r)) && new Set(p).size === p.length;
+}
+
 function offerOf(f: Fields): Offer {
-  f.only([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  f.only([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   const lines = f.m.get(4);
   if (!Array.isArray(lines) || lines.length === 0 || lines.length > 100) return f.fail(4, '1..100 lines expected');
   const parsed = lines.map((l, i): OfferLine => {
@@ -124,6 +146,11 @@ function offerOf(f: Fields): Offer {
   const offer: Offer = { id: f.bytes(2, 16), merchant: f.text(3, 64), lines: parsed, total, currency, delivery, validUntil: f.uint(7), workflow: f.text(8, 64), created: f.uint(9) };
   if (f.has(10)) offer.deliverBy = f.uint(10);
   if (f.has(11)) offer.refundUntil = f.uint(11);
+  if (f.has(12)) {
+    const p = f.m.get(12);
+    if (!validPaymentList(p)) return f.fail(12, '1..8 distinct payment instrument references ("name/version") expected');
+    offer.payment = p;
+  }
   return offer;
 }
 

@@ -16,7 +16,7 @@ import { hex, ItemDescription, Party, sameBytes } from '../exchange/formats';
 import { ExchangeManager, Offering, Proposal, TtpPort } from '../exchange/manager';
 import { CARD_STATEMENT_FORMAT, ExchangeModules, informationDescription, makeSignature, openCardStatement, packageDescription, signatureDescription } from '../exchange/modules';
 import { TrustStore } from '../../../shared/src/certificate';
-import { CommerceError, Offer, OfferLine, signOffer } from './offer';
+import { acceptedPayment, CommerceError, Offer, OfferLine, signOffer } from './offer';
 import { readWorkflow, Workflow } from './workflow';
 import { Deal, DealStore } from './deal';
 import { formatMinorUnits } from '../services/money';
@@ -96,6 +96,8 @@ export class Seller {
   private readonly dealOfOffer = new Map<string, string>();
   /** The offer an exchange pays for, for onPaid. */
   private readonly offerOf = new Map<string, Offer>();
+  /** The order digest an exchange's payment must be bound to. */
+  private readonly orderOf = new Map<string, Uint8Array>();
   /** Escrowed deliveries by exchange id: given (recorded) when the payment is deposited. */
   private readonly escrowed = new Map<string, () => Promise<void>>();
   /** Registrations under way: the holder and card key the agreement names, by exchange id. */
@@ -126,7 +128,7 @@ export class Seller {
   }
 
   /** A signed offer for these lines under the workflow `workflowName`, valid for `validSeconds`. */
-  async makeOffer(lines: OfferLine[], opts: { workflow: string; currency?: string; validSeconds?: number; deliverByDays?: number; refundDays?: number }): Promise<OfferBundle & { id: string }> {
+  async makeOffer(lines: OfferLine[], opts: { workflow: string; currency?: string; validSeconds?: number; deliverByDays?: number; refundDays?: number; payment?: string[] }): Promise<OfferBundle & { id: string }> {
     const certified = this.o.workflows.get(opts.workflow);
     if (!certified) throw new CommerceError('NOT_FOUND', `no certified workflow ${opts.workflow} here`);
     const workflow = readWorkflow(certified);
@@ -152,6 +154,14 @@ export class Seller {
     };
     if (opts.deliverByDays !== undefined) offer.deliverBy = now + opts.deliverByDays * 86400;
     if (opts.refundDays !== undefined) offer.refundUntil = now + opts.refundDays * 86400;
+    if (workflow.buyerGives !== 'registration') {
+      // what this merchant takes for the amount: its instruments whose limits admit it (or the ones asked for, if it has them)
+      const takes = this.o.payments.offerFor(offer.total);
+      const payment = opts.payment ?? takes;
+      const unknown = payment.filter((r) => !takes.includes(r));
+      if (!payment.length || unknown.length) throw new CommerceError('REFUSED', unknown.length ? `this merchant cannot take ${unknown.join(', ')} for ${offer.total} ${offer.currency}` : 'this merchant takes no payment instrument for this amount');
+      offer.payment = payment;
+    }
     const signed = signOffer(offer, this.o.identity.privateKey);
     this.offers.set(hex(sha256(signed)), { offer, signed, workflow, orders: new Set() });
     await this.o.archive.append({ kind: 'offer', deal: hex(offer.id), label: `offer ${offer.lines.map((l) => l.title).join(', ')}`.slice(0, 200), amount: offer.total, currency: offer.currency, evidence: signed });
@@ -191,6 +201,7 @@ export class Seller {
     this.dealOf.set(p.exchangeId, deal);
     this.dealOfOffer.set(hex(offer.id), deal);
     this.offerOf.set(p.exchangeId, offer);
+    this.orderOf.set(p.exchangeId, digest);
     if (registering) this.pending.set(p.exchangeId, { holder: spec.get(1) as string, cardKey: spec.get(2) as Uint8Array });
     await this.o.archive.append({ kind: 'order', deal, counterparty: p.peer.name, label: `order for offer ${hex(offer.id)}`, amount: offer.total, currency: offer.currency, evidence: p.context });
     await this.deals.save({ id: deal, role: 'seller', peer: p.peer, attributes: ['integrity', 'origin', 'receipt'], modules: { workflow: workflow.name, exchange: workflow.fair ? 'fair' : 'plain/1' }, state: 'ordered', offer: hex(order.offer), order: hex(digest), exchange: p.exchangeId });
@@ -241,6 +252,16 @@ export class Seller {
   /** Before the seller gives anything: the payment is deposited at the bank (double spending is caught there). */
   private async deposit(item: Element, exchangeId: string): Promise<void> {
     if (item.kind !== 'payment') throw new ExchangeError('MISMATCH', 'a payment was expected');
+    const sold = this.offerOf.get(exchangeId);
+    if (sold) {
+      // only an instrument the signed offer named, and the payment checked by it for exactly this order
+      if (!acceptedPayment(sold).includes(item.instrument)) throw new ExchangeError('REFUSED', `the offer does not take ${item.instrument}`, 'instrument');
+      try {
+        this.o.payments.verify(item, { payee: sold.merchant, amount: sold.total, currency: sold.currency, txDigest: this.orderOf.get(exchangeId) ?? new Uint8Array(32), time: this.now() });
+      } catch (e) {
+        throw new ExchangeError('MISMATCH', `the payment does not verify: ${(e as Error).message}`, (e as { detail?: string }).detail);
+      }
+    }
     const settled = await this.o.payments.settle(item as PaymentItem, this.o.bank, `deposit-${exchangeId}`).catch((e: unknown) => {
       throw new ExchangeError('REFUSED', `the bank did not take the payment: ${(e as Error).message}`, (e as { detail?: string }).detail);
     });

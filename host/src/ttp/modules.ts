@@ -1,14 +1,15 @@
 // The exchange modules a third party runs with: it must verify what the parties exchange
 // exactly as they do (external verifiability), so it uses the same payment instruments'
-// checks — card tokens against the CA roots it trusts, account orders against the payer keys
-// it knows — and the standard signature, information and package modules. With a bank it
+// checks — card tokens and card-signed account orders against the CA roots it trusts, account
+// orders against the payer keys it knows — and the standard signature, information and package modules. With a bank it
 // also confirms that a payment it resolves on really stands there (the bank's signed payment
 // status), has the bank check the signature of an account order whose payer's key it does not
-// know, and it revokes payments with refund authorisations in the bank's format. Without a bank
-// it does not resolve on an account order it cannot check.
+// know or of a card-signed order (whether the card is the one registered for the payer account
+// only the bank knows), and it revokes payments with refund authorisations in the bank's format.
+// Without a bank it does not resolve on an account order it cannot check.
 
 import { TrustStore } from '../../../shared/src/certificate';
-import { AccountInstrument, DevicePurse, PaymentManager, SettlementPort, VerifiedPayment } from '../payment/manager';
+import { AccountCardInstrument, AccountInstrument, DevicePurse, PaymentManager, SettlementPort, VerifiedPayment } from '../payment/manager';
 import { PaymentReference, PaymentStatus, signRefundCbor } from '../payment/formats';
 import { PaymentItem } from '../transfer/items';
 import { ExchangeError } from '../exchange/errors';
@@ -20,7 +21,7 @@ export interface ThirdPartyBank extends SettlementPort {
 }
 
 export interface StandardModulesOptions {
-  /** CA roots that card certificates chain to (purse tokens). */
+  /** CA roots that card certificates chain to (purse tokens, card-signed account orders). */
   trust?: TrustStore;
   /** Payers' registered keys by account id (account orders), when known. */
   payerKey?: (account: string) => Uint8Array | undefined;
@@ -33,11 +34,12 @@ function referenceOf(v: VerifiedPayment): PaymentReference {
 }
 
 export function standardModules(o: StandardModulesOptions = {}): ExchangeModules {
-  const payments = new PaymentManager([new DevicePurse({ trust: o.trust }), new AccountInstrument({ payerKey: o.payerKey })]);
+  const payments = new PaymentManager([new DevicePurse({ trust: o.trust }), new AccountInstrument({ payerKey: o.payerKey }), new AccountCardInstrument({ trust: o.trust })]);
   const bank = o.bank;
   // An account order's signature is checked locally only with the payer's key (AccountInstrument);
-  // a card token always is (against the CA roots).
-  const unchecked = (v: VerifiedPayment): boolean => v.token === undefined && !(v.payer !== undefined && o.payerKey?.(v.payer));
+  // a card token always is (against the CA roots); a card-signed order's card is checked locally,
+  // but not that it is the card registered for the payer account.
+  const unchecked = (v: VerifiedPayment): boolean => v.token === undefined && (v.instrument === 'account-card/1' || !(v.payer !== undefined && o.payerKey?.(v.payer)));
   const settle = bank
     ? async (item: PaymentItem, v: VerifiedPayment, requestId: string): Promise<void> => {
         const { status } = await bank.paymentStatus(referenceOf(v));
@@ -52,7 +54,7 @@ export function standardModules(o: StandardModulesOptions = {}): ExchangeModules
         if (unchecked(v)) await bankChecksOrder(payments, bank, item, requestId);
       }
     : async (_item: PaymentItem, v: VerifiedPayment): Promise<void> => {
-        if (unchecked(v)) throw new ExchangeError('REFUSED', `this third party can check neither the order's signature (no key for payer ${v.payer ?? '?'}) nor the bank's records (no bank): it does not resolve on it`, 'payerKey');
+        if (unchecked(v)) throw new ExchangeError('REFUSED', v.instrument === 'account-card/1' ? `this third party cannot check that the card is the one registered for payer ${v.payer ?? '?'} (no bank): it does not resolve on it` : `this third party can check neither the order's signature (no key for payer ${v.payer ?? '?'}) nor the bank's records (no bank): it does not resolve on it`, 'payerKey');
       };
   return ExchangeModules.withPackages([
     new PaymentExchangeModule({ verify: (item, expect) => payments.verify(item, expect), signRefund: signRefundCbor, settle }),
