@@ -36,7 +36,7 @@ import { shopCheckout } from '../host/src/commerce/shop-checkout';
 import { certifyWorkflow, STANDARD_WORKFLOWS } from '../host/src/commerce/workflow';
 import { DeviceClient, openDevice, OpenDevice } from '../host/src/device';
 import { ExchangeManager, TtpPort } from '../host/src/exchange/manager';
-import { DevicePurse, PaymentManager } from '../host/src/payment/manager';
+import { AccountCardInstrument, DevicePurse, PaymentManager } from '../host/src/payment/manager';
 import { Catalogue } from '../host/src/seller/catalogue';
 import { openDemoCatalogue } from '../host/src/seller/demo-catalogue';
 import { RunningShop, startShop } from '../host/src/seller/shop-server';
@@ -50,6 +50,12 @@ export const DEMO_MERCHANT = 'demo-shop.example';
 export const DEMO_HOLDER = 'Erika Mustermann';
 export const DEMO_PIN = '1234';
 export const DEMO_PUK = '12345678';
+/** The holder's account at the demo bank, its card registered for account-card/1 payments. */
+export const DEMO_ACCOUNT = 'erika';
+/** The buyer's agent pays from the purse up to this amount (minor units of EUR), from the account above it. */
+export const DEMO_PURSE_LIMIT = 50_00;
+/** What the demo bank pays into the holder's account at the start (minor units of EUR). */
+const DEMO_ACCOUNT_FUNDS = 1000_00;
 
 export interface DemoWorldOptions {
   /** Where the databases go (default: a new temporary folder, kept after the run for inspection). */
@@ -158,10 +164,10 @@ export async function startDemoWorld(o: DemoWorldOptions = {}): Promise<DemoWorl
     await bankClient.openAccount({ id: DEMO_MERCHANT, kind: 'merchant', name: 'SEMPER Demo Shop', currency: 'EUR' });
     log(`bank: ${bankHttp.url} (merchant account ${DEMO_MERCHANT})`);
 
-    // ---- third party
+    // ---- third party: it checks card-signed account orders with the bank (is the card the account's?)
     const modules = standardModules({ trust });
     const ttpArchive = open('ttp.db');
-    const ttp = new ThirdParty({ identity: ttpIdentity, archive: ttpArchive, modules });
+    const ttp = new ThirdParty({ identity: ttpIdentity, archive: ttpArchive, modules: standardModules({ trust, bank: bankClient }) });
     const ttpHttp: Listening = await serveThirdParty(ttp);
     stops.push(() => ttpHttp.close());
     // both agents reach it over HTTP; the calls are counted (an honest purchase makes none)
@@ -184,7 +190,7 @@ export async function startDemoWorld(o: DemoWorldOptions = {}): Promise<DemoWorl
       archive: sellerArchive,
       modules,
       ttp: { party: ttp.party, port: ttpPort },
-      payments: new PaymentManager([new DevicePurse({ trust, now })]),
+      payments: new PaymentManager([new DevicePurse({ trust, now }), new AccountCardInstrument({ trust, now })]),
       bank: bankClient,
       workflows: new Map(STANDARD_WORKFLOWS.map((w) => [w.name, certifyWorkflow(w, evaluator, now())])),
       content: (sku) => {
@@ -203,6 +209,12 @@ export async function startDemoWorld(o: DemoWorldOptions = {}): Promise<DemoWorl
     // ---- the buyer's device: the real firmware in the emulator, a card from this CA
     const persona = personalise({ holder: DEMO_HOLDER, pin: DEMO_PIN, puk: DEMO_PUK, balance: o.balance ?? 100_00, currency: 'EUR', ca: { publicKey: caKey.publicKey }, issuer: { publicKey: issuerKey.publicKey }, issuerName: 'SEMPER Demo Bank' });
     const cardCertificate = await ca.issue({ name: DEMO_HOLDER, publicKey: persona.publicKey, role: 'buyer-card', subjectId: persona.cardId, validDays: 365 });
+    // the holder's account, its card registered for card-signed account payments (account-card/1)
+    // (a buyer account needs a key for software-signed orders and reads; the demo pays only card-signed, so it is thrown away)
+    await bankClient.openAccount({ id: DEMO_ACCOUNT, kind: 'buyer', name: DEMO_HOLDER, currency: 'EUR', publicKey: keyPair().publicKey });
+    await bankClient.fund(DEMO_ACCOUNT, DEMO_ACCOUNT_FUNDS);
+    await bankClient.registerCard(DEMO_ACCOUNT, cardCertificate);
+    log(`bank: account ${DEMO_ACCOUNT} of ${DEMO_HOLDER}, the demo card registered for account payments`);
     const card = new EmulatedCard(persona.nv);
     const emulator = await startEmulator({ firmware: o.firmware, tcpPort: 0, baud: o.baud ?? 0, webPort: o.devicePort ?? 37138, makeCard: () => card, cardInserted: true, log: (l) => log(`device: ${l}`) });
     stops.push(() => emulator.stop());
@@ -228,8 +240,10 @@ export async function startDemoWorld(o: DemoWorldOptions = {}): Promise<DemoWorl
       archive: buyerArchive,
       trust,
       evaluators: [evaluator],
-      device: { verifyOffer: (c, off) => device.client.verifyOffer(c, off), purseDebit: (s) => device.client.purseDebit(s) },
+      device: { verifyOffer: (c, off) => device.client.verifyOffer(c, off), purseDebit: (s) => device.client.purseDebit(s), sign: (s) => device.client.sign(s) },
       cardCertificate,
+      // the trials' wish: stored value for small purchases, the account for large ones
+      payment: { prefer: ['device-purse/1', 'account-card/1'], purseMax: DEMO_PURSE_LIMIT, account: DEMO_ACCOUNT },
     });
     const agent = new AgentServer({
       archive: buyerArchive,

@@ -60,7 +60,7 @@ async function exchangeKey(home: string): Promise<Uint8Array> {
   return k;
 }
 
-export async function commerceSetup(o: { archive: SqliteArchive; device: DeviceClient; home: string; ttpUrl: string; ttpCertificate?: string; evaluators: Evaluator[] }): Promise<CommerceSetup | string> {
+export async function commerceSetup(o: { archive: SqliteArchive; device: DeviceClient; home: string; ttpUrl: string; ttpCertificate?: string; evaluators: Evaluator[]; account?: string; purseMax?: number }): Promise<CommerceSetup | string> {
   const notes: string[] = [];
   const trust = await trustFromArchive(o.archive);
   if (!trust) return 'no CA root in the archive: register your card first (semper cert register --ca URL --code CODE)';
@@ -105,7 +105,10 @@ export async function commerceSetup(o: { archive: SqliteArchive; device: DeviceC
     evaluators: o.evaluators,
     device: { verifyOffer: (c, off) => o.device.verifyOffer(c, off), purseDebit: (s) => o.device.purseDebit(s), sign: (s) => o.device.sign(s) },
     cardCertificate: card.evidence as Uint8Array,
+    // with an account: the purse first (up to its limit), then the account the card is registered for
+    ...(o.account !== undefined ? { payment: { prefer: ['device-purse/1', 'account-card/1'], account: o.account, ...(o.purseMax !== undefined ? { purseMax: o.purseMax } : {}) } } : {}),
   });
+  if (o.account !== undefined) notes.push(`payment: the purse${o.purseMax !== undefined ? ` up to ${(o.purseMax / 100).toFixed(2)}` : ''}, then account ${o.account} (account-card/1, card-signed on the device) where the merchant takes it`);
   notes.push(`card certificate of ${decodeCertificate(card.evidence as Uint8Array).name}; workflows certified by ${o.evaluators.map((e) => e.name).join(', ')}`);
   return { handler: commercePurchaseHandler(buyer, trust), buyer, trust, notes };
 }

@@ -15,11 +15,13 @@ import { CommandIo, portOption, startCommand, untilStopped } from './service';
 import { trustFromArchive } from './cert';
 import { commerceSetup, CommerceSetup, parseEvaluator } from './agent-commerce';
 import { Evaluator } from '../commerce/workflow';
+import { parseMinorUnits } from '../services/money';
 
 export const HELP = `semper agent — the buyer's agent: the local API merchant pages talk to
 
 usage: semper agent start [--port N] [--device SPEC] [--db FILE] [--pairing-timeout S]
-                          [--ttp URL --evaluator NAME=KEY … [--ttp-cert FILE]]
+                          [--ttp URL --evaluator NAME=KEY … [--ttp-cert FILE]
+                           [--account ID [--purse-limit AMOUNT]]]
 
 options:
   --port N              127.0.0.1 port (default ${DEFAULT_PORT}; 0 = any free port). The agent never
@@ -38,6 +40,13 @@ options:
   --evaluator NAME=KEY  an evaluator whose certified workflows you accept (P-256 public key,
                         hex or base64url); repeat for several
   --ttp-cert FILE       the third party's certificate from your CA: its key must match
+  --account ID          your account at the bank, the one your card is registered for: the agent
+                        may then pay from it (account-card/1: the device shows the account order,
+                        OK and PIN, the card signs it) where the merchant's offer takes that.
+                        Without it every purchase is paid from the card's purse
+  --purse-limit AMOUNT  with --account: the purse pays up to AMOUNT (e.g. 50.00, in the offer's
+                        currency), the account above it (default: the purse whenever the merchant
+                        takes it, the account otherwise)
   --help                this text
 
 Web pages reach it with @semper/client (web/semper-client). A site is paired only when you
@@ -61,6 +70,8 @@ const OPTIONS = {
   ttp: { type: 'string' },
   'ttp-cert': { type: 'string' },
   evaluator: { type: 'string', multiple: true },
+  account: { type: 'string' },
+  'purse-limit': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -124,6 +135,23 @@ export async function run(argv: string[], io: AgentCliIo = {}): Promise<number> 
     err('semper agent: --evaluator and --ttp-cert go with --ttp URL (buying for real)\n');
     return 2;
   }
+  if ((v.account !== undefined || v['purse-limit'] !== undefined) && !v.ttp) {
+    err('semper agent: --account and --purse-limit go with --ttp URL (buying for real)\n');
+    return 2;
+  }
+  if (v['purse-limit'] !== undefined && v.account === undefined) {
+    err('semper agent: --purse-limit goes with --account ID (above the limit the account pays)\n');
+    return 2;
+  }
+  if (v.account !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$/.test(v.account)) {
+    err('semper agent: --account: a bank account id (letters, digits, . _ : @ -; at most 64)\n');
+    return 2;
+  }
+  const purseMax = v['purse-limit'] === undefined ? undefined : parseMinorUnits(v['purse-limit'], 'EUR');
+  if (v['purse-limit'] !== undefined && purseMax === undefined) {
+    err('semper agent: --purse-limit: an amount such as 50.00\n');
+    return 2;
+  }
   let archive: SqliteArchive;
   let dbPath: string;
   try {
@@ -147,7 +175,7 @@ export async function run(argv: string[], io: AgentCliIo = {}): Promise<number> 
   mkdirSync(home, { recursive: true, mode: 0o700 });
   let commerce: CommerceSetup | undefined;
   if (v.ttp) {
-    const set = await commerceSetup({ archive, device: dev.client, home, ttpUrl: v.ttp, evaluators, ...(v['ttp-cert'] ? { ttpCertificate: v['ttp-cert'] } : {}) });
+    const set = await commerceSetup({ archive, device: dev.client, home, ttpUrl: v.ttp, evaluators, ...(v['ttp-cert'] ? { ttpCertificate: v['ttp-cert'] } : {}), ...(v.account !== undefined ? { account: v.account } : {}), ...(purseMax !== undefined ? { purseMax } : {}) });
     if (typeof set === 'string') {
       dev.close();
       archive.close();

@@ -154,7 +154,7 @@ export class Seller {
     };
     if (opts.deliverByDays !== undefined) offer.deliverBy = now + opts.deliverByDays * 86400;
     if (opts.refundDays !== undefined) offer.refundUntil = now + opts.refundDays * 86400;
-    if (workflow.buyerGives !== 'registration') {
+    if (workflow.buyerGives !== 'registration' && offer.total > 0) {
       // what this merchant takes for the amount: its instruments whose limits admit it (or the ones asked for, if it has them)
       const takes = this.o.payments.offerFor(offer.total);
       const payment = opts.payment ?? takes;

@@ -9,7 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { personAt } from '../../../board/emulator/person';
-import { DEMO_MERCHANT, DEMO_PIN, DemoWorld, startDemoWorld } from '../../../demo/world';
+import { DEMO_ACCOUNT, DEMO_MERCHANT, DEMO_PIN, DemoWorld, startDemoWorld } from '../../../demo/world';
+import { SqliteArchive } from '../../../host/src/services/archive';
+import { CARD_CERTIFICATE_LABEL } from '../../../host/src/cli/cert';
 import { run as agentCli } from '../../../host/src/cli/agent';
 import { run as certCli } from '../../../host/src/cli/cert';
 import type { AgentServer } from '../../../host/src/agent/server';
@@ -47,6 +49,15 @@ test('without a registered card the agent will not buy, and says how to register
   const orphan = io();
   expect(await agentCli(['start', '--evaluator', `lab=${Buffer.from(world.evaluator.publicKey).toString('hex')}`], orphan.io)).toBe(2);
   expect(orphan.o.text).toContain('go with --ttp URL');
+  const limitAlone = io();
+  expect(await agentCli(['start', '--ttp', world.urls.ttp, '--purse-limit', '50.00'], limitAlone.io)).toBe(2);
+  expect(limitAlone.o.text).toContain('--purse-limit goes with --account ID');
+  const badLimit = io();
+  expect(await agentCli(['start', '--ttp', world.urls.ttp, '--account', DEMO_ACCOUNT, '--purse-limit', 'fifty'], badLimit.io)).toBe(2);
+  expect(badLimit.o.text).toContain('--purse-limit: an amount such as 50.00');
+  const help = io();
+  expect(await agentCli(['--help'], help.io)).toBe(0);
+  expect(help.o.text).toContain('--account ID');
 });
 
 test('register the card, start the agent with the third party and the evaluator, buy: paid against the receipt', async () => {
@@ -68,11 +79,12 @@ test('register the card, start the agent with the third party and the evaluator,
   const stop = new AbortController();
   let agent: AgentServer | undefined;
   const a = io(stop.signal, (s) => (agent = s));
-  const running = agentCli(['start', '--port', '0', '--device', world.urls.link, '--db', db, '--ttp', world.urls.ttp, '--evaluator', `${world.evaluator.name}=${Buffer.from(world.evaluator.publicKey).toString('base64url')}`], a.io);
+  const running = agentCli(['start', '--port', '0', '--device', world.urls.link, '--db', db, '--ttp', world.urls.ttp, '--evaluator', `${world.evaluator.name}=${Buffer.from(world.evaluator.publicKey).toString('base64url')}`, '--account', DEMO_ACCOUNT, '--purse-limit', '50.00'], a.io);
   for (const t0 = Date.now(); !agent && Date.now() - t0 < 30_000; ) await new Promise((r) => setTimeout(r, 50));
   expect(a.o.text).toContain('third party SEMPER Demo TTP at');
   expect(a.o.text).toContain('its key is trusted as served');
   expect(a.o.text).toContain('Purchases are paid with your card.');
+  expect(a.o.text).toContain(`payment: the purse up to 50.00, then account ${DEMO_ACCOUNT} (account-card/1`);
   const local = agent as unknown as AgentServer;
 
   // 3. a purchase through its local API, confirmed on the device
@@ -92,6 +104,25 @@ test('register the card, start the agent with the third party and the evaluator,
   expect(p).toMatchObject({ state: 'completed', result: { details: { outcome: 'completed' } } });
   expect((await world.bankClient.account(DEMO_MERCHANT)).balance).toBe(shop0 + 7_50);
   expect((await world.seller.sale(made.id))?.deal?.state).toBe('completed');
+  expect((await world.seller.sale(made.id))?.deal?.modules.payment).toBe('device-purse/1');
+
+  // 4. above the purse limit the account pays: the bank learns the card's new certificate first (the key changed at registration)
+  const archive = SqliteArchive.open(db);
+  const cardCert = (await archive.list({ kind: 'certificate' })).filter((r) => CARD_CERTIFICATE_LABEL.test(r.label ?? '')).pop()?.evidence as Uint8Array;
+  archive.close();
+  await world.bankClient.registerCard(DEMO_ACCOUNT, cardCert);
+  const big = await world.seller.makeOffer([{ sku: 'CD-BOX', title: 'Agent CLI box set', quantity: 1, unitPrice: 60_00 }], { workflow: 'mail-order/1' });
+  const [shop1, erika1] = [(await world.bankClient.account(DEMO_MERCHANT)).balance, (await world.bankClient.account(DEMO_ACCOUNT)).balance];
+  const bigId = ((await call('POST', '/v1/purchases', { offer: world.sellerHttp.offerUrl(big.id), amount: { amount: 60_00, currency: 'EUR' } })).purchase as { id: string }).id;
+  await person.waitFor(/PAYMENT/);
+  const seen = (await person.approve(DEMO_PIN)).join('\n');
+  expect(seen).toContain(`payer ${DEMO_ACCOUNT}`);
+  do p = (await call('GET', `/v1/purchases/${bigId}?wait=20`)).purchase as typeof p;
+  while (p.state === 'pending');
+  if (p.state !== 'completed') throw new Error(`${JSON.stringify(p)}\n${a.o.text}`);
+  expect((await world.bankClient.account(DEMO_MERCHANT)).balance).toBe(shop1 + 60_00);
+  expect((await world.bankClient.account(DEMO_ACCOUNT)).balance).toBe(erika1 - 60_00);
+  expect((await world.seller.sale(big.id))?.deal?.modules.payment).toBe('account-card/1');
   stop.abort();
   expect(await running).toBe(0);
 });
