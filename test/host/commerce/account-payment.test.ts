@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { p256 } from '@noble/curves/p256';
 import { randomBytes } from '@noble/hashes/utils';
 import { sha256 } from '@noble/hashes/sha256';
-import { issueCertificate } from '../../../shared/src/certificate';
 import { BankClient } from '../../../host/src/bank/client';
 import { DeviceClient, encodeStatement } from '../../../host/src/device/client';
 import { AccountCardInstrument, DevicePurse, PaymentManager } from '../../../host/src/payment/manager';
@@ -17,7 +16,7 @@ import { SqliteArchive } from '../../../host/src/services/archive';
 import { Channel, memoryChannel } from '../../../host/src/transfer/channel';
 import { StatementItem } from '../../../host/src/transfer/items';
 import { ExchangeManager } from '../../../host/src/exchange/manager';
-import { AFFIDAVIT_FORMAT, openMessage } from '../../../host/src/exchange/formats';
+import { AFFIDAVIT_FORMAT } from '../../../host/src/exchange/formats';
 import { paymentDescription } from '../../../host/src/exchange/modules';
 import { ThirdParty } from '../../../host/src/ttp/third-party';
 import { standardModules } from '../../../host/src/ttp/modules';
@@ -28,6 +27,7 @@ import { certifyWorkflow, readWorkflow, STANDARD_WORKFLOWS } from '../../../host
 import { MsgType } from '../../../protocol/src/messages';
 import { ca, cardCertificateOf, issuer, key, RunningBank, startBank, tempDir, trustStore } from '../bank/rig';
 import { closeAll, DeviceRig, deviceRig } from '../../helpers/device-rig';
+import { commerceParties, vanishesAfterPaid } from './rig';
 
 jest.setTimeout(90000);
 const SHOP = 'account-shop.example';
@@ -38,10 +38,7 @@ let tmp: ReturnType<typeof tempDir>;
 let bank: RunningBank;
 let rig: DeviceRig;
 let cardCertificate: Uint8Array;
-const merchantKey = key('account merchant');
-const merchantCert = issueCertificate({ name: SHOP, publicKey: merchantKey.publicKey, role: 'merchant', subjectId: Uint8Array.of(7, 8), issuerId: Uint8Array.of(0xca, 1), notBefore: 0, notAfter: 4102444800, serial: 778 }, ca.privateKey);
-const evaluator = { name: 'SEMPER Evaluation Lab', ...key('account evaluator') };
-const ttpKey = key('account ttp');
+const { merchantKey, merchantCert, evaluator, ttpKey } = commerceParties(SHOP, 'account', 778);
 const now = () => Math.floor(Date.now() / 1000);
 
 beforeAll(async () => {
@@ -96,16 +93,7 @@ function world(opts: { seller?: 'purse' | 'account-card' | 'both'; payment?: Buy
   };
   const buyer = new Buyer({ exchange, archive: buyerArchive, trust, evaluators: [evaluator], device, cardCertificate, payment: opts.payment ?? PREFER });
   let channel: Channel = memoryChannel(seller.handler);
-  if (opts.sellerCrashAfterPaid) {
-    const inner = channel;
-    channel = {
-      async request(b, signal) {
-        const a = await inner.request(b, signal);
-        if (openMessage(b).msg.step === 'responderItem') throw new Error('the merchant vanished');
-        return a;
-      },
-    };
-  }
+  if (opts.sellerCrashAfterPaid) channel = vanishesAfterPaid(channel);
   return { seller, buyer, exchange, client, channel, port, asked, sellerArchive, buyerArchive };
 }
 

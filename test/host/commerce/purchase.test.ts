@@ -28,6 +28,7 @@ import { certifyWorkflow, STANDARD_WORKFLOWS } from '../../../host/src/commerce/
 import { MsgType } from '../../../protocol/src/messages';
 import { ca, cardCertificateOf, issuer, key, RunningBank, startBank, tempDir, trustStore } from '../bank/rig';
 import { closeAll, DeviceRig, deviceRig } from '../../helpers/device-rig';
+import { commerceParties, vanishesAfterPaid } from './rig';
 
 jest.setTimeout(90000);
 const SHOP = 'cd-rom.example';
@@ -37,10 +38,7 @@ let tmp: ReturnType<typeof tempDir>;
 let bank: RunningBank;
 let rig: DeviceRig;
 let cardCertificate: Uint8Array;
-const merchantKey = key('commerce merchant');
-const merchantCert = issueCertificate({ name: SHOP, publicKey: merchantKey.publicKey, role: 'merchant', subjectId: Uint8Array.of(7, 7), issuerId: Uint8Array.of(0xca, 1), notBefore: 0, notAfter: 4102444800, serial: 777 }, ca.privateKey);
-const evaluator = { name: 'SEMPER Evaluation Lab', ...key('commerce evaluator') };
-const ttpKey = key('commerce ttp');
+const { merchantKey, merchantCert, evaluator, ttpKey } = commerceParties(SHOP, 'commerce', 777);
 const now = () => Math.floor(Date.now() / 1000);
 
 beforeAll(async () => {
@@ -98,16 +96,7 @@ function world(opts: { sellerCrashAfter?: 'originatorItem'; ttpDown?: boolean } 
   };
   const buyer = new Buyer({ exchange, archive: buyerArchive, trust: trustStore(), evaluators: [evaluator], device, cardCertificate });
   let channel = memoryChannel(seller.handler);
-  if (opts.sellerCrashAfter) {
-    const inner = channel;
-    channel = {
-      async request(b, signal) {
-        const a = await inner.request(b, signal);
-        if (openMessage(b).msg.step === 'responderItem') throw new Error('the merchant vanished');
-        return a;
-      },
-    };
-  }
+  if (opts.sellerCrashAfter) channel = vanishesAfterPaid(channel);
   return { seller, buyer, channel, port, sellerArchive, buyerArchive };
 }
 
