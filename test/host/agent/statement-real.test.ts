@@ -4,8 +4,10 @@
 // signed offers; the person at the device confirms one (OK, PIN) and refuses the other. The
 // statement then shows what the archive of the real Buyer holds: one paid row with a receipt
 // whose signature verifies under the merchant's certified key, one refused row costing nothing.
+// Above the demo's purse limit the agent pays from the holder's account (account-card/1).
 
-import { DEMO_MERCHANT, DEMO_PIN, DemoWorld, startDemoWorld } from '../../../demo/world';
+import { DEMO_ACCOUNT, DEMO_MERCHANT, DEMO_PIN, DEMO_PURSE_LIMIT, DemoWorld, startDemoWorld } from '../../../demo/world';
+import { DealStore } from '../../../host/src/commerce/deal';
 import { OFFER_PATH } from '../../../host/src/commerce/seller-http';
 import { personAt, PersonAtDevice } from '../../helpers/device-rig';
 import { request } from './rig';
@@ -22,6 +24,9 @@ afterAll(() => world?.stop());
 
 const local = (): Record<string, string> => ({ Host: `127.0.0.1:${world.agent.port}`, Authorization: `Bearer ${world.agent.secrets.localToken}` });
 
+/** The screens of the last statement read on the device. */
+let shown: string[] = [];
+
 /** Buys one article through the agent's API as a local program; `yes`: OK and the PIN on the device, else CANCEL. */
 async function buy(title: string, price: number, yes: boolean): Promise<string> {
   const offer = await world.seller.makeOffer([{ sku: `T-${price}`, title, quantity: 1, unitPrice: price }], { workflow: 'mail-order/1' });
@@ -30,7 +35,8 @@ async function buy(title: string, price: number, yes: boolean): Promise<string> 
   expect(started.status).toBe(202);
   const id = (started.json.purchase as { id: string }).id;
   await person.waitFor(/PAYMENT/, 30_000);
-  for (let i = 0; i < 40 && !/-- end --/.test(person.screen()); i++) await person.press('DOWN');
+  shown = [person.screen()];
+  for (let i = 0; i < 40 && !/-- end --/.test(person.screen()); i++) shown.push((await person.press('DOWN'), person.screen()));
   if (yes) {
     await person.press('OK');
     await person.waitFor(/PIN/, 10_000);
@@ -63,4 +69,15 @@ test('a paid and a refused purchase, as the real Buyer archived them', async () 
   // the exchange's messages sit under the exchange id: they are shown with the deal
   expect(evidence).toMatch(/data-kind="transfer"/);
   expect(evidence).not.toMatch(/DOES NOT VERIFY/);
+});
+
+test('the demo agent pays above its purse limit from the holder\u2019s account: the device shows the account order, the bank moves the money', async () => {
+  const before = { purse: (await world.device.purseBalance()).amount, shop: (await world.bankClient.account(DEMO_MERCHANT)).balance, erika: (await world.bankClient.account(DEMO_ACCOUNT)).balance };
+  const price = DEMO_PURSE_LIMIT + 15_00;
+  const deal = await buy('Box set', price, true);
+  expect(shown.join('\n')).toContain(`payer ${DEMO_ACCOUNT}`);
+  expect((await new DealStore(world.buyerArchive).get(deal))?.modules.payment).toBe('account-card/1');
+  expect({ purse: (await world.device.purseBalance()).amount, shop: (await world.bankClient.account(DEMO_MERCHANT)).balance, erika: (await world.bankClient.account(DEMO_ACCOUNT)).balance }).toEqual({ purse: before.purse, shop: before.shop + price, erika: before.erika - price });
+  const record = (await world.buyerArchive.list({ deal, kind: 'payment-token' }))[0];
+  expect(record.label).toBe('account-card/1 card-signed order');
 });
