@@ -114,7 +114,7 @@ function evidenceCell(d: StatementDeal): SafeHtml {
 }
 
 function totalsTable(s: Statement): HtmlValue {
-  if (!s.totals.length) return html`<p>No money has left your purse through these purchases.</p>`;
+  if (!s.totals.length) return html`<p>No money has been paid through these purchases (from the purse or an account).</p>`;
   return html`<table id="totals"><thead><tr><th>Currency</th><th class="num">Paid</th><th class="num">Pending</th><th class="num">Refunded</th><th class="num">Net out</th></tr></thead><tbody>
 ${s.totals.map((t) => html`<tr data-currency="${t.currency}"><td>${t.currency}</td><td class="num">${money(t.paid, t.currency)}</td><td class="num">${money(t.pending, t.currency)}</td><td class="num">${money(t.refunded, t.currency)}</td><td class="num">${money(t.net, t.currency)}</td></tr>`)}
 </tbody></table>`;

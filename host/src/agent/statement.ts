@@ -74,7 +74,7 @@ export interface CurrencyTotal {
   paid: number;
   pending: number;
   refunded: number;
-  /** What left the purse: paid + pending − refunded. */
+  /** What was paid out (from the purse or an account): paid + pending − refunded. */
   net: number;
 }
 

@@ -214,7 +214,8 @@ export class Buyer {
       context: order,
       want: sellerDescription(o, workflow, orderDigest, merchant),
       give: registering ? this.registration(deal, order, orderDigest, o.merchant, step, () => (userRefused = true)) : {
-        description: paymentDescription(o.total, o.currency, o.merchant, { txDigest: orderDigest, label: `${o.total} ${o.currency} to ${o.merchant}` }),
+        // the properties the negotiated instrument declares decide what the exchange can do with it
+        description: paymentDescription(o.total, o.currency, o.merchant, { txDigest: orderDigest, label: `${o.total} ${o.currency} to ${o.merchant}`, enables: this.payments(new Uint8Array(), '', () => undefined).enables(instrument as ModuleRef) }),
         make: async () => {
           step('waiting-for-user');
           const payments = this.payments(order, statement.title, () => (userRefused = true));

@@ -4,6 +4,7 @@
 // (ES256); every one names the exchange it belongs to, so nothing of one exchange can be
 // replayed into another.
 
+import type { ExchangeEnabling } from '../transfer/openness';
 import { sha256 } from '@noble/hashes/sha256';
 import { p256 } from '@noble/curves/p256';
 import { decodeCanonical, encodeCanonical, HostCbor, HostCborMap } from '../../../shared/src/cbor';
@@ -13,7 +14,7 @@ import { ExchangeError } from './errors';
 // ------------------------------------------------------------------ vocabulary
 
 /** The exchange-enabling properties a transfer can offer (seed §3.4). */
-export const PROPERTY = { 'externally-verifiable': 1, revocable: 2, generateable: 4 } as const;
+export const PROPERTY = { 'externally-verifiable': 1, revocable: 2, generateable: 4 } as const satisfies Record<ExchangeEnabling, number>;
 export type ExchangeProperty = keyof typeof PROPERTY;
 
 export function propertyBits(p: readonly ExchangeProperty[]): number {

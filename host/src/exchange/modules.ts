@@ -11,6 +11,7 @@ import { encodeCanonical, HostCbor, HostCborMap } from '../../../shared/src/cbor
 import { decodeCertificate } from '../../../shared/src/certificate';
 import { decodeMapStrict, verifySign1 } from '../../../shared/src/cose';
 import { Element, InformationItem, PaymentItem, StatementItem, statement } from '../transfer/items';
+import type { ExchangeEnabling } from '../transfer/openness';
 import { PaymentRequest, VerifiedPayment } from '../payment/manager';
 import { ExchangeError } from './errors';
 import { Agreement, AFFIDAVIT_FORMAT, descriptionOf, descriptionToCbor, Fields, hasProperty, PROPERTY, ItemDescription, openSigned, checkSignature, propertyBits, sameBytes, signAffidavit, signMap } from './formats';
@@ -72,12 +73,13 @@ function only<K extends Element['kind']>(e: Element, kind: K): Extract<Element, 
  * what it showed, and the device cannot show an agreement hash to a person); the agreement binds
  * the digest, and the statement's order reference makes it unique to the deal.
  */
-export function paymentDescription(amount: number, currency: string, payee: string, opts: { revocable?: boolean; label?: string; txDigest?: Uint8Array } = {}): ItemDescription {
+export function paymentDescription(amount: number, currency: string, payee: string, opts: { enables?: readonly ExchangeEnabling[]; label?: string; txDigest?: Uint8Array } = {}): ItemDescription {
   const spec = new Map<number, HostCbor>([[1, [amount, currency]], [2, payee]]);
   if (opts.txDigest) spec.set(3, opts.txDigest);
   return {
     type: 'payment',
-    properties: propertyBits(opts.revocable === false ? ['externally-verifiable'] : ['externally-verifiable', 'revocable']),
+    // what the paying instrument declares (its ModuleInfo.enables); the bank-backed ones are both
+    properties: propertyBits(opts.enables ?? ['externally-verifiable', 'revocable']),
     spec,
     label: opts.label ?? `${amount} ${currency} to ${payee}`,
   };

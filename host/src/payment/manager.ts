@@ -19,7 +19,7 @@ import { decodeCanonical, encodeCanonical, HostCbor } from '../../../shared/src/
 import { TrustStore } from '../../../shared/src/certificate';
 import { COSE_LIMITS } from '../../../shared/src/cose';
 import { PaymentItem, payment } from '../transfer/items';
-import { moduleRef, ModuleRef, ServiceManager, ServiceModule } from '../transfer/openness';
+import { ExchangeEnabling, moduleRef, ModuleInfo, ModuleRef, ServiceManager, ServiceModule } from '../transfer/openness';
 import { cardOrderStatement, decodePaymentOrder, encodeCardOrder, hex, PaymentError, PaymentToken, sign1FromDevice, signPaymentOrder, verifyCardOrder, verifyPaymentOrder, verifyPaymentToken } from './formats';
 
 /** What the payee asks for: the amount, to whom, and the digest of the order being paid. */
@@ -126,7 +126,8 @@ export interface DevicePurseOptions {
 }
 
 export class DevicePurse implements PaymentInstrument {
-  readonly info = { name: 'device-purse', version: 1, type: 'cash-like' };
+  // the token verifies for anyone with the CA roots; the bank refunds a deposited one to the card's account
+  readonly info: ModuleInfo = { name: 'device-purse', version: 1, type: 'cash-like', enables: ['externally-verifiable', 'revocable'] };
   readonly maxAmount?: number;
 
   constructor(private readonly o: DevicePurseOptions) {
@@ -168,7 +169,8 @@ export interface AccountOptions {
 }
 
 export class AccountInstrument implements PaymentInstrument {
-  readonly info = { name: 'account', version: 1, type: 'account-based' };
+  // the signed order verifies with the payer's key, and the bank's signed status tells it settled; refundable
+  readonly info: ModuleInfo = { name: 'account', version: 1, type: 'account-based', enables: ['externally-verifiable', 'revocable'] };
 
   constructor(private readonly o: AccountOptions) {}
 
@@ -221,7 +223,8 @@ export interface AccountCardOptions {
 }
 
 export class AccountCardInstrument implements PaymentInstrument {
-  readonly info = { name: 'account-card', version: 1, type: 'account-based' };
+  // the card-signed order verifies with the CA roots, the bank says whether it settled; refundable
+  readonly info: ModuleInfo = { name: 'account-card', version: 1, type: 'account-based', enables: ['externally-verifiable', 'revocable'] };
 
   constructor(private readonly o: AccountCardOptions) {}
 
@@ -269,6 +272,11 @@ export class PaymentManager extends ServiceManager<PaymentInstrument> {
   async pay(payeeOffer: readonly ModuleRef[], req: PaymentRequest): Promise<PaymentItem> {
     const m = this.negotiate(payeeOffer, 'initiator', (x) => x.maxAmount === undefined || req.amount <= x.maxAmount);
     return m.pay(req);
+  }
+
+  /** The exchange-enabling properties the instrument `ref` declares (none if it declares none). */
+  enables(ref: ModuleRef): readonly ExchangeEnabling[] {
+    return this.get(ref).info.enables ?? [];
   }
 
   /** Payee: checks an item with the instrument it names (which must be one this side offered). */

@@ -12,6 +12,14 @@
 
 import { TransferError } from './errors';
 
+/**
+ * The exchange-enabling properties of a module's transfers (seed §3.4), declared by the module
+ * for the exchange layer: externally verifiable (a third party can check the transfer happened
+ * from its evidence), revocable (it can be undone, e.g. refunded), generateable (a third party
+ * can produce the item, or an equivalent, in its place).
+ */
+export type ExchangeEnabling = 'externally-verifiable' | 'revocable' | 'generateable';
+
 export interface ModuleInfo {
   /** Lower case, digits, '.', '-' (e.g. "device-purse"). */
   name: string;
@@ -21,6 +29,8 @@ export interface ModuleInfo {
   type: string;
   /** Who made it (an adapter names the product it adapts). */
   vendor?: string;
+  /** What its transfers offer the exchange layer; none declared = none offered. */
+  enables?: readonly ExchangeEnabling[];
 }
 
 export interface ServiceModule {

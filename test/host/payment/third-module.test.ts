@@ -6,12 +6,15 @@ import { sha256 } from '@noble/hashes/sha256';
 import { p256 } from '@noble/curves/p256';
 import { PaymentError } from '../../../host/src/payment/formats';
 import { PaymentInstrument, PaymentManager, PaymentRequest, SettlementPort, VerifiedPayment } from '../../../host/src/payment/manager';
-import { moduleRef } from '../../../host/src/transfer/openness';
+import { moduleRef, ModuleInfo } from '../../../host/src/transfer/openness';
+import { chooseProtocol } from '../../../host/src/exchange/protocol';
+import { paymentDescription, signatureDescription } from '../../../host/src/exchange/modules';
 import { payment, PaymentItem } from '../../../host/src/transfer/items';
 
 /** A voucher: the issuer's signature over (payee, amount, currency, order digest). */
 class Voucher implements PaymentInstrument {
-  readonly info = { name: 'voucher', version: 1, type: 'cash-like', vendor: 'test' };
+  // a voucher verifies for anyone with the issuer's key, but nothing undoes it once spent
+  readonly info: ModuleInfo = { name: 'voucher', version: 1, type: 'cash-like', vendor: 'test', enables: ['externally-verifiable'] };
   readonly maxAmount = 5000;
   constructor(private readonly issuer: { privateKey: Uint8Array; publicKey: Uint8Array }) {}
   private digest(r: { payee: string; amount: number; currency: string; txDigest: Uint8Array }): Uint8Array {
@@ -54,4 +57,17 @@ test('a module registered at run time is negotiated and used with no change to t
   expect(() => payee.verify(forged, request)).toThrow(/not signed by its issuer/);
   // settlement goes to the module the item names, whatever it does
   await expect(payee.settle(item, {} as SettlementPort, 'r1')).rejects.toThrow(/settle with their issuer/);
+});
+
+test('the module declares its exchange-enabling properties, and the exchange layer goes by them', () => {
+  const payer = new PaymentManager([new Voucher(issuer)]);
+  expect(payer.enables('voucher/1')).toEqual(['externally-verifiable']);
+  const voucher = paymentDescription(1200, 'EUR', 'shop-42', { enables: payer.enables('voucher/1') });
+  const refundable = paymentDescription(1200, 'EUR', 'shop-42'); // the bank-backed instruments: verifiable and revocable
+  const receipt = signatureDescription({ name: 'shop-42', publicKey: issuer.publicKey });
+  // against a generateable receipt both go by Figure 4 (the receipt's signer withholds, the third party stands in)
+  expect(chooseProtocol(voucher.properties, receipt.properties, true).protocol).toBe('gen-ev/1');
+  // against another payment (fair money exchange): only revocable items can be undone, and a voucher cannot
+  expect(chooseProtocol(refundable.properties, refundable.properties, true).protocol).toBe('rev-rev/1');
+  expect(() => chooseProtocol(voucher.properties, refundable.properties, true)).toThrow(/no fair exchange/);
 });
