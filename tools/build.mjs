@@ -14,6 +14,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { langKeyNames, pairCode, renameLangKeys, unpair } from './lang-keys.cjs';
+import { blockArrowBodies } from './arrow-this.cjs';
 import { internStrings } from './intern-strings.cjs';
 import { plainConstants, pretokenise } from './pretokenise.cjs';
 
@@ -400,8 +401,10 @@ const INTERNED = { minGain: 10, max: 8 };
  * same bytes from the bundle it checks) — `<name>.bootcde` next to it, read by the bench.
  */
 const withResources = (file) => {
+  // arrows that would lose `this` on Espruino get their block body back (tools/arrow-this.cjs)
+  const blocked = blockArrowBodies(readFileSync(file, 'latin1')).text;
   // the strings compared most, held once (tools/intern-strings.cjs): a declaration in front
-  const interned = internStrings(readFileSync(file, 'latin1'), INTERNED);
+  const interned = internStrings(blocked, INTERNED);
   // `!0`, `!1`, `void 0` as the words: one-byte tokens pretokenised (plainConstants)
   const code = plainConstants((interned.declarations ? 'var ' + interned.declarations + ';' : '') + interned.text);
   writeFileSync(file, resourceInstaller + code, 'latin1');
