@@ -420,7 +420,7 @@ await build({ ...espruino, entryPoints: [join(root, 'protocol', 'src', 'bundle.t
 {
   const virtual = {};
   const pin = (v) => (typeof v === 'string' && /^[A-H]\d{1,2}$/.test(v) ? (virtual[v] ??= 'D' + Object.keys(virtual).length) : v);
-  const remap = (o) => (Array.isArray(o) ? o.map(remap) : o && typeof o === 'object' ? Object.fromEntries(Object.entries(o).map(([k, v]) => [k, remap(pin(v))])) : o);
+  const remap = (o) => (Array.isArray(o) ? o.map((v) => remap(pin(v))) : o && typeof o === 'object' ? Object.fromEntries(Object.entries(o).map(([k, v]) => [k, remap(pin(v))])) : o);
   await build({
     ...firmwareBuild,
     plugins: [inlineConstants(firmwarePins(remap(pinmap)))],
