@@ -61,6 +61,11 @@ function reviewAndPin(ctx: Ctx, req: Request, kinds: number[], steps: number, wi
   op.deadline(timeoutOf(req), ErrorCode.USER_TIMEOUT);
   op.step(1, t('step.check'), DeviceState.AWAITING_USER);
   askReview(ctx.ui, op, r.rows, t('help.review'), () => {
+    // read and agreed: the laid-out rows are not needed again, and on the board they are
+    // ~140 JsVars the PIN and the card steps can use (measured on the interpreter)
+    r.rows = [];
+    // and of the statement only what the PIN prompt and the card need (its text may be long)
+    r.st = { kind: r.st.kind, title: '', amount: r.st.amount };
     if (!withPin) return then(op, r, '');
     if (!ctx.card.reader.present()) return op.fail(ErrorCode.NO_CARD);
     op.step(2, t('step.pin'), DeviceState.AWAITING_PIN);
