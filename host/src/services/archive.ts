@@ -276,6 +276,11 @@ interface CheckpointRow {
 
 function toCheckpoint(r: CheckpointRow): Checkpoint {
   const seq = Number(r.seq);
-  if (!Buffer.isBuffer(r.head) || !Buffer.isBuffer(r.sign1)) throw new ArchiveError('CHECKPOINT_INVALID', `the checkpoint at record ${seq} is not bytes (the file is damaged)`, seq);
-  return { seq, time: Number(r.time), head: u8(r.head), sign1: u8(r.sign1) };
+  const time = Number(r.time);
+  // a damaged file can rename a column (a flipped case bit in the schema) or change a value's type
+  const at = Number.isSafeInteger(seq) ? seq : undefined;
+  if (at === undefined || !Number.isSafeInteger(time) || !Buffer.isBuffer(r.head) || !Buffer.isBuffer(r.sign1)) {
+    throw new ArchiveError('CHECKPOINT_INVALID', `a checkpoint${at === undefined ? '' : ` at record ${at}`} cannot be read as written (the file is damaged)`, at);
+  }
+  return { seq, time, head: u8(r.head), sign1: u8(r.sign1) };
 }

@@ -99,7 +99,8 @@ async function expectNamedOrRefused(file: string): Promise<void> {
       a.close();
     }
   } else if (v.code === 1) {
-    expect(v.err).toMatch(/^semper archive: [A-Z_]+ at record \d+: /);
+    // the damaged record named, or — damage outside the records (a checkpoint, the schema) — what is damaged, and what to do
+    expect(v.err).toMatch(/^semper archive: [A-Z_]+( at record \d+)?: [^\n]+\n.*restore a backup/);
   } else {
     expect([v.code, v.err]).toEqual([3, expect.stringMatching(/^semper archive: .+: .*(restore a backup|upgrade semper)/)]);
     expect(v.err).not.toMatch(/undefined/);
@@ -107,6 +108,13 @@ async function expectNamedOrRefused(file: string): Promise<void> {
 }
 
 const snapshot = (rs: ArchivedRecord[]): string => JSON.stringify(rs, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
+
+test('a flipped case bit in the schema renames a checkpoint column: a typed tamper report, not a crash (found by the property below)', async () => {
+  const at = pristine.indexOf(Buffer.from('time INTEGER NOT NULL', 'latin1'), pristine.indexOf(Buffer.from('CREATE TABLE checkpoints', 'latin1')));
+  expect(at).toBeGreaterThan(0);
+  const v = await verify(damaged(at, 0x20)); // time -> Time
+  expect([v.code, v.err]).toEqual([1, expect.stringMatching(/^semper archive: CHECKPOINT_INVALID( at record \d+)?: .*damaged[\s\S]*restore a backup/)]);
+});
 
 test('the header and cell pointers of the records’ page: a cell that reads as NULL bytes is a named record, not a crash', async () => {
   const page = Math.floor(pristine.indexOf(Buffer.from(records[0].body)) / 4096) * 4096;
