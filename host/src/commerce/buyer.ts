@@ -12,7 +12,7 @@ import { ArchiveStore } from '../services/archive';
 import { Channel } from '../transfer/channel';
 import { Element, PaymentItem } from '../transfer/items';
 import { TransferError } from '../transfer/errors';
-import { ModuleRef, moduleRef } from '../transfer/openness';
+import { ExchangeEnabling, ModuleRef, moduleRef } from '../transfer/openness';
 import { encodeStatement, SignResult, Statement, VerifyOfferResult } from '../device/client';
 import { AccountCardInstrument, decodePurseEvidence, DevicePurse, PaymentInstrument, PaymentManager } from '../payment/manager';
 import { sign1FromDevice } from '../payment/formats';
@@ -170,11 +170,14 @@ export class Buyer {
     const registering = workflow.buyerGives === 'registration';
     // the instrument is negotiated before the device is asked anything: no common one, nothing shown
     let instrument: ModuleRef | undefined;
+    let enables: readonly ExchangeEnabling[] = [];
     let userRefused = false;
     if (!registering) {
       const payable = (m: PaymentInstrument): boolean => m.maxAmount === undefined || v.offer.total <= m.maxAmount;
       try {
-        instrument = moduleRef(this.payments(new Uint8Array(), '', () => undefined).negotiate(acceptedPayment(v.offer), 'initiator', payable).info);
+        const chosen = this.payments(new Uint8Array(), '', () => undefined).negotiate(acceptedPayment(v.offer), 'initiator', payable).info;
+        instrument = moduleRef(chosen);
+        enables = chosen.enables ?? [];
       } catch (e) {
         if (e instanceof TransferError) throw new CommerceError('NO_COMMON_PAYMENT', `no payment instrument both sides take for ${v.offer.total} ${v.offer.currency}: the merchant accepts [${acceptedPayment(v.offer).join(', ')}], this buyer pays with [${(this.o.payment?.prefer ?? ['device-purse/1']).join(', ')}]${this.o.payment?.purseMax !== undefined ? ` (the purse up to ${this.o.payment.purseMax})` : ''}`, 'payment');
         throw e;
@@ -215,7 +218,7 @@ export class Buyer {
       want: sellerDescription(o, workflow, orderDigest, merchant),
       give: registering ? this.registration(deal, order, orderDigest, o.merchant, step, () => (userRefused = true)) : {
         // the properties the negotiated instrument declares decide what the exchange can do with it
-        description: paymentDescription(o.total, o.currency, o.merchant, { txDigest: orderDigest, label: `${o.total} ${o.currency} to ${o.merchant}`, enables: this.payments(new Uint8Array(), '', () => undefined).enables(instrument as ModuleRef) }),
+        description: paymentDescription(o.total, o.currency, o.merchant, { txDigest: orderDigest, label: `${o.total} ${o.currency} to ${o.merchant}`, enables }),
         make: async () => {
           step('waiting-for-user');
           const payments = this.payments(order, statement.title, () => (userRefused = true));
